@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import type { Model, ModelStatic, Sequelize } from 'sequelize';
+import type { InvalidationWarning, StoreError } from '../source/errors';
+import { GuardedStore } from '../source/guarded-store';
+import { KeySpace, primaryKeyText } from '../source/keys';
+import { Metrics } from '../source/metrics';
+import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
+import type { ResolvedOptions } from '../source/options';
+import { RowCache } from '../source/row-cache';
+import type { CacheStore } from '../source/store/contract';
+import { currentTransaction, onCommit } from './transactions';
+
+/** Events of an {@link OrmCache}. */
+export interface OrmCacheEvents {
+  /** A store operation failed; the query went on to the database. */
+  error: [StoreError];
+  /** A cached entry pointed at rows that no longer exist. */
+  invalidationWarning: [InvalidationWarning];
+}
+
+/** Any Sequelize model class. */
+export type AnyModel = ModelStatic<Model>;
+
+/**
+ * The cache installed on one Sequelize instance, returned by
+ * `ormCache.install()`.
+ *
+ * @example
+ * ```ts
+ * const cache = ormCache.install(sequelize, { store: new MemcachedStore('127.0.0.1:11211') });
+ * cache.on('error', (e) => log.warn(e));       // store failures; queries still succeed
+ * await cache.invalidate(Article, 5);           // one row
+ * console.log(cache.metrics.snapshot().rowHits);
+ * ```
+ */
+export class OrmCache extends EventEmitter<OrmCacheEvents> {
+  /** Counters; `metrics.snapshot()` returns a plain copy. */
+  readonly metrics = new Metrics();
+  /** The store entries live in. */
+  readonly store: CacheStore;
+  /** @internal */
+  readonly rows: RowCache;
+  /** @internal */
+  readonly keys: KeySpace;
+  readonly #uninstall: () => void;
+  #installed = true;
+
+  /** @internal use `ormCache.install()` */
+  constructor(
+    readonly sequelize: Sequelize,
+    /** @internal */
+    readonly options: ResolvedOptions,
+    uninstall: (cache: OrmCache) => void,
+  ) {
+    super();
+    this.store = options.store;
+    this.keys = new KeySpace(options.namespace);
+    const guarded = new GuardedStore(options.store, this.metrics, (error) => {
+      // EventEmitter throws on an 'error' with no listener; a store failure
+      // must never become a query failure, so only emit to real listeners.
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
+    this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
+    this.#uninstall = () => uninstall(this);
+  }
+
+  /** Whether the hooks and wrappers are in place. */
+  get installed(): boolean {
+    return this.#installed;
+  }
+
+  /**
+   * The schema of a model whose rows are cached, or `undefined` for models
+   * that are not (`models: { X: false }`, no primary key).
+   * @internal
+   */
+  schemaOf(model: unknown): ModelSchema | undefined {
+    if (!this.#installed || typeof model !== 'function') return undefined;
+    const m = model as unknown as ModelLike;
+    if (this.options.models[m.name] === false) return undefined;
+    if (!m.rawAttributes || !Array.isArray(m.primaryKeyAttributes) || m.primaryKeyAttributes.length === 0) {
+      return undefined;
+    }
+    const schema = modelSchema(m);
+    return schema.primaryKeys.length === m.primaryKeyAttributes.length ? schema : undefined;
+  }
+
+  /** Hard TTL of a model's row entries, in seconds. @internal */
+  ttlFor(schema: ModelSchema): number {
+    const model = this.options.models[schema.name];
+    return (model && model.ttl) || this.options.ttl;
+  }
+
+  /**
+   * Invalidate one row (`pk` given: a single value, or an object of values for
+   * a composite key) or every row of the model.
+   */
+  async invalidate(model: AnyModel, pk?: unknown): Promise<void> {
+    const schema = this.schemaOf(model);
+    if (!schema) return;
+    if (pk === undefined) {
+      await this.rows.rotateEpoch(schema);
+      return;
+    }
+    const values =
+      schema.primaryKeys.length === 1
+        ? [pk]
+        : schema.primaryKeys.map((a) => (pk as Record<string, unknown> | null)?.[a.name]);
+    const text = primaryKeyText(schema, values);
+    // A key the row path cannot name is never cached under any key, but the
+    // caller asked for an invalidation: drop the whole model to be sure.
+    if (text === undefined) await this.rows.rotateEpoch(schema);
+    else await this.rows.tombstone(schema, [text]);
+  }
+
+  /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */
+  async flush(): Promise<void> {
+    await this.rows.rotateNamespace();
+  }
+
+  /**
+   * Run an invalidation now, or when the transaction of `options` commits.
+   * @internal
+   */
+  async invalidateAfterWrite(options: { transaction?: unknown } | undefined, run: () => Promise<void>): Promise<void> {
+    const transaction = currentTransaction(this.sequelize, options);
+    if (transaction) {
+      this.metrics.add('invalidationsDeferred');
+      onCommit(transaction, run);
+      return;
+    }
+    await run();
+  }
+
+  /**
+   * Remove the hooks and wrappers: queries go straight to the database again.
+   * A store created by `install()` is closed; a store passed in stays open.
+   */
+  uninstall(): void {
+    if (!this.#installed) return;
+    this.#installed = false;
+    this.#uninstall();
+    if (this.options.ownsStore) void this.store.close().catch(() => undefined);
+  }
+}

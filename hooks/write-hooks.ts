@@ -1,0 +1,128 @@
+/**
+ * Invalidation on writes. Each handler runs after the write's SQL returned
+ * and before the ORM call resolves (Sequelize awaits hooks), so a read that
+ * starts after the write returns sees it; inside a transaction the work moves
+ * to the commit (DESIGN.md invariants 1 and 2).
+ *
+ * Rows named by primary key get tombstones; writes whose rows cannot be known
+ * from their options (bulk writes by other conditions, upserts on unique
+ * keys, `hooks: false` writes) rotate the model's epoch token instead.
+ */
+import type { Model } from 'sequelize';
+import { rowKeyText } from '../source/keys';
+import type { ModelSchema } from '../source/model-schema';
+import type { OrmCache } from './orm-cache';
+import { rowsOfWhere } from './where';
+
+type Options = Record<string, unknown> & { transaction?: unknown; where?: unknown };
+type Instance = Model & { _previousDataValues?: Record<string, unknown> };
+
+/** Key texts of an instance's row, before and after the write (a primary key can change). */
+function instanceKeys(schema: ModelSchema, instance: Instance): string[] | undefined {
+  const now = rowKeyText(schema, instance.dataValues as Record<string, unknown>);
+  if (now === undefined) return undefined;
+  const before = instance._previousDataValues ? rowKeyText(schema, instance._previousDataValues) : undefined;
+  return before !== undefined && before !== now ? [now, before] : [now];
+}
+
+async function invalidateRows(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined) {
+  await cache.invalidateAfterWrite(options, () =>
+    keys ? cache.rows.tombstone(schema, keys) : cache.rows.rotateEpoch(schema),
+  );
+}
+
+function modelOf(self: unknown, options: Options | undefined): unknown {
+  return options?.model ?? self;
+}
+
+/** Whether any attribute besides the primary key is unique: an upsert may then hit another row. */
+function hasOtherUniqueKeys(model: unknown, schema: ModelSchema): boolean {
+  const m = model as { uniqueKeys?: Record<string, unknown>; rawAttributes?: Record<string, { unique?: unknown; primaryKey?: boolean }> };
+  if (m.uniqueKeys && Object.keys(m.uniqueKeys).length > 0) return true;
+  return Object.values(m.rawAttributes ?? {}).some((a) => a.unique && !a.primaryKey) || schema.primaryKeys.length === 0;
+}
+
+/** Universal hook functions by hook name; `this` is the model (Sequelize applies hooks to it). */
+export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) => Promise<void>> {
+  const forInstance = async function (this: unknown, instance: Instance, options: Options) {
+    const schema = cache.schemaOf(instance?.constructor);
+    if (!schema) return;
+    await invalidateRows(cache, schema, options, instanceKeys(schema, instance));
+  };
+
+  const forWhere = async function (this: unknown, options: Options) {
+    const schema = cache.schemaOf(modelOf(this, options));
+    if (!schema) return;
+    await invalidateRows(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, options.where));
+  };
+
+  return {
+    afterSave: forInstance,
+    afterDestroy: forInstance,
+    afterRestore: forInstance,
+    afterBulkUpdate: forWhere,
+    afterBulkDestroy: forWhere,
+    afterBulkRestore: forWhere,
+
+    async afterUpsert(this: unknown, result: [Instance, boolean | null], options: Options) {
+      const model = modelOf(this, options);
+      const schema = cache.schemaOf(model);
+      if (!schema) return;
+      const instance = Array.isArray(result) ? result[0] : undefined;
+      // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique key
+      // matched, which need not be the primary key the caller passed.
+      const keys = instance && !hasOtherUniqueKeys(model, schema) ? instanceKeys(schema, instance) : undefined;
+      await invalidateRows(cache, schema, options, keys);
+    },
+
+    async afterBulkCreate(this: unknown, instances: Instance[], options: Options) {
+      const schema = cache.schemaOf(modelOf(this, options));
+      if (!schema) return;
+      // Plain inserts cannot change a cached row: a pk that existed would make
+      // the insert fail, and a deleted row's key was tombstoned by its delete.
+      // updateOnDuplicate / ignoreDuplicates touch rows found by any unique key.
+      if (!options.updateOnDuplicate && !options.ignoreDuplicates) return;
+      void instances;
+      await invalidateRows(cache, schema, options, undefined);
+    },
+
+    async afterSync(this: unknown, options: Options) {
+      const schema = cache.schemaOf(this);
+      if (!schema) return;
+      await cache.rows.rotateEpoch(schema);
+      void options;
+    },
+
+    // Writes with `hooks: false` skip every model hook above but still pass
+    // through the query hooks; their rows are unknown here.
+    async afterQuery(this: unknown, options: Options, query: { model?: unknown; instance?: { constructor: unknown } }) {
+      if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
+      const model = options.model ?? options.instance?.constructor ?? query?.model ?? query?.instance?.constructor;
+      const schemas = model ? [cache.schemaOf(model)] : Object.values(cache.sequelize.models).map((m) => cache.schemaOf(m));
+      await Promise.all(
+        schemas.map((schema) => (schema ? invalidateRows(cache, schema, options, undefined) : undefined)),
+      );
+    },
+  };
+}
+
+const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);
+
+type ArithmeticFn = (model: unknown, table: unknown, where: unknown, ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * `Model.increment` / `decrement` (and the instance methods built on them) go
+ * straight to the query interface and run no model hooks, so they are wrapped
+ * there. The options are the last argument.
+ */
+export function arithmeticWrapper(cache: OrmCache, original: ArithmeticFn): ArithmeticFn {
+  return async function (this: unknown, model, table, where, ...rest) {
+    const result = await original.call(this, model, table, where, ...rest);
+    const schema = cache.schemaOf(model);
+    if (schema) {
+      const options = (rest[rest.length - 1] ?? {}) as Options;
+      await invalidateRows(cache, schema, options, rowsOfWhere(schema, where));
+    }
+    return result;
+  };
+}

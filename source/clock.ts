@@ -1,0 +1,39 @@
+/**
+ * Time and randomness are injected (lru-cache's `perf` option does the same)
+ * so that TTL, tombstone and soft-expiry tests run on a fake clock instead of
+ * sleeping.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Source of time for TTLs and deadlines. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch (used for TTL arithmetic). */
+  now(): number;
+}
+
+/** The real wall clock. */
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock a test moves by hand. */
+export class ManualClock implements Clock {
+  #now: number;
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  /** Move time forward by `ms` milliseconds. */
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/**
+ * A fresh random token for dependency keys and tombstones. Random, never a
+ * counter: a counter that restarts after an eviction could repeat a value an
+ * old entry recorded and make it valid again.
+ */
+export function randomToken(): string {
+  return randomBytes(9).toString('base64url');
+}

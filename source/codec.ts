@@ -1,0 +1,111 @@
+/**
+ * The value format of row entries and tombstones. The plugin owns it (rather
+ * than the memcached client's flags) so that values are plain JSON text: no raw
+ * CR/LF ever reaches the protocol, Buffers are not inflated, and every type
+ * comes back as what the driver returned.
+ *
+ * A row entry is `["r", [tokens…], v1, v2, …]` with one value per stored
+ * attribute of the schema, in schema order. Per value:
+ * - `date` attributes: a valid Date is its epoch milliseconds (a DATE column
+ *   never yields a bare number, so a number decodes to a Date);
+ * - `json` attributes: the value as is;
+ * - other attributes: strings, finite numbers, booleans and null as is; the
+ *   only objects are tags, `{"b": base64}` for a Buffer, `{"n": "…"}` for a
+ *   bigint and `{"f": "NaN"}` for a non-finite number.
+ * A tombstone is `["x", random]`: a write replaced the row; fills must `cas`
+ * against it.
+ */
+import type { ModelSchema } from './model-schema';
+
+/** A decoded entry. */
+export type Entry =
+  | { type: 'row'; tokens: string[]; values: Record<string, unknown> }
+  | { type: 'tombstone' };
+
+/** Returned by the encoder for values it cannot represent faithfully. */
+const UNENCODABLE = Symbol('unencodable');
+
+function encodePlain(value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { f: String(value) };
+  if (typeof value === 'bigint') return { n: value.toString() };
+  if (Buffer.isBuffer(value)) return { b: value.toString('base64') };
+  return UNENCODABLE;
+}
+
+function decodePlain(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const tag = value as { b?: unknown; n?: unknown; f?: unknown };
+  if (typeof tag.b === 'string') return Buffer.from(tag.b, 'base64');
+  if (typeof tag.n === 'string') return BigInt(tag.n);
+  if (typeof tag.f === 'string') return Number(tag.f);
+  throw new TypeError('unknown tag');
+}
+
+/**
+ * Encode a full row (keyed by attribute name). `undefined` when any value is
+ * missing or unencodable: such rows are simply not cached.
+ */
+export function encodeRow(schema: ModelSchema, row: Record<string, unknown>, tokens: readonly string[]): string | undefined {
+  const out: unknown[] = ['r', tokens];
+  for (const attribute of schema.attributes) {
+    if (!Object.prototype.hasOwnProperty.call(row, attribute.name)) return undefined;
+    const value = row[attribute.name];
+    let encoded: unknown;
+    if (value === null) encoded = null;
+    else if (attribute.kind === 'date' && value instanceof Date) {
+      const ms = value.getTime();
+      if (Number.isNaN(ms)) return undefined;
+      encoded = ms;
+    } else if (attribute.kind === 'date' && typeof value === 'string') encoded = value;
+    else if (attribute.kind === 'json') {
+      if (value === undefined || typeof value === 'bigint' || typeof value === 'function') return undefined;
+      encoded = value;
+    } else encoded = encodePlain(value);
+    if (encoded === UNENCODABLE || encoded === undefined) return undefined;
+    out.push(encoded);
+  }
+  try {
+    return JSON.stringify(out);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A tombstone value; `marker` makes each one distinct for `cas`. */
+export function encodeTombstone(marker: string): string {
+  return JSON.stringify(['x', marker]);
+}
+
+/**
+ * Decode an entry. Anything malformed (garbage bytes, another program's value,
+ * an entry of a different shape) decodes to `undefined`, which callers treat
+ * as a miss and overwrite.
+ */
+export function decodeEntry(schema: ModelSchema, text: string | undefined): Entry | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  if (parsed[0] === 'x' && parsed.length === 2) return { type: 'tombstone' };
+  if (parsed[0] !== 'r' || parsed.length !== schema.attributes.length + 2) return undefined;
+  const tokens = parsed[1];
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) return undefined;
+  const values: Record<string, unknown> = {};
+  try {
+    schema.attributes.forEach((attribute, i) => {
+      const value: unknown = parsed[i + 2];
+      if (value === null) values[attribute.name] = null;
+      else if (attribute.kind === 'date') values[attribute.name] = typeof value === 'number' ? new Date(value) : value;
+      else if (attribute.kind === 'json') values[attribute.name] = value;
+      else values[attribute.name] = decodePlain(value);
+    });
+  } catch {
+    return undefined;
+  }
+  return { type: 'row', tokens: tokens as string[], values };
+}

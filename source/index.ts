@@ -1,0 +1,21 @@
+/**
+ * sequelize-orm-cache: a correct, stampede-proof row and query cache for
+ * Sequelize v6, installed with one line.
+ *
+ * @example
+ * ```ts
+ * import { ormCache, MemcachedStore } from 'sequelize-orm-cache';
+ * const cache = ormCache.install(sequelize, { store: new MemcachedStore('127.0.0.1:11211') });
+ * ```
+ * @packageDocumentation
+ */
+export { ormCache } from '../hooks/install';
+export { OrmCache, type OrmCacheEvents, type AnyModel } from '../hooks/orm-cache';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
+export { MemcachedStore, type MemcachedStoreOptions, type ServerHealth, memcachedKey } from './store/memcached-store';
+export type { CacheStore, CasValue } from './store/contract';
+export { InvalidationWarning, OptionError, OrmCacheError, StoreError, type StoreErrorCode } from './errors';
+export type { ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';
+export type { MetricsSnapshot } from './metrics';
+export { type Clock, ManualClock } from './clock';
+export { DEFAULT_OPTIONS } from './options';

@@ -1,0 +1,90 @@
+/**
+ * Cache key layout (DESIGN.md §3):
+ *
+ *   {ns}:ns                          namespace token (rotated by flush())
+ *   {ns}:{model}:{shape}:e           model epoch token (rotated by bulk writes, invalidate(Model))
+ *   {ns}:{model}:{shape}:r:{pk}      row entry or tombstone
+ *
+ * Primary key text is the decimal digits for integer keys and a digest for
+ * everything else, so no where-value can form an unsafe or colliding key.
+ */
+import { createHash } from 'node:crypto';
+import type { AttributeInfo, ModelSchema } from './model-schema';
+
+const INTEGER_TEXT = /^-?(0|[1-9]\d{0,19})$/;
+const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+// Printable ASCII without spaces: case is folded for the key (MariaDB's
+// default collations compare case-insensitively), and trailing spaces, which
+// PAD SPACE collations ignore, cannot occur.
+const STRING_TEXT = /^[\x21-\x7e]{1,191}$/;
+
+/**
+ * The canonical text of one primary key value, or `undefined` when the value
+ * is not one the row path can look up safely (the query then goes to the
+ * database). Two values that the database treats as the same row must map to
+ * the same text, or a write would tombstone one key while a stale copy sits
+ * under the other: `'5'` and `5` both become `5`, `'05'` is refused; UUIDs
+ * and short ASCII strings are lower-cased.
+ */
+export function keyValueText(attribute: AttributeInfo, value: unknown): string | undefined {
+  switch (attribute.keyKind) {
+    case 'integer': {
+      if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+      if (typeof value === 'bigint') return value.toString();
+      if (typeof value === 'string' && INTEGER_TEXT.test(value)) return value;
+      return undefined;
+    }
+    case 'uuid':
+      return typeof value === 'string' && UUID_TEXT.test(value) ? value.toLowerCase() : undefined;
+    case 'string':
+      return typeof value === 'string' && STRING_TEXT.test(value) ? value.toLowerCase() : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 32);
+}
+
+/** Key text of a whole primary key (one value per primary key attribute). */
+export function primaryKeyText(schema: ModelSchema, values: readonly unknown[]): string | undefined {
+  if (values.length !== schema.primaryKeys.length || values.length === 0) return undefined;
+  const parts: string[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const text = keyValueText(schema.primaryKeys[i] as AttributeInfo, values[i]);
+    if (text === undefined) return undefined;
+    parts.push(text);
+  }
+  const only = schema.primaryKeys.length === 1 ? schema.primaryKeys[0] : undefined;
+  if (only?.keyKind === 'integer') return parts[0];
+  return `~${digest(JSON.stringify(parts))}`;
+}
+
+/** Key text of the row held in `row` (keyed by attribute name). */
+export function rowKeyText(schema: ModelSchema, row: Record<string, unknown>): string | undefined {
+  return primaryKeyText(
+    schema,
+    schema.primaryKeys.map((a) => row[a.name]),
+  );
+}
+
+/** Builds every key of one namespace. */
+export class KeySpace {
+  constructor(readonly namespace: string) {}
+
+  /** The namespace token every entry depends on; `flush()` rotates it. */
+  namespaceToken(): string {
+    return `${this.namespace}:ns`;
+  }
+
+  /** The model's epoch token. */
+  epoch(schema: ModelSchema): string {
+    return `${this.namespace}:${schema.keyName}:${schema.hash}:e`;
+  }
+
+  /** The row entry of one primary key (text from {@link primaryKeyText}). */
+  row(schema: ModelSchema, pkText: string): string {
+    return `${this.namespace}:${schema.keyName}:${schema.hash}:r:${pkText}`;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * What the cache needs to know about a model, read once from its attribute
+ * definitions: which attributes make a full row, how each is encoded, the
+ * primary key, the paranoid column, and a hash of the shape so that a deploy
+ * that changes the model can never read an old-shaped entry.
+ *
+ * Only data is read from the model class (no Sequelize runtime import), so the
+ * plugin works with whichever copy of the sequelize module the app uses.
+ */
+import { createHash } from 'node:crypto';
+
+/** How a value of an attribute is written into an entry. */
+export type ValueKind = 'date' | 'json' | 'plain';
+
+/** How primary key values are turned into key text. */
+export type KeyKind = 'integer' | 'uuid' | 'string' | 'other';
+
+export interface AttributeInfo {
+  /** Attribute name (what instances and raw results are keyed by). */
+  name: string;
+  /** Column name. */
+  field: string;
+  kind: ValueKind;
+  keyKind: KeyKind;
+}
+
+export interface ModelSchema {
+  name: string;
+  /** Model name as used in keys (digest when not key-safe). */
+  keyName: string;
+  /** Short digest of the attribute definitions. */
+  hash: string;
+  /** Every stored (non-virtual) attribute, in definition order. */
+  attributes: AttributeInfo[];
+  primaryKeys: AttributeInfo[];
+  /** Attribute by column name, and by attribute name. */
+  byField: Map<string, AttributeInfo>;
+  byName: Map<string, AttributeInfo>;
+  /**
+   * The paranoid `deletedAt` attribute when rows are soft-deleted and "not
+   * deleted" is NULL (the only default the row path evaluates in memory).
+   */
+  paranoid: AttributeInfo | undefined;
+  /** Paranoid with a non-NULL default for deletedAt: the row path is not used. */
+  paranoidUnsupported: boolean;
+}
+
+/** The subset of a Sequelize model class the schema reader uses. */
+export interface ModelLike {
+  readonly name: string;
+  readonly rawAttributes: Record<string, { field?: string; type?: unknown; primaryKey?: boolean; defaultValue?: unknown }>;
+  readonly primaryKeyAttributes: readonly string[];
+  readonly options: { paranoid?: boolean; timestamps?: boolean };
+  readonly _timestampAttributes?: { deletedAt?: string };
+}
+
+function typeKey(type: unknown): string {
+  if (!type) return 'UNKNOWN';
+  const t = type as { key?: unknown; constructor?: { key?: unknown } };
+  const key = typeof t.key === 'string' ? t.key : typeof t.constructor?.key === 'string' ? t.constructor.key : 'UNKNOWN';
+  return key;
+}
+
+function typeText(type: unknown): string {
+  try {
+    return String((type as { toString(): string }).toString());
+  } catch {
+    return typeKey(type);
+  }
+}
+
+function valueKind(key: string): ValueKind {
+  if (key === 'DATE') return 'date';
+  if (key === 'JSON' || key === 'JSONB') return 'json';
+  return 'plain';
+}
+
+function keyKind(key: string): KeyKind {
+  if (key === 'INTEGER' || key === 'BIGINT' || key === 'SMALLINT' || key === 'MEDIUMINT' || key === 'TINYINT') {
+    return 'integer';
+  }
+  if (key === 'UUID' || key === 'UUIDV1' || key === 'UUIDV4') return 'uuid';
+  if (key === 'STRING' || key === 'CHAR') return 'string';
+  return 'other';
+}
+
+const cache = new WeakMap<object, ModelSchema>();
+
+/** The schema of `model`, recomputed whenever its attribute map is replaced. */
+export function modelSchema(model: ModelLike): ModelSchema {
+  const raw = model.rawAttributes;
+  const known = cache.get(raw);
+  if (known && known.name === model.name) return known;
+
+  const attributes: AttributeInfo[] = [];
+  for (const [name, definition] of Object.entries(raw)) {
+    const key = typeKey(definition.type);
+    if (key === 'VIRTUAL') continue;
+    attributes.push({ name, field: definition.field ?? name, kind: valueKind(key), keyKind: keyKind(key) });
+  }
+  const byName = new Map(attributes.map((a) => [a.name, a]));
+  const byField = new Map(attributes.map((a) => [a.field, a]));
+  const primaryKeys = model.primaryKeyAttributes.map((n) => byName.get(n)).filter((a): a is AttributeInfo => !!a);
+
+  let paranoid: AttributeInfo | undefined;
+  let paranoidUnsupported = false;
+  const deletedAt = model._timestampAttributes?.deletedAt;
+  if (model.options.paranoid && model.options.timestamps !== false && deletedAt) {
+    const definition = raw[deletedAt];
+    if (definition && definition.defaultValue !== undefined && definition.defaultValue !== null) {
+      paranoidUnsupported = true;
+    } else {
+      paranoid = byName.get(deletedAt);
+      paranoidUnsupported = !paranoid;
+    }
+  }
+
+  const shape = JSON.stringify(
+    Object.entries(raw).map(([name, d]) => [name, d.field ?? name, typeText(d.type), !!d.primaryKey]),
+  );
+  const hash = createHash('sha256').update(shape).digest('base64url').slice(0, 10);
+  const keyName = /^[A-Za-z0-9_$.-]{1,64}$/.test(model.name)
+    ? model.name
+    : createHash('sha256').update(model.name).digest('base64url').slice(0, 16);
+
+  const schema: ModelSchema = {
+    name: model.name,
+    keyName,
+    hash,
+    attributes,
+    primaryKeys,
+    byField,
+    byName,
+    paranoid,
+    paranoidUnsupported,
+  };
+  cache.set(raw, schema);
+  return schema;
+}

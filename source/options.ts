@@ -1,0 +1,118 @@
+/**
+ * One defaults object, validated once at install() with errors that name the
+ * option, then frozen (ioredis' DEFAULT_REDIS_OPTIONS, Kysely's freeze).
+ */
+import { type Clock, systemClock } from './clock';
+import { OptionError } from './errors';
+import type { CacheStore } from './store/contract';
+import { MemoryStore } from './store/memory-store';
+import type { ModelCacheOptions, OrmCacheOptions } from './types';
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  readonly store: CacheStore;
+  /** Whether the store was created by install() (and is closed by uninstall()). */
+  readonly ownsStore: boolean;
+  readonly namespace: string;
+  readonly ttl: number;
+  readonly softTtl: number;
+  readonly models: Readonly<Record<string, Readonly<ModelCacheOptions> | false>>;
+  readonly tombstoneTtl: number;
+  readonly warmLimit: number;
+  readonly clock: Clock;
+}
+
+/** Defaults of every option of `install()`. */
+export const DEFAULT_OPTIONS = Object.freeze({
+  namespace: 'oc',
+  ttl: 3600,
+  softTtl: 300,
+  tombstoneTtl: 30,
+  warmLimit: 100,
+});
+
+const KNOWN = new Set(['store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'clock']);
+const MODEL_KNOWN = new Set(['ttl']);
+const MAX_TTL = 60 * 60 * 24 * 30;
+
+function seconds(option: string, value: unknown, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TTL) {
+    throw new OptionError(option, `must be a whole number of seconds from ${min} to ${MAX_TTL} (30 days), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
+function isStore(value: unknown): value is CacheStore {
+  if (typeof value !== 'object' || value === null) return false;
+  const store = value as Record<string, unknown>;
+  return ['get', 'getMulti', 'gets', 'set', 'add', 'cas', 'delete', 'close'].every((m) => typeof store[m] === 'function');
+}
+
+/** Validate `install()` options and fill in defaults. */
+export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOptions {
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw new OptionError('options', `must be an object, got ${describe(input)}`);
+  }
+  const options = input ?? {};
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new OptionError(key, `is not an option of install() (known: ${[...KNOWN].join(', ')})`);
+  }
+  if (options.store !== undefined && !isStore(options.store)) {
+    throw new OptionError('store', 'must implement CacheStore (get, getMulti, gets, set, add, cas, delete, close)');
+  }
+  const namespace = options.namespace ?? DEFAULT_OPTIONS.namespace;
+  if (typeof namespace !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
+    throw new OptionError('namespace', `must be 1-32 characters of A-Z a-z 0-9 _ . -, got ${describe(namespace)}`);
+  }
+  const ttl = seconds('ttl', options.ttl, DEFAULT_OPTIONS.ttl);
+  const softTtl = seconds('softTtl', options.softTtl, Math.min(DEFAULT_OPTIONS.softTtl, ttl));
+  if (softTtl > ttl) throw new OptionError('softTtl', `(${softTtl}) must not exceed \`ttl\` (${ttl})`);
+  const tombstoneTtl = seconds('tombstoneTtl', options.tombstoneTtl, DEFAULT_OPTIONS.tombstoneTtl, 2);
+  const warmLimit = options.warmLimit ?? DEFAULT_OPTIONS.warmLimit;
+  if (typeof warmLimit !== 'number' || !Number.isInteger(warmLimit) || warmLimit < 0) {
+    throw new OptionError('warmLimit', `must be a whole number >= 0, got ${describe(warmLimit)}`);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
+    throw new OptionError('clock', 'must be an object with a now() method');
+  }
+
+  const models: Record<string, Readonly<ModelCacheOptions> | false> = {};
+  if (options.models !== undefined) {
+    if (typeof options.models !== 'object' || options.models === null || Array.isArray(options.models)) {
+      throw new OptionError('models', `must be an object keyed by model name, got ${describe(options.models)}`);
+    }
+    for (const [name, value] of Object.entries(options.models)) {
+      if (value === false) {
+        models[name] = false;
+        continue;
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
+      }
+      for (const key of Object.keys(value)) {
+        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl)');
+      }
+      models[name] = Object.freeze({ ttl: seconds(`models.${name}.ttl`, value.ttl, ttl) });
+    }
+  }
+
+  return Object.freeze({
+    store: options.store ?? new MemoryStore({ clock }),
+    ownsStore: options.store === undefined,
+    namespace,
+    ttl,
+    softTtl,
+    models: Object.freeze(models),
+    tombstoneTtl,
+    warmLimit,
+    clock,
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * The row cache: one key per row holding the full row (DESIGN.md §3), its
+ * validity tied to the namespace and model epoch tokens, and fills made safe
+ * against concurrent writes with tombstones plus add/cas (identity_cache's
+ * pattern):
+ *
+ *   reader: gets(row) ──► database read ──► cas(row, casSeen) or add(row)
+ *   writer: database write ──► set(row, tombstone)
+ *
+ * A reader whose database read may have missed a write took its CAS baseline
+ * before the write's tombstone was set, so its cas (or add) fails; a reader
+ * that saw the tombstone read the database after the write. The tombstone
+ * must outlive any fill racing it, so fills older than half the tombstone TTL
+ * are dropped.
+ */
+import { randomToken } from './clock';
+import { decodeEntry, encodeRow, encodeTombstone } from './codec';
+import type { GuardedStore } from './guarded-store';
+import type { KeySpace } from './keys';
+import type { Metrics } from './metrics';
+import type { ModelSchema } from './model-schema';
+import type { Clock } from './clock';
+
+/** What a fill recorded before its database read. */
+export interface FillTicket {
+  readonly schema: ModelSchema;
+  readonly key: string;
+  readonly tokens: readonly string[];
+  /** CAS of the value seen before the read; `undefined` when the key was absent. */
+  readonly cas: string | undefined;
+  readonly startedAt: number;
+}
+
+/** Tokens read before a warming query. */
+export interface WarmTicket {
+  readonly schema: ModelSchema;
+  readonly tokens: readonly string[];
+  readonly startedAt: number;
+}
+
+/** The result of one multi-get of rows and their tokens. */
+export interface RowLookup {
+  /** Valid rows by primary key text. */
+  rows: Map<string, Record<string, unknown>>;
+  /** Everything the multi-get returned (tokens included), reused by fills. */
+  fetched: Map<string, string>;
+  /** Whether the store answered. */
+  ok: boolean;
+}
+
+export class RowCache {
+  constructor(
+    readonly store: GuardedStore,
+    readonly keys: KeySpace,
+    readonly metrics: Metrics,
+    readonly clock: Clock,
+    readonly tombstoneTtl: number,
+  ) {}
+
+  /** Token keys every row entry of `schema` depends on, in entry order. */
+  tokenKeys(schema: ModelSchema): string[] {
+    return [this.keys.namespaceToken(), this.keys.epoch(schema)];
+  }
+
+  /**
+   * Fetch rows and their tokens in one multi-get; an entry is valid only if
+   * every token it recorded is present and unchanged (an evicted token makes
+   * a new token, hence a miss, never a stale hit).
+   */
+  async lookup(schema: ModelSchema, pkTexts: readonly string[]): Promise<RowLookup> {
+    const tokenKeys = this.tokenKeys(schema);
+    const rowKeys = pkTexts.map((pk) => this.keys.row(schema, pk));
+    const { values, ok } = await this.store.getMulti([...rowKeys, ...tokenKeys]);
+    const rows = new Map<string, Record<string, unknown>>();
+    const current = tokenKeys.map((k) => values.get(k));
+    if (current.every((t) => t !== undefined)) {
+      pkTexts.forEach((pk, i) => {
+        const entry = decodeEntry(schema, values.get(rowKeys[i] as string));
+        if (entry?.type === 'row' && sameTokens(entry.tokens, current as string[])) rows.set(pk, entry.values);
+      });
+    }
+    return { rows, fetched: values, ok };
+  }
+
+  /**
+   * The current token values, creating missing ones. `undefined` when the
+   * store cannot tell (then nothing may be filled: an entry recorded under a
+   * guessed token could outlive a rotation it never saw).
+   */
+  async tokens(schema: ModelSchema, known?: Map<string, string>): Promise<string[] | undefined> {
+    const result: string[] = [];
+    for (const key of this.tokenKeys(schema)) {
+      let value = known?.get(key);
+      if (value === undefined) {
+        const fresh = randomToken();
+        if (await this.store.add(key, fresh, 0)) value = fresh;
+        else value = await this.store.get(key);
+      }
+      if (value === undefined) return undefined;
+      result.push(value);
+    }
+    return result;
+  }
+
+  /**
+   * Record tokens and the CAS baseline of a row before reading it from the
+   * database. Must be called before the read starts; `undefined` when the
+   * store is failing (the read still happens, nothing is stored).
+   */
+  async beginFill(schema: ModelSchema, pkText: string, known?: Map<string, string>): Promise<FillTicket | undefined> {
+    const tokens = await this.tokens(schema, known);
+    if (!tokens) return undefined;
+    const key = this.keys.row(schema, pkText);
+    const seen = await this.store.gets(key);
+    if (seen === null) return undefined;
+    return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
+  }
+
+  /** Store the row read after {@link beginFill} unless a write got there first. */
+  async completeFill(ticket: FillTicket, row: Record<string, unknown>, ttl: number): Promise<boolean> {
+    const value = this.#encodeFresh(ticket, row);
+    if (value === undefined) return false;
+    const stored =
+      ticket.cas === undefined
+        ? await this.store.add(ticket.key, value, ttl)
+        : await this.store.cas(ticket.key, value, ticket.cas, ttl);
+    this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
+    return stored;
+  }
+
+  /** Tokens for warming the row cache from a query about to run. */
+  async beginWarm(schema: ModelSchema): Promise<WarmTicket | undefined> {
+    const { values, ok } = await this.store.getMulti(this.tokenKeys(schema));
+    if (!ok) return undefined;
+    const tokens = await this.tokens(schema, values);
+    return tokens ? { schema, tokens, startedAt: this.clock.now() } : undefined;
+  }
+
+  /**
+   * Copy full rows a query returned into the row cache. Only `add`: a present
+   * key is either current or a tombstone, and a warm read has no CAS baseline
+   * to replace a tombstone safely.
+   */
+  async warm(ticket: WarmTicket, rows: ReadonlyArray<readonly [string, Record<string, unknown>]>, ttl: number): Promise<void> {
+    await Promise.all(
+      rows.map(async ([pkText, row]) => {
+        const value = this.#encodeFresh(ticket, row);
+        if (value === undefined) return;
+        const stored = await this.store.add(this.keys.row(ticket.schema, pkText), value, ttl);
+        this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
+      }),
+    );
+  }
+
+  /** Replace rows with tombstones (after a write). */
+  async tombstone(schema: ModelSchema, pkTexts: readonly string[]): Promise<void> {
+    const marker = encodeTombstone(randomToken());
+    await Promise.all(
+      pkTexts.map(async (pk) => {
+        await this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl);
+        this.metrics.add('invalidations');
+      }),
+    );
+  }
+
+  /** Invalidate every row entry of the model. */
+  async rotateEpoch(schema: ModelSchema): Promise<void> {
+    await this.store.set(this.keys.epoch(schema), randomToken(), 0);
+    this.metrics.add('invalidations');
+  }
+
+  /** Invalidate every entry of the namespace. */
+  async rotateNamespace(): Promise<void> {
+    await this.store.set(this.keys.namespaceToken(), randomToken(), 0);
+    this.metrics.add('invalidations');
+  }
+
+  #encodeFresh(ticket: FillTicket | WarmTicket, row: Record<string, unknown>): string | undefined {
+    // A fill slower than half the tombstone TTL could outlive the tombstone of
+    // a write it raced with, and then `add` would succeed with the old row.
+    if (this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2) {
+      this.metrics.add('rowFillsRejected');
+      return undefined;
+    }
+    const value = encodeRow(ticket.schema, row, ticket.tokens);
+    if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return undefined;
+    return value;
+  }
+}
+
+function sameTokens(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}

@@ -1,0 +1,57 @@
+/**
+ * The one small contract every cache engine implements (keyv's storage
+ * adapter and Kysely's "the subset of the driver we need" interfaces are the
+ * model). Values are strings the plugin encodes itself, so a store never has
+ * to know about types, flags or line breaks.
+ *
+ * Semantics follow memcached's text protocol, which MemoryStore mirrors:
+ * - `ttlSeconds` 0 means "no expiry" (eviction may still drop the item);
+ *   stores accept any TTL and handle memcached's 30-day rule themselves.
+ * - `add` stores only when the key is absent; `cas` only when the item is
+ *   unchanged since the `gets` that returned `cas`.
+ * - Every method may reject with a `StoreError`; the cache treats a rejected
+ *   read as a miss and a rejected write as not stored.
+ */
+
+/** A value with the compare-and-swap token it was read with. */
+export interface CasValue {
+  value: string;
+  cas: string;
+}
+
+/** A cache engine. Implement it to put the cache on another engine. */
+export interface CacheStore {
+  /** Largest value (in UTF-8 bytes) the store accepts; larger writes reject with `ETOOLARGE`. */
+  readonly maxValueBytes: number;
+  /** The value stored under `key`, or `undefined`. */
+  get(key: string): Promise<string | undefined>;
+  /** Every present key's value, in one round trip per server. */
+  getMulti(keys: readonly string[]): Promise<Map<string, string>>;
+  /** The value with its CAS token, or `undefined`. */
+  gets(key: string): Promise<CasValue | undefined>;
+  /** Store unconditionally; `true` when stored. */
+  set(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Store only if `key` is absent; `false` when it exists. */
+  add(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Store only if unchanged since the `gets` that returned `cas`. */
+  cas(key: string, value: string, cas: string, ttlSeconds: number): Promise<boolean>;
+  /** Remove `key`; `true` when it existed. */
+  delete(key: string): Promise<boolean>;
+  /** Reset the TTL of `key`; `true` when it existed. */
+  touch(key: string, ttlSeconds: number): Promise<boolean>;
+  /** Release connections and timers. */
+  close(): Promise<void>;
+}
+
+/** memcached treats expirations above this many seconds as Unix timestamps. */
+export const MEMCACHED_RELATIVE_TTL_LIMIT = 60 * 60 * 24 * 30;
+
+/**
+ * memcached's default item size is 1 MiB including the key and ~50 bytes of
+ * item header; values at or near the limit are rejected, and memcached 2.2.2
+ * then marks the server as failing. Stay well below it.
+ */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024 - 16 * 1024;
+
+/** memcached's key limit, in bytes. */
+export const MAX_KEY_BYTES = 250;

@@ -1,0 +1,43 @@
+import { StoreError } from '../errors';
+
+/**
+ * Settle `start`'s callback-style operation within `ms`, or reject with
+ * `ETIMEOUT`. memcached 2.2.2 never calls back when a server hangs or drops a
+ * connection mid-request, so every operation needs its own deadline.
+ *
+ * When the timer fires, the answer may already be sitting in the socket
+ * buffer: after a long synchronous stretch (a big JSON parse, ts-node
+ * compiling a file) the event loop runs expired timers before it polls for
+ * I/O. Deferring the verdict with `setImmediate` lets that poll phase deliver
+ * the answer first, so an event-loop stall is not mistaken for a slow server.
+ */
+export function withDeadline<T>(
+  operation: string,
+  server: string,
+  ms: number,
+  start: (settle: (error: unknown, value?: T) => void) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (done) return;
+        done = true;
+        reject(new StoreError('ETIMEOUT', operation, `no answer within ${ms} ms`, server));
+      });
+    }, ms);
+    try {
+      start((error, value) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(value as T);
+      });
+    } catch (error) {
+      done = true;
+      clearTimeout(timer);
+      reject(error);
+    }
+  });
+}

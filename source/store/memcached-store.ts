@@ -1,0 +1,333 @@
+import { createHash } from 'node:crypto';
+import HashRing from 'hashring';
+import Memcached from 'memcached';
+import { OptionError, StoreError } from '../errors';
+import { type BreakerState, CircuitBreaker } from './circuit-breaker';
+import {
+  type CacheStore,
+  type CasValue,
+  DEFAULT_MAX_VALUE_BYTES,
+  MAX_KEY_BYTES,
+  MEMCACHED_RELATIVE_TTL_LIMIT,
+} from './contract';
+import { withDeadline } from './deadline';
+
+/** Options of {@link MemcachedStore}. */
+export interface MemcachedStoreOptions {
+  /**
+   * Deadline of every operation in milliseconds. A timed-out read is a miss,
+   * a timed-out write is "not stored"; the query goes on to the database.
+   * @default 50
+   */
+  timeoutMs?: number;
+  /**
+   * How long to wait for a TCP connection to be established, in milliseconds.
+   * @default 1000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Consecutive failures (timeouts, connection errors) that open a server's
+   * circuit breaker.
+   * @default 3
+   */
+  breakerThreshold?: number;
+  /**
+   * How long an open breaker skips its server before one probe, in ms.
+   * @default 1000
+   */
+  breakerCooldownMs?: number;
+  /**
+   * Connections per server.
+   * @default 10
+   */
+  poolSize?: number;
+  /**
+   * Largest value sent, in UTF-8 bytes. memcached rejects items at its 1 MiB
+   * limit (key and header included) and the client then marks the server as
+   * failing, so values are refused locally well before that.
+   * @default 1 MiB − 16 KiB
+   */
+  maxValueBytes?: number;
+}
+
+/** Health of one memcached server, for metrics and the dashboard. */
+export interface ServerHealth {
+  server: string;
+  breaker: BreakerState;
+  /** How many times the breaker opened since the store was created. */
+  breakerOpened: number;
+}
+
+const SAFE_KEY = /^[\x21-\x22\x24-\x7e][\x21-\x7e]*$/;
+
+/**
+ * memcached keys are at most 250 bytes of printable ASCII without spaces or
+ * control characters; anything else would break the text protocol (a space
+ * splits the command, CR/LF ends it). Unsafe or long keys are replaced by a
+ * digest. Safe keys never start with `#`, and digests always do, so the two
+ * can never collide.
+ */
+export function memcachedKey(key: string): string {
+  if (key.length <= MAX_KEY_BYTES && SAFE_KEY.test(key)) return key;
+  return `#${createHash('sha256').update(key).digest('base64url')}`;
+}
+
+/**
+ * memcached 2.2.2 reports errors as an Error, an array of them, or a string;
+ * NOT_STORED comes back as an error flagged `notStored`, which for `add` is an
+ * ordinary "key exists" answer.
+ */
+function firstError(error: unknown): unknown {
+  return Array.isArray(error) ? error[0] : error;
+}
+
+function isNotStored(error: unknown): boolean {
+  const first = firstError(error);
+  return typeof first === 'object' && first !== null && (first as { notStored?: boolean }).notStored === true;
+}
+
+function toStoreError(error: unknown, operation: string, server: string): StoreError {
+  const first = firstError(error);
+  if (first instanceof StoreError) return first;
+  const message = first instanceof Error ? first.message : String(first);
+  const code = /connect|ECONN|EPIPE|readyState|not available|closed/i.test(message) ? 'ECONNECTION' : 'ESERVER';
+  return new StoreError(code, operation, message, server, { cause: first });
+}
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new OptionError(option, `must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+interface Server {
+  address: string;
+  client: Memcached;
+  breaker: CircuitBreaker;
+}
+
+/**
+ * A store on one memcached server or a consistent-hashing ring of them, on the
+ * `memcached` package, hardened against that client's known failure modes:
+ *
+ * - every operation has a deadline (`timeoutMs`), because the client never
+ *   calls back when a server hangs or drops a connection mid-request;
+ * - connection pool retries are off (the default five retries with
+ *   exponential backoff take about 100 s to report a refused connection);
+ * - the client's own failure bookkeeping is replaced by a circuit breaker per
+ *   server: its reconnect path spawns the system `ping` (and crashes the
+ *   process where `ping` is missing), and `remove: true` would drop a server
+ *   from one process's ring but not another's, sending invalidations to the
+ *   wrong server;
+ * - placement uses the same ketama ring as the client (`hashring`, md5), built
+ *   once from the server list and never changed, so every process with the
+ *   same list puts a key on the same server, dead or alive; keys on a dead
+ *   server simply miss;
+ * - keys are made protocol-safe ({@link memcachedKey}), values are refused if
+ *   they contain raw CR/LF (the client's parser splits responses on them) or
+ *   exceed `maxValueBytes`, and TTLs over 30 days are sent as Unix times as
+ *   the protocol requires.
+ *
+ * @example
+ * ```ts
+ * const store = new MemcachedStore(['10.0.0.1:11211', '10.0.0.2:11211'], { timeoutMs: 30 });
+ * ormCache.install(sequelize, { store });
+ * ```
+ */
+export class MemcachedStore implements CacheStore {
+  readonly maxValueBytes: number;
+  readonly #timeoutMs: number;
+  readonly #servers: Server[];
+  readonly #byAddress = new Map<string, Server>();
+  readonly #ring: HashRing;
+  #closed = false;
+
+  /** @param servers - `host:port` of one server or of every server of the ring */
+  constructor(servers: string | readonly string[], options: MemcachedStoreOptions = {}) {
+    const list = typeof servers === 'string' ? [servers] : [...servers];
+    if (list.length === 0 || !list.every((s) => typeof s === 'string' && /^[^\s:]+:\d+$/.test(s))) {
+      throw new OptionError('servers', `must be one or more "host:port" strings, got ${JSON.stringify(servers)}`);
+    }
+    this.#timeoutMs = positive('timeoutMs', options.timeoutMs, 50);
+    this.maxValueBytes = positive('maxValueBytes', options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES);
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 1000);
+    const failureThreshold = positive('breakerThreshold', options.breakerThreshold, 3);
+    const cooldownMs = positive('breakerCooldownMs', options.breakerCooldownMs, 1000);
+    const poolSize = positive('poolSize', options.poolSize, 10);
+
+    this.#ring = new HashRing(list, 'md5', { compatibility: 'ketama', 'default port': 11211 });
+    this.#servers = list.map((address) => {
+      const breaker = new CircuitBreaker({ failureThreshold, cooldownMs });
+      const client = new Memcached(address, {
+        retries: 0,
+        timeout: connectTimeoutMs,
+        poolSize,
+        remove: false,
+        keyCompression: false,
+        maxKeySize: MAX_KEY_BYTES,
+        maxValue: Number.MAX_SAFE_INTEGER,
+        idle: 60_000,
+      });
+      // Replace the client's failure bookkeeping (IssueLog): it marks servers
+      // dead, schedules a reconnect that spawns `ping` hours later (keeping the
+      // process alive until then), and can remove servers from the ring. Our
+      // breaker does the fast-failing instead; the broken socket is still closed.
+      (client as unknown as { connectionIssue: (e: unknown, s?: { end?: () => void }) => void }).connectionIssue = (
+        _error,
+        socket,
+      ) => {
+        if (socket && typeof socket.end === 'function') socket.end();
+      };
+      client.on('failure', () => undefined);
+      (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+      const server = { address, client, breaker };
+      this.#byAddress.set(address, server);
+      return server;
+    });
+  }
+
+  /** Breaker state of every server. */
+  health(): ServerHealth[] {
+    return this.#servers.map((s) => ({ server: s.address, breaker: s.breaker.state, breakerOpened: s.breaker.opened }));
+  }
+
+  /** The server (`host:port`) a key is placed on; the same in every process with the same server list. */
+  serverFor(key: string): string {
+    return this.#serverFor(memcachedKey(key)).address;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const k = memcachedKey(key);
+    const value = await this.#run<unknown>('get', this.#serverFor(k), (c, cb) => c.get(k, cb));
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  async getMulti(keys: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (keys.length === 0) return found;
+    const byServer = new Map<Server, Map<string, string>>();
+    for (const key of keys) {
+      const k = memcachedKey(key);
+      const server = this.#serverFor(k);
+      let group = byServer.get(server);
+      if (!group) byServer.set(server, (group = new Map()));
+      group.set(k, key);
+    }
+    await Promise.all(
+      [...byServer].map(async ([server, group]) => {
+        const data = await this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
+          c.getMulti([...group.keys()], cb),
+        );
+        for (const [k, original] of group) {
+          const value = data?.[k];
+          if (typeof value === 'string') found.set(original, value);
+        }
+      }),
+    );
+    return found;
+  }
+
+  async gets(key: string): Promise<CasValue | undefined> {
+    const k = memcachedKey(key);
+    const data = await this.#run<Record<string, unknown> | undefined>('gets', this.#serverFor(k), (c, cb) =>
+      c.gets(k, cb),
+    );
+    const value = data?.[k];
+    const cas = data?.cas;
+    return typeof value === 'string' && typeof cas === 'string' ? { value, cas } : undefined;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return this.#write('set', key, value, ttlSeconds, (c, k, v, ttl, cb) => c.set(k, v, ttl, cb));
+  }
+
+  async add(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return this.#write('add', key, value, ttlSeconds, (c, k, v, ttl, cb) => c.add(k, v, ttl, cb));
+  }
+
+  async cas(key: string, value: string, cas: string, ttlSeconds: number): Promise<boolean> {
+    if (!/^\d+$/.test(cas)) return false;
+    return this.#write('cas', key, value, ttlSeconds, (c, k, v, ttl, cb) => c.cas(k, v, cas, ttl, cb));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const k = memcachedKey(key);
+    const deleted = await this.#run<unknown>('delete', this.#serverFor(k), (c, cb) => c.del(k, cb));
+    return deleted === true;
+  }
+
+  async touch(key: string, ttlSeconds: number): Promise<boolean> {
+    const k = memcachedKey(key);
+    const ttl = this.#protocolTtl(ttlSeconds);
+    const touched = await this.#run<unknown>('touch', this.#serverFor(k), (c, cb) => c.touch(k, ttl, cb as (err: unknown) => void));
+    return touched === true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const server of this.#servers) server.client.end();
+  }
+
+  #serverFor(key: string): Server {
+    if (this.#servers.length === 1) return this.#servers[0] as Server;
+    return this.#byAddress.get(this.#ring.get(key)) as Server;
+  }
+
+  /** memcached reads expirations above 30 days as absolute Unix times. */
+  #protocolTtl(ttlSeconds: number): number {
+    const ttl = Math.floor(ttlSeconds);
+    if (ttl > MEMCACHED_RELATIVE_TTL_LIMIT) return Math.floor(Date.now() / 1000) + ttl;
+    return ttl;
+  }
+
+  async #write(
+    operation: string,
+    key: string,
+    value: string,
+    ttlSeconds: number,
+    send: (c: Memcached, k: string, v: string, ttl: number, cb: (e: unknown, r: unknown) => void) => void,
+  ): Promise<boolean> {
+    if (/[\r\n]/.test(value)) {
+      throw new StoreError('ESERVER', operation, 'values must not contain raw CR or LF (the protocol parser splits on them)');
+    }
+    if (Buffer.byteLength(value) > this.maxValueBytes) {
+      throw new StoreError('ETOOLARGE', operation, `value exceeds ${this.maxValueBytes} bytes`);
+    }
+    const k = memcachedKey(key);
+    const ttl = this.#protocolTtl(ttlSeconds);
+    try {
+      const stored = await this.#run<unknown>(operation, this.#serverFor(k), (c, cb) => send(c, k, value, ttl, cb));
+      return stored === true;
+    } catch (error) {
+      if (isNotStored((error as StoreError).cause)) return false;
+      throw error;
+    }
+  }
+
+  #run<T>(operation: string, server: Server, send: (c: Memcached, cb: (e: unknown, r: T) => void) => void): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('ECLOSED', operation, 'store is closed', server.address));
+    if (!server.breaker.allow()) {
+      return Promise.reject(new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', server.address));
+    }
+    return withDeadline<T>(operation, server.address, this.#timeoutMs, (settle) => {
+      send(server.client, (error, result) => settle(error, result));
+    }).then(
+      (result) => {
+        server.breaker.success();
+        return result;
+      },
+      (error: unknown) => {
+        if (isNotStored(error)) {
+          server.breaker.success();
+          throw new StoreError('ESERVER', operation, 'not stored', server.address, { cause: firstError(error) });
+        }
+        const storeError = toStoreError(error, operation, server.address);
+        server.breaker.failure();
+        throw storeError;
+      },
+    );
+  }
+}

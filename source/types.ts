@@ -1,0 +1,85 @@
+/**
+ * Public option types, and the augmentation of Sequelize's FindOptions and
+ * CountOptions with the per-query `cache` option.
+ */
+import type { Clock } from './clock';
+import type { CacheStore } from './store/contract';
+
+/** Per-model options (`models: { Article: { ttl: 600 } }`). */
+export interface ModelCacheOptions {
+  /** Hard expiry of this model's entries, in seconds. @default the global `ttl` */
+  ttl?: number;
+}
+
+/** Options of `ormCache.install()`. */
+export interface OrmCacheOptions {
+  /**
+   * Where entries live. Use a {@link MemcachedStore} whenever more than one
+   * process serves the app: the in-process default cannot see other
+   * processes' writes.
+   * @default new MemoryStore()
+   */
+  store?: CacheStore;
+  /**
+   * Prefix of every key; two apps sharing a memcached need different ones.
+   * 1–32 characters of `[A-Za-z0-9_.-]`.
+   * @default 'oc'
+   */
+  namespace?: string;
+  /**
+   * Hard expiry of every entry, in seconds (1 to 30 days).
+   * @default 3600
+   */
+  ttl?: number;
+  /**
+   * Age in seconds after which list and count entries are refreshed by one
+   * worker while others get the stale copy. Must not exceed `ttl`.
+   * @default 300
+   */
+  softTtl?: number;
+  /**
+   * Per-model options by model name; `false` never caches that model.
+   * @default {}
+   */
+  models?: Record<string, ModelCacheOptions | false>;
+  /**
+   * Lifetime of the marker a write leaves in place of a row, in seconds. A
+   * reader whose database read started before the write can only store its
+   * (old) row while the marker exists, so fills older than half of this are
+   * dropped rather than written.
+   * @default 30
+   */
+  tombstoneTtl?: number;
+  /**
+   * Rows of one non-primary-key query copied into the row cache (afterFind
+   * warming); 0 turns warming off.
+   * @default 100
+   */
+  warmLimit?: number;
+  /** Time source (tests pass a fake clock). @default the system clock */
+  clock?: Clock;
+}
+
+/** Per-query options: `findAll({ where, cache: { ttl: 60 } })`. */
+export interface QueryCacheOptions {
+  /** Hard expiry of this query's entry, in seconds. */
+  ttl?: number;
+  /** Soft expiry of this query's entry, in seconds. */
+  softTtl?: number;
+  /** Run the query now and overwrite the entry (the seed's `reset()`). */
+  refresh?: boolean;
+}
+
+declare module 'sequelize' {
+  interface FindOptions<TAttributes = any> {
+    /**
+     * sequelize-orm-cache: `false` bypasses the cache for this query, `true`
+     * (the default for cached models) uses it, an object tunes it.
+     */
+    cache?: boolean | QueryCacheOptions;
+  }
+  interface CountOptions<TAttributes = any> {
+    /** sequelize-orm-cache: as for `findAll`. */
+    cache?: boolean | QueryCacheOptions;
+  }
+}

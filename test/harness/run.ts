@@ -1,0 +1,80 @@
+/**
+ * `npm test` and `npm run demo`: start throwaway MariaDB and memcached servers
+ * (or use ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED), run the command against
+ * them, and stop everything afterwards, also on failure or Ctrl-C.
+ *
+ *   node test/harness/run.js [--demo] [--memcached N] [ava or demo arguments]
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startServers, type TestServers } from './servers';
+
+const root = join(__dirname, '..', '..');
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', forward).off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const demo = argv.includes('--demo');
+  const countFlag = argv.indexOf('--memcached');
+  const memcachedCount = countFlag >= 0 ? Number(argv[countFlag + 1]) : 1;
+  // Everything that is not the harness's own flag goes to ava (or the demo).
+  const passThrough = argv.filter((arg, i) => arg !== '--demo' && arg !== '--memcached' && argv[i - 1] !== '--memcached');
+
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!demo) {
+    process.stderr.write('[harness] type-checking\n');
+    const code = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], process.env);
+    if (code !== 0) return code;
+  }
+
+  let servers: TestServers | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= servers ? servers.stop() : Promise.resolve());
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`[harness] ${signal}: stopping servers\n`);
+    void stop().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal).once('SIGHUP', onSignal);
+
+  try {
+    const started = Date.now();
+    servers = await startServers({ memcachedCount });
+    process.stderr.write(
+      `[harness] MariaDB ${servers.owned.mariadb ? 'started' : 'from ORM_CACHE_MYSQL_URL'}, ` +
+        `memcached ${servers.memcached.join(',')} ${servers.owned.memcached.length ? 'started' : 'from ORM_CACHE_MEMCACHED'} ` +
+        `(${Date.now() - started} ms)\n`,
+    );
+    const env = {
+      ...process.env,
+      ORM_CACHE_MYSQL_URL: servers.mysqlUrl,
+      ORM_CACHE_MEMCACHED: servers.memcached.join(','),
+      ORM_CACHE_HARNESS: '1',
+    };
+    if (demo) {
+      return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', join('examples', 'demo.ts'), ...passThrough], env);
+    }
+    const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
+    return await run(process.execPath, [ava, ...passThrough], env);
+  } finally {
+    await stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`[harness] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
