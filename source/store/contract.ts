@@ -5,8 +5,9 @@
  * to know about types, flags or line breaks.
  *
  * Semantics follow memcached's text protocol, which MemoryStore mirrors:
- * - `ttlSeconds` 0 means "no expiry" (eviction may still drop the item);
- *   stores accept any TTL and handle memcached's 30-day rule themselves.
+ * - `ttlSeconds` is always relative to now; 0 means "no expiry" (eviction
+ *   may still drop the item). A memcached store converts TTLs over 30 days
+ *   to the absolute times its protocol wants; callers never do.
  * - `add` stores only when the key is absent; `cas` only when the item is
  *   unchanged since the `gets` that returned `cas`.
  * - Every method may reject with a `StoreError`; the cache treats a rejected

@@ -1,11 +1,6 @@
 import { type Clock, systemClock } from '../clock';
 import { OptionError, StoreError } from '../errors';
-import {
-  type CacheStore,
-  type CasValue,
-  DEFAULT_MAX_VALUE_BYTES,
-  MEMCACHED_RELATIVE_TTL_LIMIT,
-} from './contract';
+import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES } from './contract';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -134,11 +129,10 @@ export class MemoryStore implements CacheStore {
     this.#bytes = 0;
   }
 
-  /** memcached's rule: 0 never expires, up to 30 days is relative, above is a Unix time. */
+  /** The contract's rule: 0 never expires, a negative TTL is already expired, anything else is relative. */
   #expiry(ttlSeconds: number): number {
     if (ttlSeconds === 0) return Infinity;
     if (ttlSeconds < 0) return -Infinity;
-    if (ttlSeconds > MEMCACHED_RELATIVE_TTL_LIMIT) return ttlSeconds * 1000;
     return this.#clock.now() + ttlSeconds * 1000;
   }
 
