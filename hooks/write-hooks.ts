@@ -75,29 +75,34 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       await invalidateRows(cache, schema, options, keys);
     },
 
-    async afterBulkCreate(this: unknown, instances: Instance[], options: Options) {
+    async afterBulkCreate(this: unknown, _instances: Instance[], options: Options) {
       const schema = cache.schemaOf(modelOf(this, options));
       if (!schema) return;
       // Plain inserts cannot change a cached row: a pk that existed would make
       // the insert fail, and a deleted row's key was tombstoned by its delete.
       // updateOnDuplicate / ignoreDuplicates touch rows found by any unique key.
       if (!options.updateOnDuplicate && !options.ignoreDuplicates) return;
-      void instances;
       await invalidateRows(cache, schema, options, undefined);
     },
 
-    async afterSync(this: unknown, options: Options) {
+    // sync({ force }) drops the rows, sync({ alter }) may reshape them.
+    async afterSync(this: unknown) {
       const schema = cache.schemaOf(this);
-      if (!schema) return;
-      await cache.rows.rotateEpoch(schema);
-      void options;
+      if (schema) await cache.rows.rotateEpoch(schema);
     },
 
     // Writes with `hooks: false` skip every model hook above but still pass
-    // through the query hooks; their rows are unknown here.
-    async afterQuery(this: unknown, options: Options, query: { model?: unknown; instance?: { constructor: unknown } }) {
+    // through the query hooks (Sequelize's own paranoid destroy() saves that
+    // way). An instance write names its row; any other such write does not.
+    async afterQuery(this: unknown, options: Options, query: { model?: unknown; instance?: Instance }) {
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
-      const model = options.model ?? options.instance?.constructor ?? query?.model ?? query?.instance?.constructor;
+      const instance = (options.instance ?? query?.instance) as Instance | undefined;
+      if (instance) {
+        const schema = cache.schemaOf(instance.constructor);
+        if (schema) await invalidateRows(cache, schema, options, instanceKeys(schema, instance));
+        return;
+      }
+      const model = options.model ?? query?.model;
       const schemas = model ? [cache.schemaOf(model)] : Object.values(cache.sequelize.models).map((m) => cache.schemaOf(m));
       await Promise.all(
         schemas.map((schema) => (schema ? invalidateRows(cache, schema, options, undefined) : undefined)),
