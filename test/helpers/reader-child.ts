@@ -1,0 +1,25 @@
+// A separate OS process with its own Sequelize, pool and cache install on the
+// same database and memcached namespace as the parent test. It answers read
+// requests over IPC: { pk } -> { title | null, selects }.
+import { MemcachedStore, ormCache } from '../../source';
+import { openBlog } from './servers';
+
+async function main() {
+  const [database, namespace] = process.argv.slice(2) as [string, string];
+  const { sequelize, models, sql } = await openBlog(database, { pool: 2 });
+  const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
+  ormCache.install(sequelize, { store, namespace });
+  process.on('message', async (message: { pk?: number; exit?: boolean }) => {
+    if (message.exit) {
+      await store.close();
+      await sequelize.close();
+      process.exit(0);
+    }
+    sql.take();
+    const article = await models.Article.findByPk(message.pk!);
+    process.send!({ title: article ? article.title : null, selects: sql.selects().length });
+  });
+  process.send!({ ready: true });
+}
+
+void main();
