@@ -23,7 +23,7 @@ export class GuardedStore {
     readonly report: ErrorReporter,
   ) {}
 
-  /** True when the last call of this read failed; callers then skip fills. */
+  /** The values found, and whether the store answered at all (callers skip fills when not). */
   async getMulti(keys: readonly string[]): Promise<{ values: Map<string, string>; ok: boolean }> {
     try {
       const values = await this.store.getMulti(keys);

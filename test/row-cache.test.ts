@@ -4,25 +4,11 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { Op } from 'sequelize';
-import { MemcachedStore, type OrmCache, ormCache } from '../source';
-import { ProbeStore } from './helpers/store-probe';
-import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './helpers/servers';
+import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
 
-const test = anyTest as TestFn<{ db: TestDatabase; cache: OrmCache; probe: ProbeStore }>;
+const test = anyTest as TestFn<CachedBlog>;
 
-test.before(async (t) => {
-  const db = await createTestDatabase('row_cache', { authors: 6, articles: 40, commentsPerArticle: 2, tags: 6 });
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 500 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
-  cache.on('error', (error) => t.log(`store error: ${error.message}`));
-  t.context = { db, cache, probe };
-});
-
-test.after.always(async (t) => {
-  t.context.cache.uninstall();
-  await t.context.probe.close();
-  await t.context.db.drop();
-});
+useCachedBlog(test, 'row_cache', { authors: 6, articles: 40, commentsPerArticle: 2, tags: 6 });
 
 test.serial('a second findByPk of the same row issues no SQL', async (t) => {
   const { db } = t.context;

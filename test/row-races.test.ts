@@ -5,24 +5,14 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { Op } from 'sequelize';
-import { ManualClock, MemcachedStore, type OrmCache, ormCache } from '../source';
-import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './helpers/servers';
+import { ManualClock, MemcachedStore, ormCache } from '../source';
+import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
+import { memcachedServers, uniqueNamespace } from './helpers/servers';
 import { ProbeStore } from './helpers/store-probe';
 
-const test = anyTest as TestFn<{ db: TestDatabase; cache: OrmCache; probe: ProbeStore }>;
+const test = anyTest as TestFn<CachedBlog>;
 
-test.before(async (t) => {
-  const db = await createTestDatabase('races', { authors: 3, articles: 20 });
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 1000 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
-  t.context = { db, cache, probe };
-});
-
-test.after.always(async (t) => {
-  t.context.cache.uninstall();
-  await t.context.probe.close();
-  await t.context.db.drop();
-});
+useCachedBlog(test, 'races', { authors: 3, articles: 20 });
 
 const rowKey = (id: number) => (key: string) => key.includes(':Article:') && key.endsWith(`:r:${id}`);
 

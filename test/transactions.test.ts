@@ -4,24 +4,11 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { MemcachedStore, type OrmCache, ormCache } from '../source';
-import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './helpers/servers';
-import { ProbeStore } from './helpers/store-probe';
+import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
 
-const test = anyTest as TestFn<{ db: TestDatabase; cache: OrmCache; probe: ProbeStore }>;
+const test = anyTest as TestFn<CachedBlog>;
 
-test.before(async (t) => {
-  const db = await createTestDatabase('transactions', { authors: 4, articles: 20 });
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 500 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
-  t.context = { db, cache, probe };
-});
-
-test.after.always(async (t) => {
-  t.context.cache.uninstall();
-  await t.context.probe.close();
-  await t.context.db.drop();
-});
+useCachedBlog(test, 'transactions', { authors: 4, articles: 20 });
 
 test.serial('reads inside a transaction never touch the cache', async (t) => {
   const { db, probe } = t.context;
