@@ -12,6 +12,7 @@ import type { Model } from 'sequelize';
 import { rowKeyText } from '../source/keys';
 import type { ModelSchema } from '../source/model-schema';
 import type { OrmCache } from './orm-cache';
+import { tablesWritten } from './raw-sql';
 import { rowsOfWhere } from './where';
 
 type Options = Record<string, unknown> & { transaction?: unknown; where?: unknown };
@@ -94,21 +95,39 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
     // Writes with `hooks: false` skip every model hook above but still pass
     // through the query hooks (Sequelize's own paranoid destroy() saves that
     // way). An instance write names its row; any other such write does not.
-    async afterQuery(this: unknown, options: Options, query: { model?: unknown; instance?: Instance }) {
+    // Raw SQL (no model, no instance) is recognised from its text.
+    async afterQuery(this: unknown, options: Options, query: { model?: unknown; instance?: Instance; sql?: unknown }) {
+      const instance = (options?.instance ?? query?.instance) as Instance | undefined;
+      const model = options?.model ?? query?.model;
+      if (!instance && !model) {
+        const sql = typeof query?.sql === 'string' ? query.sql : undefined;
+        if (sql) await invalidateRawWrite(cache, options, sql);
+        return;
+      }
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
-      const instance = (options.instance ?? query?.instance) as Instance | undefined;
       if (instance) {
         const schema = cache.schemaOf(instance.constructor);
         if (schema) await invalidateRows(cache, schema, options, instanceKeys(schema, instance));
         return;
       }
-      const model = options.model ?? query?.model;
-      const schemas = model ? [cache.schemaOf(model)] : Object.values(cache.sequelize.models).map((m) => cache.schemaOf(m));
-      await Promise.all(
-        schemas.map((schema) => (schema ? invalidateRows(cache, schema, options, undefined) : undefined)),
-      );
+      const schema = cache.schemaOf(model);
+      if (schema) await invalidateRows(cache, schema, options, undefined);
     },
   };
+}
+
+/** Rotate the epoch of every cached model a raw statement may have written. */
+async function invalidateRawWrite(cache: OrmCache, options: Options, sql: string): Promise<void> {
+  const cached = new Map<string, ModelSchema>();
+  for (const model of Object.values(cache.sequelize.models)) {
+    const schema = cache.schemaOf(model);
+    const table = (model as { getTableName(): string | { tableName: string } }).getTableName();
+    if (schema) cached.set(typeof table === 'string' ? table : table.tableName, schema);
+  }
+  if (cached.size === 0) return;
+  const written = tablesWritten(sql, [...cached.keys()]);
+  const schemas = written === 'all' ? [...cached.values()] : written.map((t) => cached.get(t) as ModelSchema);
+  await Promise.all(schemas.map((schema) => invalidateRows(cache, schema, options, undefined)));
 }
 
 const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);

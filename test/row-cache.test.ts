@@ -223,7 +223,7 @@ test.serial('upsert, bulkCreate with updateOnDuplicate and hooks: false writes i
   t.is((await Article.findByPk(12))!.title, 'silent bulk');
 });
 
-test.serial('cache: false bypasses the cache and cache: { refresh: true } rebuilds the entry', async (t) => {
+test.serial('cache: false bypasses the cache and cache: { refresh: true } rereads and overwrites the entry', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
   await Article.findByPk(13);
@@ -232,12 +232,38 @@ test.serial('cache: false bypasses the cache and cache: { refresh: true } rebuil
   await Article.findByPk(13, { cache: false });
   t.is(probe.total, 0);
   t.is(db.sql.selects().length, 1);
-  await db.sequelize.query('UPDATE articles SET title = :t WHERE id = 13', { replacements: { t: 'behind the cache' } });
-  t.not((await Article.findByPk(13))!.title, 'behind the cache', 'a raw write is not seen without refresh (raw SQL invalidation arrives with the list cache)');
-  t.is((await Article.findByPk(13, { cache: { refresh: true } }))!.title, 'behind the cache');
+  await db.sequelize.query('UPDATE articles SET title = :t WHERE id = 13', { replacements: { t: 'raw write' } });
+  await Article.findByPk(13);
   db.sql.take();
-  t.is((await Article.findByPk(13))!.title, 'behind the cache');
+  t.is((await Article.findByPk(13, { cache: { refresh: true } }))!.title, 'raw write');
+  t.is(db.sql.selects().length, 1, 'refresh reads the database even when the entry is valid');
+  t.is((await Article.findByPk(13))!.title, 'raw write');
   t.is(db.sql.selects().length, 0);
+});
+
+test.serial('raw SQL writes through sequelize.query() invalidate the models whose tables they name', async (t) => {
+  const { db } = t.context;
+  const { Article, Author } = db.models;
+  const reads = async () => {
+    db.sql.take();
+    const article = await Article.findByPk(15);
+    const author = await Author.findByPk(2);
+    return { article: article!.title, author: author!.name, selects: db.sql.selects().length };
+  };
+  await reads();
+  t.is((await reads()).selects, 0);
+  await db.sequelize.query("SELECT * FROM articles WHERE title = 'UPDATE authors'");
+  await db.sequelize.query("/* UPDATE articles */ SELECT 1 -- DELETE FROM authors");
+  t.is((await reads()).selects, 0, 'reads, comments and literals naming tables invalidate nothing');
+  await db.sequelize.query("UPDATE `articles` SET title = 'raw ''quoted''' WHERE id = 15");
+  const afterRaw = await reads();
+  t.is(afterRaw.article, "raw 'quoted'");
+  t.is(afterRaw.selects, 1, 'only the written table was invalidated');
+  await db.sequelize.transaction(async (transaction) => {
+    await db.sequelize.query("UPDATE authors SET name = 'raw in transaction' WHERE id = 2", { transaction });
+    t.not((await Author.findByPk(2))!.name, 'raw in transaction');
+  });
+  t.is((await reads()).author, 'raw in transaction');
 });
 
 test.serial('invalidate(Model, pk), invalidate(Model) and flush() force the next read to the database', async (t) => {

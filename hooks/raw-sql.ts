@@ -1,0 +1,45 @@
+/**
+ * Raw SQL through `sequelize.query()` bypasses every model hook, so writes are
+ * recognised from the statement text (afterQuery sees it) and the epoch of
+ * every cached model whose table it names is rotated. Recognition errs on the
+ * side of invalidating: a table name anywhere in a writing statement counts,
+ * and a statement whose tables cannot be known (CALL, EXECUTE) invalidates
+ * every cached model.
+ */
+
+/** First keywords of statements that never change rows. */
+const READ_ONLY = new Set([
+  'SELECT', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'SET', 'START', 'BEGIN', 'COMMIT', 'ROLLBACK',
+  'SAVEPOINT', 'RELEASE', 'USE', 'XA', 'CHECKSUM', 'HELP', 'DO', 'VALUES', 'TABLE',
+]);
+/** Writes whose target tables the text does not show. */
+const OPAQUE = new Set(['CALL', 'EXECUTE', 'EXEC', 'HANDLER', 'SOURCE']);
+
+/**
+ * Drop single-quoted literals and comments, which could name a table without
+ * touching it. Double quotes stay: under ANSI_QUOTES they quote identifiers.
+ */
+function strip(sql: string): string {
+  // One pass, so whichever starts first wins: an apostrophe inside a comment
+  // does not open a literal, and a comment marker inside a literal is text.
+  return sql.replace(/'(?:[^'\\]|\\.|'')*'|\/\*[\s\S]*?\*\/|(?:--\s|#)[^\n]*/g, (m) => (m.startsWith("'") ? "''" : ' '));
+}
+
+/** What a statement writes: nothing, the named tables among `tables`, or possibly anything. */
+export function tablesWritten(sql: string, tables: readonly string[]): 'all' | string[] {
+  const text = strip(sql);
+  const statements = text.split(';').map((s) => s.trim()).filter(Boolean);
+  let writes = false;
+  for (const statement of statements) {
+    const first = /^[\s(]*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase();
+    if (!first) continue;
+    if (OPAQUE.has(first)) return 'all';
+    if (READ_ONLY.has(first)) continue;
+    writes = true;
+  }
+  if (!writes) return [];
+  return tables.filter((table) => {
+    const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`(^|[^A-Za-z0-9_$])${escaped}($|[^A-Za-z0-9_$])`, 'i').test(text);
+  });
+}
