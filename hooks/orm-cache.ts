@@ -6,6 +6,7 @@ import { KeySpace, primaryKeyText } from '../source/keys';
 import { Metrics } from '../source/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
+import { ListCache } from '../source/list-cache';
 import { RowCache } from '../source/row-cache';
 import type { CacheStore } from '../source/store/contract';
 import { currentTransaction, onCommit } from './transactions';
@@ -41,6 +42,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly rows: RowCache;
   /** @internal */
+  readonly lists: ListCache;
+  /** @internal */
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   #installed = true;
@@ -61,6 +64,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', error);
     });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
+    this.lists = new ListCache(guarded, this.keys, this.metrics);
     this.#uninstall = () => uninstall(this);
   }
 
@@ -93,15 +97,13 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Invalidate one row (`pk` given: a single value, or an object of values for
-   * a composite key) or every row of the model.
+   * a composite key) and every list that could hold it, or (no `pk`) every
+   * row and list of the model.
    */
   async invalidate(model: AnyModel, pk?: unknown): Promise<void> {
     const schema = this.schemaOf(model);
     if (!schema) return;
-    if (pk === undefined) {
-      await this.rows.rotateEpoch(schema);
-      return;
-    }
+    if (pk === undefined) return this.modelChanged(schema);
     const values =
       schema.primaryKeys.length === 1
         ? [pk]
@@ -109,8 +111,32 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     const text = primaryKeyText(schema, values);
     // A key the row path cannot name is never cached under any key, but the
     // caller asked for an invalidation: drop the whole model to be sure.
-    if (text === undefined) await this.rows.rotateEpoch(schema);
-    else await this.rows.tombstone(schema, [text]);
+    if (text === undefined) return this.modelChanged(schema);
+    return this.rowsChanged(schema, [text], undefined);
+  }
+
+  /**
+   * Rows changed: tombstone their entries (`keys`) and invalidate the lists
+   * their old and new `versions` belong to, or every list of the model when
+   * the versions are not known.
+   * @internal
+   */
+  async rowsChanged(schema: ModelSchema, keys: readonly string[], versions: readonly Record<string, unknown>[] | undefined): Promise<void> {
+    await Promise.all([
+      keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
+      versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
+    ]);
+  }
+
+  /** Report rows a list pointed to that no longer exist. @internal */
+  warnMissing(warning: InvalidationWarning): void {
+    this.metrics.add('invalidationWarnings');
+    if (this.listenerCount('invalidationWarning') > 0) this.emit('invalidationWarning', warning);
+  }
+
+  /** Rows changed that cannot be named: every row and list of the model. @internal */
+  async modelChanged(schema: ModelSchema): Promise<void> {
+    await this.rows.rotateEpoch(schema);
   }
 
   /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */

@@ -7,8 +7,12 @@
  * every one of those behaviours for cached reads.
  */
 import type { Model, ModelStatic } from 'sequelize';
+import { conjunctionOf } from '../source/conjunctions';
+import { InvalidationWarning } from '../source/errors';
+import { primaryKeyText, rowKeyText } from '../source/keys';
+import type { PkValues } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
-import { rowKeyText } from '../source/keys';
+import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
 import type { OrmCache } from './orm-cache';
 import { currentTransaction } from './transactions';
@@ -82,12 +86,13 @@ interface RowPlan {
   columns: Column[];
 }
 
-interface WarmPlan {
-  kind: 'warm';
+interface ListPlanKind {
+  kind: 'list';
+  columns: Column[];
 }
 
-/** How to serve a select: from the row cache, warming the row cache, or neither. */
-function plan(schema: ModelSchema, options: SelectOptions): RowPlan | WarmPlan | undefined {
+/** How to serve a select: from the row cache, as a pointer list, or not at all. */
+function plan(schema: ModelSchema, options: SelectOptions): RowPlan | ListPlanKind | undefined {
   if (!neutral(options)) return undefined;
   const columns = projection(schema, options.attributes);
   if (!columns) return undefined;
@@ -96,11 +101,10 @@ function plan(schema: ModelSchema, options: SelectOptions): RowPlan | WarmPlan |
   const offset = options.offset ?? 0;
   const limit = options.limit ?? undefined;
   if (where && offset === 0 && (limit === undefined || limit >= 1)) return { kind: 'row', where, columns };
-  // Warm from results that carry every stored attribute under its own name.
-  const full =
-    columns.length === schema.attributes.length && columns.every((c) => c.as === c.from) && !options.nest;
-  return full ? { kind: 'warm' } : undefined;
+  return { kind: 'list', columns };
 }
+
+const ALL_COLUMNS = (schema: ModelSchema) => schema.attributes.map((a) => (a.field === a.name ? a.name : [a.field, a.name]));
 
 /** The full-row query for a row-cache miss: every stored attribute, raw, by primary key only. */
 function fullRowOptions(schema: ModelSchema, options: SelectOptions, where: PrimaryKeyWhere): SelectOptions {
@@ -111,7 +115,7 @@ function fullRowOptions(schema: ModelSchema, options: SelectOptions, where: Prim
   return {
     ...options,
     where: pkWhere,
-    attributes: schema.attributes.map((a) => (a.field === a.name ? a.name : [a.field, a.name])),
+    attributes: ALL_COLUMNS(schema),
     originalAttributes: undefined,
     raw: true,
     plain: false,
@@ -122,6 +126,41 @@ function fullRowOptions(schema: ModelSchema, options: SelectOptions, where: Prim
   };
 }
 
+/** The same query reading full raw rows (a list is built from them; columns are projected afterwards). */
+function fullListOptions(schema: ModelSchema, options: SelectOptions): SelectOptions {
+  return { ...options, attributes: ALL_COLUMNS(schema), originalAttributes: undefined, raw: true, plain: false, nest: false };
+}
+
+/** Rows by primary key, whatever their paranoid state (the list already applied the where). */
+function rowsByKeyOptions(schema: ModelSchema, options: SelectOptions, pks: PkValues[]): SelectOptions {
+  const [only] = schema.primaryKeys;
+  const where =
+    schema.primaryKeys.length === 1 && only
+      ? { [only.field]: { [Symbol.for('in')]: pks.map((pk) => pk[0]) } }
+      : { [Symbol.for('or')]: pks.map((pk) => Object.fromEntries(schema.primaryKeys.map((a, i) => [a.field, pk[i]]))) };
+  return { ...fullListOptions(schema, options), where, limit: undefined, offset: undefined, order: undefined };
+}
+
+/** The hash of everything that shapes the result; undefined when not representable. */
+function listHash(tableName: unknown, options: SelectOptions, columns: Column[]): string | undefined {
+  const custom = typeof options.cache === 'object' && options.cache !== null ? options.cache.key : undefined;
+  if (typeof custom === 'string' && custom.length > 0) return digest(`key:${custom}`);
+  const text = canonical([
+    tableName,
+    options.where,
+    options.order,
+    options.limit ?? null,
+    options.offset ?? null,
+    columns.map((c) => [c.as, c.from]),
+    !!options.raw,
+    !!options.plain,
+    !!options.nest,
+    options.replacements,
+    options.bind,
+    options.indexHints,
+  ]);
+  return text === undefined ? undefined : digest(text);
+}
 /**
  * String keys are looked up case-folded (see keyValueText); the cached row is
  * used only when its key equals what the query asked for exactly, since under
@@ -139,29 +178,33 @@ interface Builder {
   bulkBuild(rows: Record<string, unknown>[], options: Record<string, unknown>): Model[];
 }
 
-/** What `sequelize.query` would have returned for this select, built from a cached row. */
+/** What `sequelize.query` would have returned for this select, built from cached rows. */
 function buildResult(
   model: ModelStatic<Model>,
-  schema: ModelSchema,
   options: SelectOptions,
-  plan: RowPlan,
-  row: Record<string, unknown> | undefined,
+  columns: Column[],
+  rows: Record<string, unknown>[],
 ): unknown {
-  const hidden = row && plan.where.paranoid && schema.paranoid && row[schema.paranoid.name] !== null;
-  const rows: Record<string, unknown>[] = [];
-  if (row && !hidden) {
-    const projected: Record<string, unknown> = {};
-    for (const column of plan.columns) projected[column.as] = row[column.from];
-    rows.push(projected);
-  }
+  const projected = rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const column of columns) out[column.as] = row[column.from];
+    return out;
+  });
   const result = options.raw
-    ? rows
-    : (model as unknown as Builder).bulkBuild(rows, {
+    ? projected
+    : (model as unknown as Builder).bulkBuild(projected, {
         isNewRecord: false,
         raw: true,
         attributes: options.originalAttributes ?? options.attributes,
       });
   return options.plain ? (result[0] ?? null) : result;
+}
+
+/** The row, unless the query's paranoid clause hides it. */
+function visible(schema: ModelSchema, plan: RowPlan, row: Record<string, unknown> | undefined): Record<string, unknown>[] {
+  if (!row) return [];
+  if (plan.where.paranoid && schema.paranoid && row[schema.paranoid.name] !== null) return [];
+  return [row];
 }
 
 function refreshRequested(options: SelectOptions): boolean {
@@ -183,22 +226,15 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       cache.metrics.add('bypassed');
       return run(options);
     }
-    const ttl = cache.ttlFor(schema);
+    const ttl = queryTtl(options) ?? cache.ttlFor(schema);
 
-    if (how.kind === 'warm') {
-      const ticket = cache.options.warmLimit > 0 ? await cache.rows.beginWarm(schema) : undefined;
-      const results = await run(options);
-      if (ticket) {
-        const list = (Array.isArray(results) ? results : results ? [results] : []) as unknown[];
-        const rows: [string, Record<string, unknown>][] = [];
-        for (const item of list.slice(0, cache.options.warmLimit)) {
-          const values = (options.raw ? item : (item as { dataValues?: unknown }).dataValues) as Record<string, unknown>;
-          const pk = values && rowKeyText(schema, values);
-          if (pk !== undefined) rows.push([pk, values]);
-        }
-        await cache.rows.warm(ticket, rows, ttl);
+    if (how.kind === 'list') {
+      const hash = listHash(tableName, options, how.columns);
+      if (hash === undefined) {
+        cache.metrics.add('bypassed');
+        return run(options);
       }
-      return results;
+      return listSelect(cache, run, model, schema, options, how.columns, hash, ttl);
     }
 
     const { pkText, values } = how.where;
@@ -212,7 +248,7 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
           return run(options);
         }
         cache.metrics.add('rowHits');
-        return buildResult(model, schema, options, how, row);
+        return buildResult(model, options, how.columns, visible(schema, how, row));
       }
       if (!lookup.ok) {
         // The store is failing: skip the fill's extra round trips entirely.
@@ -228,6 +264,117 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
     if (row && ticket) await cache.rows.completeFill(ticket, row, ttl);
     // The database matched this row to the query (a case-insensitive collation
     // may return another spelling of the key), so it is the right answer here.
-    return buildResult(model, schema, options, how, row);
+    return buildResult(model, options, how.columns, visible(schema, how, row));
   };
+}
+
+function queryTtl(options: SelectOptions): number | undefined {
+  const ttl = typeof options.cache === 'object' && options.cache !== null ? options.cache.ttl : undefined;
+  return typeof ttl === 'number' && Number.isInteger(ttl) && ttl > 0 ? ttl : undefined;
+}
+
+/** Primary key values of a raw row. */
+function pkValuesOf(schema: ModelSchema, row: Record<string, unknown>): PkValues {
+  return schema.primaryKeys.map((a) => row[a.name]);
+}
+
+/**
+ * Serve a list query: the entry's primary keys, then the rows in one
+ * multi-get, then rows missing from the cache in one `WHERE pk IN (…)`.
+ */
+async function listSelect(
+  cache: OrmCache,
+  run: (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  columns: Column[],
+  hash: string,
+  ttl: number,
+): Promise<unknown> {
+  const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where));
+  let fetched = new Map<string, string>();
+  if (!refreshRequested(options)) {
+    const lookup = await cache.lists.lookup(plan);
+    if (!lookup.ok) {
+      cache.metrics.add('listMisses');
+      return run(options);
+    }
+    fetched = lookup.fetched;
+    if (lookup.pks) {
+      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
+      if (rows) {
+        cache.metrics.add('listHits');
+        return buildResult(model, options, columns, rows);
+      }
+    }
+  }
+  cache.metrics.add('listMisses');
+  const startedAt = cache.options.clock.now();
+  const tokens = await cache.lists.prepare(plan, fetched);
+  const rows = (await run(fullListOptions(schema, options))) as Record<string, unknown>[];
+  if (tokens) {
+    const pks = rows.map((row) => pkValuesOf(schema, row));
+    if (pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) {
+      // The row tokens (namespace, row epoch) lead the list's tokens and were
+      // read before the database read, as a row fill requires.
+      const ticket = { schema, tokens: tokens.slice(0, 2), startedAt };
+      const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
+      await Promise.all([cache.lists.save(plan, tokens, pks, ttl), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
+    }
+  }
+  return buildResult(model, options, columns, rows);
+}
+
+/**
+ * The rows a valid list points to, in its order: from the row cache, then
+ * the missing ones from the database (filled race-free). `undefined` when a
+ * pointed-to row no longer exists: the list is stale behind the cache's back
+ * and must be rebuilt (the seed's InvalidationWarning).
+ */
+async function rowsOfList(
+  cache: OrmCache,
+  run: (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  pks: PkValues[],
+): Promise<Record<string, unknown>[] | undefined> {
+  if (pks.length === 0) return [];
+  const texts = pks.map((pk) => primaryKeyText(schema, pk));
+  if (texts.some((t) => t === undefined)) return undefined;
+  const lookup = await cache.rows.lookup(schema, texts as string[]);
+  const found = new Map<number, Record<string, unknown>>();
+  const missing: number[] = [];
+  texts.forEach((text, i) => {
+    const row = lookup.rows.get(text as string);
+    if (row && exactKey(schema, row, pks[i] as PkValues)) found.set(i, row);
+    else missing.push(i);
+  });
+  if (missing.length > 0) {
+    const unique = [...new Set(missing.map((i) => texts[i] as string))];
+    const tickets = new Map(
+      await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched)] as const)),
+    );
+    const fetched = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
+    const byText = new Map<string, Record<string, unknown>>();
+    for (const row of fetched) byText.set(rowKeyText(schema, row) as string, row);
+    const gone: PkValues[] = [];
+    for (const i of missing) {
+      const row = byText.get(texts[i] as string);
+      if (row && exactKey(schema, row, pks[i] as PkValues)) found.set(i, row);
+      else gone.push(pks[i] as PkValues);
+    }
+    await Promise.all(
+      [...byText].map(([text, row]) => {
+        const ticket = tickets.get(text);
+        return ticket ? cache.rows.completeFill(ticket, row, cache.ttlFor(schema)) : undefined;
+      }),
+    );
+    if (gone.length > 0) {
+      cache.warnMissing(new InvalidationWarning(model.name, gone.map((pk) => (pk.length === 1 ? pk[0] : pk))));
+      return undefined;
+    }
+  }
+  return pks.map((_, i) => found.get(i) as Record<string, unknown>);
 }

@@ -26,9 +26,31 @@ function instanceKeys(schema: ModelSchema, instance: Instance): string[] | undef
   return before !== undefined && before !== now ? [now, before] : [now];
 }
 
-async function invalidateRows(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined) {
+/**
+ * The row's values after the write and, unless it was just inserted, before
+ * it: lists it leaves and lists it enters are both invalidated. (Inside the
+ * after-hooks `_previousDataValues` still holds the pre-write values.)
+ */
+function instanceVersions(instance: Instance): Record<string, unknown>[] {
+  const versions = [instance.dataValues as Record<string, unknown>];
+  if (!instance.isNewRecord && instance._previousDataValues) versions.push(instance._previousDataValues);
+  return versions;
+}
+
+/** Invalidate an instance's row and lists (or the model when its key cannot be named). */
+async function instanceChanged(cache: OrmCache, instance: Instance, options: Options): Promise<void> {
+  const schema = cache.schemaOf(instance?.constructor);
+  if (!schema) return;
+  const keys = instanceKeys(schema, instance);
   await cache.invalidateAfterWrite(options, () =>
-    keys ? cache.rows.tombstone(schema, keys) : cache.rows.rotateEpoch(schema),
+    keys ? cache.rowsChanged(schema, keys, instanceVersions(instance)) : cache.modelChanged(schema),
+  );
+}
+
+/** Invalidate rows known only by key (values unknown), or the model when even the keys are unknown. */
+async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined) {
+  await cache.invalidateAfterWrite(options, () =>
+    keys ? cache.rowsChanged(schema, keys, undefined) : cache.modelChanged(schema),
   );
 }
 
@@ -46,15 +68,13 @@ function hasOtherUniqueKeys(model: unknown, schema: ModelSchema): boolean {
 /** Universal hook functions by hook name; `this` is the model (Sequelize applies hooks to it). */
 export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) => Promise<void>> {
   const forInstance = async function (this: unknown, instance: Instance, options: Options) {
-    const schema = cache.schemaOf(instance?.constructor);
-    if (!schema) return;
-    await invalidateRows(cache, schema, options, instanceKeys(schema, instance));
+    await instanceChanged(cache, instance, options);
   };
 
   const forWhere = async function (this: unknown, options: Options) {
     const schema = cache.schemaOf(modelOf(this, options));
     if (!schema) return;
-    await invalidateRows(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, options.where));
+    await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, options.where));
   };
 
   return {
@@ -73,23 +93,25 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique key
       // matched, which need not be the primary key the caller passed.
       const keys = instance && !hasOtherUniqueKeys(model, schema) ? instanceKeys(schema, instance) : undefined;
-      await invalidateRows(cache, schema, options, keys);
+      await keysChanged(cache, schema, options, keys);
     },
 
-    async afterBulkCreate(this: unknown, _instances: Instance[], options: Options) {
+    async afterBulkCreate(this: unknown, instances: Instance[], options: Options) {
       const schema = cache.schemaOf(modelOf(this, options));
       if (!schema) return;
-      // Plain inserts cannot change a cached row: a pk that existed would make
-      // the insert fail, and a deleted row's key was tombstoned by its delete.
       // updateOnDuplicate / ignoreDuplicates touch rows found by any unique key.
-      if (!options.updateOnDuplicate && !options.ignoreDuplicates) return;
-      await invalidateRows(cache, schema, options, undefined);
+      if (options.updateOnDuplicate || options.ignoreDuplicates) return keysChanged(cache, schema, options, undefined);
+      // Plain inserts change no cached row (a key that existed would make the
+      // insert fail, and a deleted row's key was tombstoned by its delete), but
+      // the new rows enter lists.
+      const versions = instances.map((i) => i.dataValues as Record<string, unknown>);
+      await cache.invalidateAfterWrite(options, () => cache.rowsChanged(schema, [], versions));
     },
 
     // sync({ force }) drops the rows, sync({ alter }) may reshape them.
     async afterSync(this: unknown) {
       const schema = cache.schemaOf(this);
-      if (schema) await cache.rows.rotateEpoch(schema);
+      if (schema) await cache.modelChanged(schema);
     },
 
     // Writes with `hooks: false` skip every model hook above but still pass
@@ -105,13 +127,9 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
         return;
       }
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
-      if (instance) {
-        const schema = cache.schemaOf(instance.constructor);
-        if (schema) await invalidateRows(cache, schema, options, instanceKeys(schema, instance));
-        return;
-      }
+      if (instance) return instanceChanged(cache, instance, options);
       const schema = cache.schemaOf(model);
-      if (schema) await invalidateRows(cache, schema, options, undefined);
+      if (schema) await keysChanged(cache, schema, options, undefined);
     },
   };
 }
@@ -127,7 +145,7 @@ async function invalidateRawWrite(cache: OrmCache, options: Options, sql: string
   if (cached.size === 0) return;
   const written = tablesWritten(sql, [...cached.keys()]);
   const schemas = written === 'all' ? [...cached.values()] : written.map((t) => cached.get(t) as ModelSchema);
-  await Promise.all(schemas.map((schema) => invalidateRows(cache, schema, options, undefined)));
+  await Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined)));
 }
 
 const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);
@@ -145,7 +163,7 @@ export function arithmeticWrapper(cache: OrmCache, original: ArithmeticFn): Arit
     const schema = cache.schemaOf(model);
     if (schema) {
       const options = (rest[rest.length - 1] ?? {}) as Options;
-      await invalidateRows(cache, schema, options, rowsOfWhere(schema, where));
+      await keysChanged(cache, schema, options, rowsOfWhere(schema, where));
     }
     return result;
   };

@@ -42,6 +42,17 @@ function decodePlain(value: unknown): unknown {
   throw new TypeError('unknown tag');
 }
 
+/** One plain value (a primary key, say) in the entry format; `undefined` when unencodable. */
+export function encodeValue(value: unknown): unknown {
+  const encoded = encodePlain(value);
+  return encoded === UNENCODABLE ? undefined : encoded;
+}
+
+/** The inverse of {@link encodeValue}; throws on a malformed tag. */
+export function decodeValue(value: unknown): unknown {
+  return decodePlain(value);
+}
+
 /**
  * Encode a full row (keyed by attribute name). `undefined` when any value is
  * missing or unencodable: such rows are simply not cached.

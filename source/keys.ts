@@ -4,6 +4,10 @@
  *   {ns}:ns                          namespace token (rotated by flush())
  *   {ns}:{model}:{shape}:e           model epoch token (rotated by bulk writes, invalidate(Model))
  *   {ns}:{model}:{shape}:r:{pk}      row entry or tombstone
+ *   {ns}:{model}:{shape}:l           list epoch (rotated when rows changed in unknown ways)
+ *   {ns}:{model}:{shape}:s           scheme registry (its token, and the schemes in use)
+ *   {ns}:{model}:{shape}:c:{id}      conjunction token
+ *   {ns}:{model}:{shape}:q:{hash}    list entry
  *
  * Primary key text is the decimal digits for integer keys and a digest for
  * everything else, so no where-value can form an unsafe or colliding key.
@@ -81,6 +85,30 @@ export class KeySpace {
   /** The model's epoch token. */
   epoch(schema: ModelSchema): string {
     return `${this.namespace}:${schema.keyName}:${schema.hash}:e`;
+  }
+
+  /** Token every list entry of the model depends on (not the rows). */
+  listEpoch(schema: ModelSchema): string {
+    return `${this.#prefix(schema)}:l`;
+  }
+
+  /** The model's scheme registry. */
+  registry(schema: ModelSchema): string {
+    return `${this.#prefix(schema)}:s`;
+  }
+
+  /** A conjunction token (id from `conjunctionId`). */
+  conjunction(schema: ModelSchema, id: string): string {
+    return `${this.#prefix(schema)}:c:${id}`;
+  }
+
+  /** A list entry (hash of the canonical query). */
+  list(schema: ModelSchema, hash: string): string {
+    return `${this.#prefix(schema)}:q:${hash}`;
+  }
+
+  #prefix(schema: ModelSchema): string {
+    return `${this.namespace}:${schema.keyName}:${schema.hash}`;
   }
 
   /** The row entry of one primary key (text from {@link primaryKeyText}). */

@@ -15,6 +15,9 @@ export type ValueKind = 'date' | 'json' | 'plain';
 /** How primary key values are turned into key text. */
 export type KeyKind = 'integer' | 'uuid' | 'string' | 'other';
 
+/** How where-condition values are compared for conjunction tokens. */
+export type ConditionKind = 'integer' | 'boolean' | 'text' | 'other';
+
 export interface AttributeInfo {
   /** Attribute name (what instances and raw results are keyed by). */
   name: string;
@@ -22,6 +25,7 @@ export interface AttributeInfo {
   field: string;
   kind: ValueKind;
   keyKind: KeyKind;
+  conditionKind: ConditionKind;
 }
 
 export interface ModelSchema {
@@ -75,6 +79,13 @@ function valueKind(key: string): ValueKind {
   return 'plain';
 }
 
+function conditionKind(key: string): ConditionKind {
+  if (keyKind(key) === 'integer') return 'integer';
+  if (key === 'BOOLEAN') return 'boolean';
+  if (key === 'STRING' || key === 'CHAR' || key === 'TEXT' || key === 'ENUM' || key === 'UUID' || key === 'CITEXT') return 'text';
+  return 'other';
+}
+
 function keyKind(key: string): KeyKind {
   if (key === 'INTEGER' || key === 'BIGINT' || key === 'SMALLINT' || key === 'MEDIUMINT' || key === 'TINYINT') {
     return 'integer';
@@ -96,7 +107,13 @@ export function modelSchema(model: ModelLike): ModelSchema {
   for (const [name, definition] of Object.entries(raw)) {
     const key = typeKey(definition.type);
     if (key === 'VIRTUAL') continue;
-    attributes.push({ name, field: definition.field ?? name, kind: valueKind(key), keyKind: keyKind(key) });
+    attributes.push({
+      name,
+      field: definition.field ?? name,
+      kind: valueKind(key),
+      keyKind: keyKind(key),
+      conditionKind: conditionKind(key),
+    });
   }
   const byName = new Map(attributes.map((a) => [a.name, a]));
   const byField = new Map(attributes.map((a) => [a.field, a]));

@@ -68,6 +68,11 @@ export interface QueryCacheOptions {
   softTtl?: number;
   /** Run the query now and overwrite the entry (the seed's `reset()`). */
   refresh?: boolean;
+  /**
+   * Name the entry yourself instead of hashing the query (the seed's
+   * `cache(key=…)`); queries sharing a key share an entry.
+   */
+  key?: string;
 }
 
 declare module 'sequelize' {

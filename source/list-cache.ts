@@ -1,0 +1,226 @@
+/**
+ * List entries: a query's result as the ordered primary keys of its rows (the
+ * seed's pointer lists), valid only while every token it was built under is
+ * unchanged (DESIGN.md §3):
+ *
+ *   namespace token, row epoch   – as for rows
+ *   list epoch                    – rows changed in ways the writer could not describe
+ *   scheme registry token         – losing the registry invalidates, never goes stale
+ *   conjunction tokens            – the field=value combinations the where pins
+ *
+ * The token keys follow from the query, so the reader fetches them in the same
+ * multi-get as the entry. A list is stored with a plain `set`: a reader that
+ * built it from an old database read recorded the tokens it read before that
+ * read, and any write since has rotated one of them.
+ */
+import { randomToken } from './clock';
+import { decodeValue, encodeValue } from './codec';
+import { type Conjunction, conjunctionId, rowTuple } from './conjunctions';
+import type { GuardedStore } from './guarded-store';
+import type { KeySpace } from './keys';
+import type { Metrics } from './metrics';
+import type { ModelSchema } from './model-schema';
+
+/** How one list query maps onto keys. */
+export interface ListPlan {
+  readonly schema: ModelSchema;
+  readonly entryKey: string;
+  readonly conjunction: Conjunction;
+  /** Token keys, in the order the entry records their values. */
+  readonly dependencyKeys: readonly string[];
+}
+
+/** Primary key values of one row, in primary key order. */
+export type PkValues = unknown[];
+
+export interface ListLookup {
+  /** The primary keys of a valid entry; `undefined` on a miss. */
+  pks: PkValues[] | undefined;
+  fetched: Map<string, string>;
+  ok: boolean;
+}
+
+interface Registry {
+  token: string;
+  schemes: string[][];
+}
+
+function parseRegistry(text: string | undefined): Registry | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as { t?: unknown; s?: unknown };
+    if (typeof parsed.t !== 'string' || !Array.isArray(parsed.s)) return undefined;
+    if (!parsed.s.every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))) return undefined;
+    return { token: parsed.t, schemes: parsed.s as string[][] };
+  } catch {
+    return undefined;
+  }
+}
+
+const sameScheme = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f, i) => f === b[i]);
+
+export class ListCache {
+  constructor(
+    readonly store: GuardedStore,
+    readonly keys: KeySpace,
+    readonly metrics: Metrics,
+  ) {}
+
+  plan(schema: ModelSchema, hash: string, conjunction: Conjunction): ListPlan {
+    const k = this.keys;
+    return {
+      schema,
+      entryKey: k.list(schema, hash),
+      conjunction,
+      dependencyKeys: [
+        k.namespaceToken(),
+        k.epoch(schema),
+        k.listEpoch(schema),
+        k.registry(schema),
+        ...conjunction.tuples.map((tuple) => k.conjunction(schema, conjunctionId(conjunction.scheme, tuple))),
+      ],
+    };
+  }
+
+  /** The current value of each dependency (the registry's is its token). */
+  #current(plan: ListPlan, fetched: Map<string, string>): (string | undefined)[] {
+    const registryKey = this.keys.registry(plan.schema);
+    return plan.dependencyKeys.map((key) =>
+      key === registryKey ? parseRegistry(fetched.get(key))?.token : fetched.get(key),
+    );
+  }
+
+  /** One multi-get of the entry and every token it depends on. */
+  async lookup(plan: ListPlan): Promise<ListLookup> {
+    const { values, ok } = await this.store.getMulti([plan.entryKey, ...plan.dependencyKeys]);
+    const current = this.#current(plan, values);
+    const entry = decodeList(values.get(plan.entryKey), plan.schema.primaryKeys.length);
+    const valid =
+      entry !== undefined &&
+      current.every((t) => t !== undefined) &&
+      entry.tokens.length === current.length &&
+      entry.tokens.every((t, i) => t === current[i]);
+    return { pks: valid ? entry.pks : undefined, fetched: values, ok };
+  }
+
+  /**
+   * Before the database read of a miss: register the list's scheme (so that
+   * writers from now on rotate its conjunction tokens) and create missing
+   * tokens. `undefined` when the store cannot tell; nothing is stored then.
+   */
+  async prepare(plan: ListPlan, fetched: Map<string, string>): Promise<string[] | undefined> {
+    const registryToken = await this.#register(plan);
+    if (registryToken === undefined) return undefined;
+    const registryKey = this.keys.registry(plan.schema);
+    const tokens: string[] = [];
+    for (const key of plan.dependencyKeys) {
+      if (key === registryKey) {
+        tokens.push(registryToken);
+        continue;
+      }
+      let value = fetched.get(key);
+      if (value === undefined) {
+        const fresh = randomToken();
+        value = (await this.store.add(key, fresh, 0)) ? fresh : await this.store.get(key);
+      }
+      if (value === undefined) return undefined;
+      tokens.push(value);
+    }
+    return tokens;
+  }
+
+  async #register(plan: ListPlan): Promise<string | undefined> {
+    const key = this.keys.registry(plan.schema);
+    const scheme = plan.conjunction.scheme;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const seen = await this.store.gets(key);
+      if (seen === null) return undefined;
+      const registry = parseRegistry(seen?.value);
+      if (!seen || !registry) {
+        // Absent or unreadable: a new registry with a new token, so lists
+        // recorded under a lost one can never validate again.
+        const fresh: Registry = { token: randomToken(), schemes: scheme.length ? [scheme] : [] };
+        const text = JSON.stringify({ t: fresh.token, s: fresh.schemes });
+        const stored = seen ? await this.store.cas(key, text, seen.cas, 0) : await this.store.add(key, text, 0);
+        if (stored) return fresh.token;
+        continue;
+      }
+      if (scheme.length === 0 || registry.schemes.some((s) => sameScheme(s, scheme))) return registry.token;
+      const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, scheme] });
+      if (Buffer.byteLength(text) > this.store.store.maxValueBytes) return undefined;
+      if (await this.store.cas(key, text, seen.cas, 0)) return registry.token;
+    }
+    return undefined;
+  }
+
+  /** Store a list built after {@link prepare}. */
+  async save(plan: ListPlan, tokens: readonly string[], pks: readonly PkValues[], ttl: number): Promise<boolean> {
+    const value = encodeList(tokens, pks, plan.schema.primaryKeys.length);
+    if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return false;
+    return this.store.set(plan.entryKey, value, ttl);
+  }
+
+  /** Drop one list entry. */
+  async forget(plan: ListPlan): Promise<void> {
+    await this.store.delete(plan.entryKey);
+  }
+
+  /**
+   * After rows changed: rotate, for every scheme in use, the tokens of each
+   * version's tuple, and the empty scheme's token. A version that cannot be
+   * described rotates the list epoch instead. Must run after the write is
+   * visible in the database (it reads the registry, which readers fill
+   * before their database read).
+   */
+  async rowsChanged(schema: ModelSchema, versions: readonly Record<string, unknown>[]): Promise<void> {
+    const seen = await this.store.gets(this.keys.registry(schema));
+    // Unreadable is not absent: without the scheme list, assume every list.
+    if (seen === null) return this.allListsChanged(schema);
+    const schemes = [[], ...(parseRegistry(seen?.value)?.schemes ?? [])];
+    const keys = new Set<string>();
+    for (const scheme of schemes) {
+      for (const version of versions) {
+        const tuple = rowTuple(schema, scheme, version);
+        if (tuple === undefined) return this.allListsChanged(schema);
+        if (tuple !== 'none') keys.add(this.keys.conjunction(schema, conjunctionId(scheme, tuple)));
+      }
+    }
+    await Promise.all([...keys].map((key) => this.store.set(key, randomToken(), 0)));
+    this.metrics.add('invalidations', keys.size);
+  }
+
+  /** Rows changed in ways the writer cannot describe: every list of the model. */
+  async allListsChanged(schema: ModelSchema): Promise<void> {
+    await this.store.set(this.keys.listEpoch(schema), randomToken(), 0);
+    this.metrics.add('invalidations');
+  }
+}
+
+/** `["l", [tokens…], pk…]`, each pk an encoded value or, for composite keys, an array of them. */
+function encodeList(tokens: readonly string[], pks: readonly PkValues[], width: number): string | undefined {
+  const out: unknown[] = ['l', tokens];
+  for (const pk of pks) {
+    const encoded = pk.map(encodeValue);
+    if (encoded.some((v) => v === undefined)) return undefined;
+    out.push(width === 1 ? encoded[0] : encoded);
+  }
+  return JSON.stringify(out);
+}
+
+function decodeList(text: string | undefined, width: number): { tokens: string[]; pks: PkValues[] } | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as unknown[];
+    if (!Array.isArray(parsed) || parsed[0] !== 'l' || !Array.isArray(parsed[1])) return undefined;
+    const tokens = parsed[1] as unknown[];
+    if (!tokens.every((t) => typeof t === 'string')) return undefined;
+    const pks = parsed.slice(2).map((pk) => {
+      const parts = width === 1 ? [pk] : (pk as unknown[]);
+      if (!Array.isArray(parts) || parts.length !== width) throw new TypeError('bad pk');
+      return parts.map(decodeValue);
+    });
+    return { tokens: tokens as string[], pks };
+  } catch {
+    return undefined;
+  }
+}
