@@ -37,14 +37,24 @@ function instanceVersions(instance: Instance): Record<string, unknown>[] {
   return versions;
 }
 
-/** Invalidate an instance's row and lists (or the model when its key cannot be named). */
-async function instanceChanged(cache: OrmCache, instance: Instance, options: Options): Promise<void> {
-  const schema = cache.schemaOf(instance?.constructor);
+/**
+ * Invalidate an instance's row and lists (or the model when its key cannot
+ * be named), and what the database cascades from a delete or a key change.
+ */
+async function instanceChanged(cache: OrmCache, instance: Instance, options: Options, deleted: boolean): Promise<void> {
+  const model = instance?.constructor;
+  const schema = cache.schemaOf(model);
   if (!schema) return;
   const keys = instanceKeys(schema, instance);
   await cache.invalidateAfterWrite(options, () =>
     keys ? cache.rowsChanged(schema, keys, instanceVersions(instance)) : cache.modelChanged(schema),
   );
+  if (deleted || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
+}
+
+/** Whether a destroy removes rows (cascading in the database) rather than setting deletedAt. */
+function hardDelete(model: unknown, options: Options): boolean {
+  return !(model as Partial<ModelMeta>)?.options?.paranoid || !!options.force || !!options.truncate;
 }
 
 /** Invalidate rows known only by key (values unknown), or the model when even the keys are unknown. */
@@ -52,6 +62,51 @@ async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Option
   await cache.invalidateAfterWrite(options, () =>
     keys ? cache.rowsChanged(schema, keys, undefined) : cache.modelChanged(schema),
   );
+}
+
+const CASCADING = /^(CASCADE|SET NULL|SET DEFAULT)$/i;
+
+type ModelMeta = {
+  getTableName(): string | { tableName: string };
+  rawAttributes: Record<string, { references?: { model?: unknown }; onDelete?: unknown; onUpdate?: unknown; primaryKey?: boolean; field?: string }>;
+  options: { paranoid?: boolean };
+};
+
+function tableOf(model: unknown): string | undefined {
+  const m = model as Partial<ModelMeta> | undefined;
+  if (typeof m?.getTableName !== 'function') return undefined;
+  const table = m.getTableName();
+  return typeof table === 'string' ? table : table.tableName;
+}
+
+/**
+ * Rows the database itself changes when rows of `table` are deleted or get a
+ * new key: foreign keys with ON DELETE / ON UPDATE CASCADE, SET NULL or SET
+ * DEFAULT, followed transitively (authors → articles → comments). No hook
+ * sees those writes, so the referencing models are invalidated whole.
+ */
+async function cascade(cache: OrmCache, options: Options, table: string | undefined): Promise<void> {
+  if (!table) return;
+  const seen = new Set<string>([table]);
+  const queue = [table];
+  const targets: ModelSchema[] = [];
+  while (queue.length > 0) {
+    const parent = queue.shift() as string;
+    for (const model of Object.values(cache.sequelize.models) as unknown as ModelMeta[]) {
+      const references = Object.values(model.rawAttributes ?? {}).some((a) => {
+        const target = a.references?.model;
+        const name = typeof target === 'string' ? target : tableOf(target) ?? (target as { tableName?: string })?.tableName;
+        return name === parent && (CASCADING.test(String(a.onDelete ?? '')) || CASCADING.test(String(a.onUpdate ?? '')));
+      });
+      const child = tableOf(model);
+      if (!references || !child || seen.has(child)) continue;
+      seen.add(child);
+      queue.push(child);
+      const schema = cache.schemaOf(model);
+      if (schema) targets.push(schema);
+    }
+  }
+  await Promise.all(targets.map((schema) => cache.invalidateAfterWrite(options, () => cache.modelChanged(schema))));
 }
 
 function modelOf(self: unknown, options: Options | undefined): unknown {
@@ -67,10 +122,6 @@ function hasOtherUniqueKeys(model: unknown, schema: ModelSchema): boolean {
 
 /** Universal hook functions by hook name; `this` is the model (Sequelize applies hooks to it). */
 export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) => Promise<void>> {
-  const forInstance = async function (this: unknown, instance: Instance, options: Options) {
-    await instanceChanged(cache, instance, options);
-  };
-
   const forWhere = async function (this: unknown, options: Options) {
     const schema = cache.schemaOf(modelOf(this, options));
     if (!schema) return;
@@ -78,11 +129,30 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
   };
 
   return {
-    afterSave: forInstance,
-    afterDestroy: forInstance,
-    afterRestore: forInstance,
-    afterBulkUpdate: forWhere,
-    afterBulkDestroy: forWhere,
+    async afterSave(this: unknown, instance: Instance, options: Options) {
+      await instanceChanged(cache, instance, options, false);
+    },
+    async afterDestroy(this: unknown, instance: Instance, options: Options) {
+      await instanceChanged(cache, instance, options, hardDelete(instance?.constructor, options));
+    },
+    async afterRestore(this: unknown, instance: Instance, options: Options) {
+      await instanceChanged(cache, instance, options, false);
+    },
+    async afterBulkUpdate(this: unknown, options: Options) {
+      await forWhere.call(this, options);
+      // A bulk update that sets a key column cascades to referencing rows.
+      const model = modelOf(this, options) as Partial<ModelMeta>;
+      const values = options.attributes && typeof options.attributes === 'object' ? Object.keys(options.attributes) : [];
+      const keys = Object.entries(model?.rawAttributes ?? {}).filter(([, a]) => a.primaryKey);
+      if (keys.some(([name, a]) => values.includes(name) || values.includes(a.field ?? name))) {
+        await cascade(cache, options, tableOf(model));
+      }
+    },
+    async afterBulkDestroy(this: unknown, options: Options) {
+      await forWhere.call(this, options);
+      const model = modelOf(this, options);
+      if (hardDelete(model, options)) await cascade(cache, options, tableOf(model));
+    },
     afterBulkRestore: forWhere,
 
     async afterUpsert(this: unknown, result: [Instance, boolean | null], options: Options) {
@@ -127,25 +197,36 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
         return;
       }
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
-      if (instance) return instanceChanged(cache, instance, options);
+      const deleted = options.type === 'DELETE' || options.type === 'BULKDELETE';
+      if (instance) return instanceChanged(cache, instance, options, deleted);
       const schema = cache.schemaOf(model);
       if (schema) await keysChanged(cache, schema, options, undefined);
+      if (deleted) await cascade(cache, options, tableOf(model));
     },
   };
 }
 
-/** Rotate the epoch of every cached model a raw statement may have written. */
+/**
+ * Rotate the epoch of every cached model a raw statement may have written,
+ * and of the models the database cascades to from any written table (cached
+ * or not: deleting uncached authors still deletes cached articles).
+ */
 async function invalidateRawWrite(cache: OrmCache, options: Options, sql: string): Promise<void> {
-  const cached = new Map<string, ModelSchema>();
+  const byTable = new Map<string, unknown>();
   for (const model of Object.values(cache.sequelize.models)) {
-    const schema = cache.schemaOf(model);
-    const table = (model as { getTableName(): string | { tableName: string } }).getTableName();
-    if (schema) cached.set(typeof table === 'string' ? table : table.tableName, schema);
+    const table = tableOf(model);
+    if (table) byTable.set(table, model);
   }
-  if (cached.size === 0) return;
-  const written = tablesWritten(sql, [...cached.keys()]);
-  const schemas = written === 'all' ? [...cached.values()] : written.map((t) => cached.get(t) as ModelSchema);
-  await Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined)));
+  if (byTable.size === 0) return;
+  const written = tablesWritten(sql, [...byTable.keys()]);
+  const tables = written === 'all' ? [...byTable.keys()] : written;
+  await Promise.all(
+    tables.map(async (table) => {
+      const schema = cache.schemaOf(byTable.get(table));
+      if (schema) await keysChanged(cache, schema, options, undefined);
+      await cascade(cache, options, table);
+    }),
+  );
 }
 
 const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);
