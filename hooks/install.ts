@@ -10,7 +10,7 @@ import { OrmCacheError } from '../source/errors';
 import { resolveOptions } from '../source/options';
 import type { OrmCacheOptions } from '../source/types';
 import { OrmCache } from './orm-cache';
-import { cachedSelect, type SelectFn } from './read-path';
+import { cachedRawSelect, cachedSelect, type RawSelectFn, type SelectFn } from './read-path';
 import { arithmeticWrapper, writeHooks } from './write-hooks';
 
 const installed = new WeakMap<Sequelize, OrmCache>();
@@ -67,6 +67,7 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
     wrapped.push(method);
   };
   wrap('select', (original: SelectFn) => cachedSelect(cache, original));
+  wrap('rawSelect', (original: RawSelectFn) => cachedRawSelect(cache, original));
   wrap('increment', (original) => arithmeticWrapper(cache, original));
   wrap('decrement', (original) => arithmeticWrapper(cache, original));
 

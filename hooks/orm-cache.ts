@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Model, ModelStatic, Sequelize } from 'sequelize';
+import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
 import type { InvalidationWarning, StoreError } from '../source/errors';
 import { GuardedStore } from '../source/guarded-store';
 import { KeySpace, primaryKeyText } from '../source/keys';
@@ -9,6 +9,8 @@ import type { ResolvedOptions } from '../source/options';
 import { ListCache } from '../source/list-cache';
 import { RowCache } from '../source/row-cache';
 import type { CacheStore } from '../source/store/contract';
+import type { QueryCacheOptions } from '../source/types';
+import { FORGET, Forgotten } from './read-path';
 import { currentTransaction, onCommit } from './transactions';
 
 /** Events of an {@link OrmCache}. */
@@ -137,6 +139,21 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** Rows changed that cannot be named: every row and list of the model. @internal */
   async modelChanged(schema: ModelSchema): Promise<void> {
     await this.rows.rotateEpoch(schema);
+  }
+
+  /**
+   * Drop the entry `Model.findAll(options)` would use, without running any
+   * SQL (the seed's `clean()`). A primary-key lookup's entry is the row's,
+   * which gets a tombstone.
+   */
+  async forget(model: AnyModel, options: FindOptions = {}): Promise<void> {
+    const cacheOption = typeof options.cache === 'object' && options.cache !== null ? options.cache : {};
+    try {
+      await model.findAll({ ...options, cache: { ...cacheOption, [FORGET]: true } as QueryCacheOptions });
+    } catch (error) {
+      if (error instanceof Forgotten) return;
+      throw error;
+    }
   }
 
   /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */

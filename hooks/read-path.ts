@@ -10,7 +10,7 @@ import type { Model, ModelStatic } from 'sequelize';
 import { conjunctionOf } from '../source/conjunctions';
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
-import type { PkValues } from '../source/list-cache';
+import type { ListPlan, PkValues } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
@@ -45,6 +45,23 @@ const NEUTRAL_KEYS = new Set([
   'useMaster', 'replacements', 'bind', 'indexHints', 'subQuery', 'include', 'mapToModel', 'searchPath',
   'logQueryParameters', 'supportsSearchPath',
 ]);
+
+/** Keys findAll derives from an include tree (the tree itself goes into the key). */
+const INCLUDE_KEYS = new Set([
+  'include', 'includeNames', 'includeMap', 'hasJoin', 'hasSingleAssociation', 'hasMultiAssociation', 'topModel',
+  'topLimit', 'hasDuplicating', 'hasRequired', 'hasWhere', 'hasIncludeWhere', 'hasIncludeRequired',
+  'includeIgnoreAttributes', 'subQuery', 'duplicating', 'subQueryFilter', 'hasParentWhere', 'hasParentRequired',
+  'separate',
+]);
+
+/** Shapes cached as a whole value: includes, grouping, computed columns. */
+const WHOLE_KEYS = new Set([...NEUTRAL_KEYS, ...INCLUDE_KEYS, 'group', 'having']);
+
+/** Symbol marking a `cache.forget()` run: drop the entry, throw {@link Forgotten}, never query. */
+export const FORGET = Symbol('sequelize-orm-cache.forget');
+
+/** Thrown by the select wrapper to end a `cache.forget()` run without SQL. */
+export class Forgotten extends Error {}
 
 interface Column {
   /** Key in the result object. */
@@ -91,11 +108,17 @@ interface ListPlanKind {
   columns: Column[];
 }
 
-/** How to serve a select: from the row cache, as a pointer list, or not at all. */
-function plan(schema: ModelSchema, options: SelectOptions): RowPlan | ListPlanKind | undefined {
-  if (!neutral(options)) return undefined;
-  const columns = projection(schema, options.attributes);
-  if (!columns) return undefined;
+interface WholePlan {
+  kind: 'whole';
+}
+
+/** How to serve a select: from the row cache, as a pointer list, as a whole value, or not at all. */
+function plan(schema: ModelSchema, options: SelectOptions): RowPlan | ListPlanKind | WholePlan | undefined {
+  const columns = neutral(options) ? projection(schema, options.attributes) : undefined;
+  if (!columns) {
+    const allowed = Object.keys(options).every((k) => WHOLE_KEYS.has(k) || options[k] === undefined || options[k] === false);
+    return allowed && !(options.raw && options.nest) ? { kind: 'whole' } : undefined;
+  }
   if (options.raw && options.nest && columns.some((c) => c.as.includes('.'))) return undefined;
   const where = schema.paranoidUnsupported ? undefined : primaryKeyWhere(schema, options.where);
   const offset = options.offset ?? 0;
@@ -141,17 +164,75 @@ function rowsByKeyOptions(schema: ModelSchema, options: SelectOptions, pks: PkVa
   return { ...fullListOptions(schema, options), where, limit: undefined, offset: undefined, order: undefined };
 }
 
-/** The hash of everything that shapes the result; undefined when not representable. */
-function listHash(tableName: unknown, options: SelectOptions, columns: Column[]): string | undefined {
+type Include = {
+  model?: unknown;
+  as?: unknown;
+  where?: unknown;
+  required?: unknown;
+  right?: unknown;
+  attributes?: unknown;
+  separate?: unknown;
+  paranoid?: unknown;
+  duplicating?: unknown;
+  order?: unknown;
+  limit?: unknown;
+  through?: { model?: unknown; where?: unknown; attributes?: unknown; paranoid?: unknown };
+  include?: Include[];
+};
+
+/** What of an include tree shapes the result (the processed tree also holds parents and associations). */
+function includeShape(includes: unknown): unknown {
+  if (!Array.isArray(includes)) return null;
+  return (includes as Include[]).map((i) => ({
+    model: i.model,
+    as: i.as,
+    where: i.where,
+    required: i.required,
+    right: i.right,
+    attributes: i.attributes,
+    separate: i.separate,
+    paranoid: i.paranoid,
+    duplicating: i.duplicating,
+    order: i.order,
+    limit: i.limit,
+    through: i.through ? { model: i.through.model, where: i.through.where, attributes: i.through.attributes, paranoid: i.through.paranoid } : null,
+    include: includeShape(i.include),
+  }));
+}
+
+/** Every model an include tree reads, through models included. */
+export function includedModels(includes: unknown, into: unknown[] = []): unknown[] {
+  if (!Array.isArray(includes)) return into;
+  for (const i of includes as Include[]) {
+    into.push(i.model);
+    if (i.through?.model) into.push(i.through.model);
+    includedModels(i.include, into);
+  }
+  return into;
+}
+
+/** The entry name `cache: { key }` gives, if any. */
+function customKey(options: SelectOptions): string | undefined {
   const custom = typeof options.cache === 'object' && options.cache !== null ? options.cache.key : undefined;
-  if (typeof custom === 'string' && custom.length > 0) return digest(`key:${custom}`);
+  return typeof custom === 'string' && custom.length > 0 ? digest(`key:${custom}`) : undefined;
+}
+
+/** The hash of everything that shapes the result; undefined when not representable. */
+function listHash(tableName: unknown, options: SelectOptions, columns: Column[] | undefined): string | undefined {
+  const custom = customKey(options);
+  if (custom) return custom;
   const text = canonical([
+    columns ? 'list' : 'whole',
     tableName,
     options.where,
     options.order,
     options.limit ?? null,
     options.offset ?? null,
-    columns.map((c) => [c.as, c.from]),
+    columns ? columns.map((c) => [c.as, c.from]) : options.attributes,
+    includeShape(options.include),
+    options.group,
+    options.having,
+    options.subQuery,
     !!options.raw,
     !!options.plain,
     !!options.nest,
@@ -160,6 +241,29 @@ function listHash(tableName: unknown, options: SelectOptions, columns: Column[])
     options.indexHints,
   ]);
   return text === undefined ? undefined : digest(text);
+}
+
+/**
+ * Schemas of the other models an entry depends on: included models and
+ * `dependsOn`; `undefined` when one of them is not cached (its writes
+ * invalidate nothing, so the entry could go stale).
+ */
+function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptions): ModelSchema[] | undefined {
+  const cacheOption = typeof options.cache === 'object' && options.cache !== null ? options.cache : {};
+  const perModel = cache.options.models[schema.name];
+  const named = (perModel && perModel.dependsOn) || [];
+  const models = [
+    ...includedModels(options.include),
+    ...((cacheOption as { dependsOn?: unknown[] }).dependsOn ?? []),
+    ...named.map((name: string) => cache.sequelize.models[name]),
+  ];
+  const schemas: ModelSchema[] = [];
+  for (const model of models) {
+    const other = cache.schemaOf(model);
+    if (!other) return undefined;
+    if (other !== schema && !schemas.includes(other)) schemas.push(other);
+  }
+  return schemas;
 }
 /**
  * String keys are looked up case-folded (see keyValueText); the cached row is
@@ -215,6 +319,11 @@ function refreshRequested(options: SelectOptions): boolean {
 export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
   return async function select(this: unknown, model, tableName, options) {
     const run = (opts: SelectOptions) => original.call(this, model, tableName, opts);
+    const forgetting = typeof options?.cache === 'object' && options.cache !== null && FORGET in options.cache;
+    if (forgetting) {
+      await forgetEntry(cache, model, tableName, options);
+      throw new Forgotten();
+    }
     const schema = cache.schemaOf(model);
     if (!schema || !options || options.cache === false) return run(options);
     if (currentTransaction(cache.sequelize, options)) {
@@ -228,13 +337,17 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
     }
     const ttl = queryTtl(options) ?? cache.ttlFor(schema);
 
-    if (how.kind === 'list') {
-      const hash = listHash(tableName, options, how.columns);
-      if (hash === undefined) {
+    if (how.kind === 'list' || how.kind === 'whole') {
+      const columns = how.kind === 'list' ? how.columns : undefined;
+      const hash = listHash(tableName, options, columns);
+      const others = otherSchemas(cache, schema, options);
+      if (hash === undefined || others === undefined) {
         cache.metrics.add('bypassed');
         return run(options);
       }
-      return listSelect(cache, run, model, schema, options, how.columns, hash, ttl);
+      const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
+      if (!columns) return wholeSelect(cache, run, model, options, plan, ttl);
+      return listSelect(cache, run, model, schema, options, columns, plan, ttl);
     }
 
     const { pkText, values } = how.where;
@@ -289,10 +402,9 @@ async function listSelect(
   schema: ModelSchema,
   options: SelectOptions,
   columns: Column[],
-  hash: string,
+  plan: ListPlan,
   ttl: number,
 ): Promise<unknown> {
-  const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where));
   let fetched = new Map<string, string>();
   if (!refreshRequested(options)) {
     const lookup = await cache.lists.lookup(plan);
@@ -377,4 +489,155 @@ async function rowsOfList(
     }
   }
   return pks.map((_, i) => found.get(i) as Record<string, unknown>);
+}
+
+/** The query's Query class (for `_groupJoinData`), reached through the instance. */
+type GroupJoin = (rows: unknown[], include: Record<string, unknown>, options: Record<string, unknown>) => Record<string, unknown>[];
+
+/** What handleSelectQuery builds from flat joined rows: the same calls, so the same include shape. */
+function buildFromFlat(cache: OrmCache, model: ModelStatic<Model>, options: SelectOptions, rows: Record<string, unknown>[]): unknown {
+  let result: unknown[];
+  if (options.raw) {
+    result = rows;
+  } else if (options.hasJoin === true) {
+    const Query = (cache.sequelize as unknown as { dialect: { Query: { _groupJoinData: GroupJoin } } }).dialect.Query;
+    const grouped = Query._groupJoinData(
+      rows,
+      { model, includeMap: options.includeMap, includeNames: options.includeNames },
+      { checkExisting: options.hasMultiAssociation },
+    );
+    result = (model as unknown as Builder).bulkBuild(grouped, {
+      isNewRecord: false,
+      include: options.include,
+      includeNames: options.includeNames,
+      includeMap: options.includeMap,
+      includeValidated: true,
+      attributes: options.originalAttributes ?? options.attributes,
+      raw: true,
+    });
+  } else {
+    result = (model as unknown as Builder).bulkBuild(rows, {
+      isNewRecord: false,
+      raw: true,
+      attributes: options.originalAttributes ?? options.attributes,
+    });
+  }
+  return options.plain ? (result[0] ?? null) : result;
+}
+
+/**
+ * Serve a query that pointers cannot represent (joins, grouping, computed
+ * columns) from one whole-value entry of its flat rows, which depends on every
+ * model it reads; built into instances exactly as Sequelize builds them.
+ */
+async function wholeSelect(
+  cache: OrmCache,
+  run: (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  options: SelectOptions,
+  plan: ListPlan,
+  ttl: number,
+): Promise<unknown> {
+  let fetched = new Map<string, string>();
+  if (!refreshRequested(options)) {
+    const lookup = await cache.lists.lookup(plan);
+    if (!lookup.ok) {
+      cache.metrics.add('listMisses');
+      return run(options);
+    }
+    if (lookup.whole.found && Array.isArray(lookup.whole.value)) {
+      cache.metrics.add('listHits');
+      return buildFromFlat(cache, model, options, lookup.whole.value as Record<string, unknown>[]);
+    }
+    fetched = lookup.fetched;
+  }
+  cache.metrics.add('listMisses');
+  const tokens = await cache.lists.prepare(plan, fetched);
+  const rows = (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[];
+  if (tokens) await cache.lists.saveWhole(plan, tokens, rows, ttl);
+  return buildFromFlat(cache, model, options, rows);
+}
+
+/** `cache.forget()`: drop the entry this select would use, without SQL. */
+async function forgetEntry(cache: OrmCache, model: ModelStatic<Model>, tableName: unknown, options: SelectOptions): Promise<void> {
+  const schema = cache.schemaOf(model);
+  if (!schema) return;
+  const how = plan(schema, options);
+  if (!how) return;
+  if (how.kind === 'row') {
+    // A tombstone, not a delete: deleting would reopen the race a write's
+    // tombstone closes (a slow filler's `add` would succeed again).
+    await cache.rows.tombstone(schema, [how.where.pkText]);
+    return;
+  }
+  const hash = listHash(tableName, options, how.kind === 'list' ? how.columns : undefined);
+  const others = otherSchemas(cache, schema, options);
+  if (hash === undefined || others === undefined) return;
+  await cache.lists.forget(cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others));
+}
+
+export type RawSelectFn = (tableName: unknown, options: SelectOptions, attributeSelector: unknown, model: ModelStatic<Model>) => Promise<unknown>;
+
+const RAW_SELECT_KEYS = new Set([
+  ...WHOLE_KEYS, 'distinct', 'col', 'dataType', 'aggregateFunction',
+]);
+
+/**
+ * count / aggregate / findAndCountAll's count: `queryInterface.rawSelect`,
+ * cached as whole values with the same dependencies as a list of the model
+ * (plus included models).
+ */
+export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSelectFn {
+  return async function rawSelect(this: unknown, tableName, options, attributeSelector, model) {
+    const run = () => original.call(this, tableName, options, attributeSelector, model);
+    const schema = cache.schemaOf(model);
+    if (!schema || !options || options.cache === false) return run();
+    const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
+    const others = allowed ? otherSchemas(cache, schema, options) : undefined;
+    if (currentTransaction(cache.sequelize, options) || !others) {
+      cache.metrics.add('bypassed');
+      return run();
+    }
+    const dataType = options.dataType as { key?: unknown; toString?: () => string } | undefined;
+    const text = canonical([
+      'aggregate',
+      tableName,
+      attributeSelector,
+      options.where,
+      includeShape(options.include),
+      options.group,
+      options.having,
+      options.attributes,
+      options.distinct,
+      options.col,
+      !!options.plain,
+      options.limit ?? null,
+      options.offset ?? null,
+      options.order,
+      typeof dataType?.key === 'string' ? dataType.key : null,
+      options.replacements,
+      options.bind,
+    ]);
+    const hash = customKey(options) ?? (text === undefined ? undefined : digest(text));
+    if (hash === undefined) {
+      cache.metrics.add('bypassed');
+      return run();
+    }
+    const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
+    let fetched = new Map<string, string>();
+    if (!refreshRequested(options)) {
+      const lookup = await cache.lists.lookup(plan);
+      if (!lookup.ok) return run();
+      if (lookup.whole.found) {
+        cache.metrics.add('listHits');
+        return lookup.whole.value;
+      }
+      fetched = lookup.fetched;
+    }
+    cache.metrics.add('listMisses');
+    const tokens = await cache.lists.prepare(plan, fetched);
+    const value = await run();
+    if (tokens) await cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema));
+    return value;
+  };
 }

@@ -120,3 +120,64 @@ export function decodeEntry(schema: ModelSchema, text: string | undefined): Entr
   }
   return { type: 'row', tokens: tokens as string[], values };
 }
+
+/**
+ * Whole values (rows of joins, aggregates, counts) have no schema to type
+ * them, so every non-primitive is tagged: `{"d": ms}` Date, `{"b": base64}`
+ * Buffer, `{"n": "…"}` bigint, `{"f": "NaN"}` non-finite number, `{"a": […]}`
+ * array, `{"o": …}` plain object. A primitive is itself. `undefined` when
+ * something cannot be represented (a class instance, an invalid Date).
+ */
+export function encodeAny(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(tagAny(value));
+  } catch {
+    return undefined;
+  }
+}
+
+function tagAny(value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { f: String(value) };
+  if (typeof value === 'bigint') return { n: value.toString() };
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new TypeError('invalid date');
+    return { d: value.getTime() };
+  }
+  if (Buffer.isBuffer(value)) return { b: value.toString('base64') };
+  if (Array.isArray(value)) return { a: value.map(tagAny) };
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new TypeError('not a plain object');
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = tagAny(v);
+    return { o: out };
+  }
+  throw new TypeError(`cannot encode ${typeof value}`);
+}
+
+/** The inverse of {@link encodeAny}; `undefined` for malformed text. */
+export function decodeAny(text: string): { value: unknown } | undefined {
+  try {
+    return { value: untagAny(JSON.parse(text)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link decodeAny} on already-parsed JSON; throws on a malformed tag. */
+export function untagAny(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const tag = value as { d?: unknown; b?: unknown; n?: unknown; f?: unknown; a?: unknown; o?: unknown };
+  if (typeof tag.d === 'number') return new Date(tag.d);
+  if (typeof tag.b === 'string') return Buffer.from(tag.b, 'base64');
+  if (typeof tag.n === 'string') return BigInt(tag.n);
+  if (typeof tag.f === 'string') return Number(tag.f);
+  if (Array.isArray(tag.a)) return tag.a.map(untagAny);
+  if (tag.o && typeof tag.o === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(tag.o as Record<string, unknown>)) out[k] = untagAny(v);
+    return out;
+  }
+  throw new TypeError('unknown tag');
+}

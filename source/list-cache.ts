@@ -14,7 +14,7 @@
  * read, and any write since has rotated one of them.
  */
 import { randomToken } from './clock';
-import { decodeValue, encodeValue } from './codec';
+import { decodeValue, encodeAny, encodeValue, untagAny } from './codec';
 import { type Conjunction, conjunctionId, rowTuple } from './conjunctions';
 import type { GuardedStore } from './guarded-store';
 import type { KeySpace } from './keys';
@@ -34,8 +34,10 @@ export interface ListPlan {
 export type PkValues = unknown[];
 
 export interface ListLookup {
-  /** The primary keys of a valid entry; `undefined` on a miss. */
+  /** The primary keys of a valid pointer entry; `undefined` on a miss. */
   pks: PkValues[] | undefined;
+  /** The value of a valid whole-value entry (`found` false on a miss). */
+  whole: { found: boolean; value?: unknown };
   fetched: Map<string, string>;
   ok: boolean;
 }
@@ -66,20 +68,27 @@ export class ListCache {
     readonly metrics: Metrics,
   ) {}
 
-  plan(schema: ModelSchema, hash: string, conjunction: Conjunction): ListPlan {
+  /**
+   * @param others - further models the result depends on (included models,
+   *   `dependsOn`): any write to them invalidates the entry, through their row
+   *   epoch, list epoch and empty-scheme token (which every write rotates).
+   */
+  plan(schema: ModelSchema, hash: string, conjunction: Conjunction, others: readonly ModelSchema[] = []): ListPlan {
     const k = this.keys;
-    return {
-      schema,
-      entryKey: k.list(schema, hash),
-      conjunction,
-      dependencyKeys: [
-        k.namespaceToken(),
-        k.epoch(schema),
-        k.listEpoch(schema),
-        k.registry(schema),
-        ...conjunction.tuples.map((tuple) => k.conjunction(schema, conjunctionId(conjunction.scheme, tuple))),
-      ],
-    };
+    const extra = new Set<string>();
+    for (const other of others) {
+      extra.add(k.epoch(other));
+      extra.add(k.listEpoch(other));
+      extra.add(k.conjunction(other, conjunctionId([], [])));
+    }
+    const own = [
+      k.namespaceToken(),
+      k.epoch(schema),
+      k.listEpoch(schema),
+      k.registry(schema),
+      ...conjunction.tuples.map((tuple) => k.conjunction(schema, conjunctionId(conjunction.scheme, tuple))),
+    ];
+    return { schema, entryKey: k.list(schema, hash), conjunction, dependencyKeys: [...own, ...[...extra].filter((key) => !own.includes(key))] };
   }
 
   /** The current value of each dependency (the registry's is its token). */
@@ -100,7 +109,12 @@ export class ListCache {
       current.every((t) => t !== undefined) &&
       entry.tokens.length === current.length &&
       entry.tokens.every((t, i) => t === current[i]);
-    return { pks: valid ? entry.pks : undefined, fetched: values, ok };
+    return {
+      pks: valid && entry.pks ? entry.pks : undefined,
+      whole: valid && entry.whole ? { found: true, value: entry.whole.value } : { found: false },
+      fetched: values,
+      ok,
+    };
   }
 
   /**
@@ -160,6 +174,15 @@ export class ListCache {
     return this.store.set(plan.entryKey, value, ttl);
   }
 
+  /** Store a whole value (a join's rows, an aggregate) built after {@link prepare}. */
+  async saveWhole(plan: ListPlan, tokens: readonly string[], value: unknown, ttl: number): Promise<boolean> {
+    const encoded = encodeAny(value);
+    if (encoded === undefined) return false;
+    const text = `["v",${JSON.stringify(tokens)},${encoded}]`;
+    if (Buffer.byteLength(text) > this.store.store.maxValueBytes) return false;
+    return this.store.set(plan.entryKey, text, ttl);
+  }
+
   /** Drop one list entry. */
   async forget(plan: ListPlan): Promise<void> {
     await this.store.delete(plan.entryKey);
@@ -207,13 +230,18 @@ function encodeList(tokens: readonly string[], pks: readonly PkValues[], width: 
   return JSON.stringify(out);
 }
 
-function decodeList(text: string | undefined, width: number): { tokens: string[]; pks: PkValues[] } | undefined {
+function decodeList(
+  text: string | undefined,
+  width: number,
+): { tokens: string[]; pks?: PkValues[]; whole?: { value: unknown } } | undefined {
   if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as unknown[];
-    if (!Array.isArray(parsed) || parsed[0] !== 'l' || !Array.isArray(parsed[1])) return undefined;
+    if (!Array.isArray(parsed) || !Array.isArray(parsed[1])) return undefined;
     const tokens = parsed[1] as unknown[];
     if (!tokens.every((t) => typeof t === 'string')) return undefined;
+    if (parsed[0] === 'v' && parsed.length === 3) return { tokens: tokens as string[], whole: { value: untagAny(parsed[2]) } };
+    if (parsed[0] !== 'l') return undefined;
     const pks = parsed.slice(2).map((pk) => {
       const parts = width === 1 ? [pk] : (pk as unknown[]);
       if (!Array.isArray(parts) || parts.length !== width) throw new TypeError('bad pk');

@@ -32,7 +32,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
 });
 
 const KNOWN = new Set(['store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'clock']);
-const MODEL_KNOWN = new Set(['ttl']);
+const MODEL_KNOWN = new Set(['ttl', 'dependsOn']);
 const MAX_TTL = 60 * 60 * 24 * 30;
 
 function seconds(option: string, value: unknown, fallback: number, min = 1): number {
@@ -98,9 +98,13 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
         throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
       }
       for (const key of Object.keys(value)) {
-        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl)');
+        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, dependsOn)');
       }
-      models[name] = Object.freeze({ ttl: seconds(`models.${name}.ttl`, value.ttl, ttl) });
+      const dependsOn = value.dependsOn ?? [];
+      if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string' && d.length > 0)) {
+        throw new OptionError(`models.${name}.dependsOn`, `must be an array of model names, got ${describe(dependsOn)}`);
+      }
+      models[name] = Object.freeze({ ttl: seconds(`models.${name}.ttl`, value.ttl, ttl), dependsOn: Object.freeze([...dependsOn]) as string[] });
     }
   }
 

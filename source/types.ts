@@ -2,6 +2,7 @@
  * Public option types, and the augmentation of Sequelize's FindOptions and
  * CountOptions with the per-query `cache` option.
  */
+import type { Model, ModelStatic } from 'sequelize';
 import type { Clock } from './clock';
 import type { CacheStore } from './store/contract';
 
@@ -9,6 +10,13 @@ import type { CacheStore } from './store/contract';
 export interface ModelCacheOptions {
   /** Hard expiry of this model's entries, in seconds. @default the global `ttl` */
   ttl?: number;
+  /**
+   * Names of models whose writes also invalidate this model's list entries
+   * (the seed's model dependencies by registration), for queries that read
+   * tables their include tree does not show, such as literal subqueries.
+   * @default []
+   */
+  dependsOn?: string[];
 }
 
 /** Options of `ormCache.install()`. */
@@ -68,6 +76,8 @@ export interface QueryCacheOptions {
   softTtl?: number;
   /** Run the query now and overwrite the entry (the seed's `reset()`). */
   refresh?: boolean;
+  /** Models whose writes also invalidate this query's entry (literal subqueries, views). */
+  dependsOn?: ReadonlyArray<ModelStatic<Model>>;
   /**
    * Name the entry yourself instead of hashing the query (the seed's
    * `cache(key=…)`); queries sharing a key share an entry.

@@ -72,6 +72,24 @@ test.serial(`${OPS} random reads and writes: every cached read equals the uncach
       return { label: `Article title like ${word}`, run: (c) => Article.findOne({ where: { title: { [Op.like]: `%${word}%` } }, order: [['id', 'ASC']], cache: c }) };
     },
     () => {
+      const a = anyAuthorId();
+      return {
+        label: `Article authorId=${a} with author and comments`,
+        run: (c) => Article.findAll({ where: { authorId: a }, include: [Author, Comment], order: [['id', 'ASC'], ['comments', 'id', 'ASC']], cache: c }),
+      };
+    },
+    () => {
+      const published = random() < 0.5;
+      return { label: `Article.count published=${published}`, run: (c) => Article.count({ where: { published }, cache: c }) };
+    },
+    () => {
+      const a = anyAuthorId();
+      return {
+        label: `Author ${a} with articles and their comments`,
+        run: (c) => Author.findOne({ where: { id: a }, include: [{ model: Article, include: [Comment] }], order: [['articles', 'id', 'ASC'], ['articles', 'comments', 'id', 'ASC']], cache: c }),
+      };
+    },
+    () => {
       const name = pick(['AUTHOR 1', 'author 2', 'Author 3 ', 'renamed']);
       return { label: `Author name=${name}`, run: (c) => Author.findAll({ where: { name }, cache: c }) };
     },
