@@ -99,11 +99,19 @@ export class ListCache {
     );
   }
 
-  /** One multi-get of the entry and every token it depends on. */
+  /**
+   * One multi-get of the entry and every token it depends on (and, for an
+   * entry split over chunks whose head is valid, one more for the chunks).
+   */
   async lookup(plan: ListPlan): Promise<ListLookup> {
     const { values, ok } = await this.store.getMulti([plan.entryKey, ...plan.dependencyKeys]);
     const current = this.#current(plan, values);
-    const entry = decodeList(values.get(plan.entryKey), plan.schema.primaryKeys.length);
+    let text = values.get(plan.entryKey);
+    const head = chunkHead(text);
+    if (head && head.tokens.length === current.length && head.tokens.every((t, i) => t === current[i])) {
+      text = await this.#readChunks(plan.entryKey, head);
+    }
+    const entry = decodeList(text, plan.schema.primaryKeys.length);
     const valid =
       entry !== undefined &&
       current.every((t) => t !== undefined) &&
@@ -170,17 +178,47 @@ export class ListCache {
   /** Store a list built after {@link prepare}. */
   async save(plan: ListPlan, tokens: readonly string[], pks: readonly PkValues[], ttl: number): Promise<boolean> {
     const value = encodeList(tokens, pks, plan.schema.primaryKeys.length);
-    if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return false;
-    return this.store.set(plan.entryKey, value, ttl);
+    return value === undefined ? false : this.#write(plan.entryKey, tokens, value, ttl);
+  }
+
+  /**
+   * Store an entry, split over chunk keys when it exceeds one item (the
+   * seed's "key length"). Chunks go first, under a fresh random id, and the
+   * head naming them last: a reader never assembles chunks of two versions,
+   * and a head is only visible once its chunks are.
+   */
+  async #write(key: string, tokens: readonly string[], text: string, ttl: number): Promise<boolean> {
+    const max = this.store.store.maxValueBytes;
+    if (Buffer.byteLength(text) <= max) return this.store.set(key, text, ttl);
+    // A UTF-16 unit is at most 3 bytes of UTF-8, so this many units always fit.
+    const size = Math.floor((max - 64) / 3);
+    const chunks: string[] = [];
+    for (let i = 0; i < text.length; ) {
+      let end = Math.min(i + size, text.length);
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1; // keep surrogate pairs whole
+      chunks.push(text.slice(i, end));
+      i = end;
+    }
+    if (chunks.length > MAX_CHUNKS) return false;
+    const id = randomToken();
+    const stored = await Promise.all(chunks.map((chunk, i) => this.store.set(`${key}:${id}:${i}`, chunk, ttl)));
+    if (!stored.every(Boolean)) return false;
+    return this.store.set(key, JSON.stringify(['c', tokens, id, chunks.length]), ttl);
+  }
+
+  async #readChunks(key: string, head: { id: string; count: number }): Promise<string | undefined> {
+    const keys = Array.from({ length: head.count }, (_, i) => `${key}:${head.id}:${i}`);
+    const { values } = await this.store.getMulti(keys);
+    const parts = keys.map((k) => values.get(k));
+    return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
   }
 
   /** Store a whole value (a join's rows, an aggregate) built after {@link prepare}. */
   async saveWhole(plan: ListPlan, tokens: readonly string[], value: unknown, ttl: number): Promise<boolean> {
     const encoded = encodeAny(value);
     if (encoded === undefined) return false;
-    const text = `["v",${JSON.stringify(tokens)},${encoded}]`;
-    if (Buffer.byteLength(text) > this.store.store.maxValueBytes) return false;
-    return this.store.set(plan.entryKey, text, ttl);
+    return this.#write(plan.entryKey, tokens, `["v",${JSON.stringify(tokens)},${encoded}]`, ttl);
   }
 
   /** Drop one list entry. */
@@ -216,6 +254,24 @@ export class ListCache {
   async allListsChanged(schema: ModelSchema): Promise<void> {
     await this.store.set(this.keys.listEpoch(schema), randomToken(), 0);
     this.metrics.add('invalidations');
+  }
+}
+
+/** Most chunks one entry may take (about 20 MB with memcached's default item size). */
+const MAX_CHUNKS = 64;
+
+/** The head of a chunked entry: `["c", [tokens…], id, count]`. */
+function chunkHead(text: string | undefined): { tokens: string[]; id: string; count: number } | undefined {
+  if (text === undefined || !text.startsWith('["c",')) return undefined;
+  try {
+    const [, tokens, id, count] = JSON.parse(text) as [string, unknown, unknown, unknown];
+    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) return undefined;
+    if (typeof id !== 'string' || typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_CHUNKS) {
+      return undefined;
+    }
+    return { tokens: tokens as string[], id, count };
+  } catch {
+    return undefined;
   }
 }
 

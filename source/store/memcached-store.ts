@@ -58,6 +58,9 @@ export interface ServerHealth {
   breakerOpened: number;
 }
 
+/** Keys per multi-get command. */
+const MULTI_GET_BATCH = 100;
+
 const SAFE_KEY = /^[\x21-\x22\x24-\x7e][\x21-\x7e]*$/;
 
 /**
@@ -215,12 +218,20 @@ export class MemcachedStore implements CacheStore {
       if (!group) byServer.set(server, (group = new Map()));
       group.set(k, key);
     }
+    // memcached 2.2.2 rescans its whole response buffer on every data event,
+    // so one huge multi-get costs quadratic time: batch it (the batches are
+    // pipelined over the pool).
+    const batches: [Server, [string, string][]][] = [];
+    for (const [server, group] of byServer) {
+      const entries = [...group];
+      for (let i = 0; i < entries.length; i += MULTI_GET_BATCH) batches.push([server, entries.slice(i, i + MULTI_GET_BATCH)]);
+    }
     await Promise.all(
-      [...byServer].map(async ([server, group]) => {
+      batches.map(async ([server, entries]) => {
         const data = await this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
-          c.getMulti([...group.keys()], cb),
+          c.getMulti(entries.map(([k]) => k), cb),
         );
-        for (const [k, original] of group) {
+        for (const [k, original] of entries) {
           const value = data?.[k];
           if (typeof value === 'string') found.set(original, value);
         }
