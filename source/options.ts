@@ -28,7 +28,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   ttl: 3600,
   softTtl: 300,
   tombstoneTtl: 30,
-  warmLimit: 100,
+  warmLimit: 1000,
 });
 
 const KNOWN = new Set(['store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'clock']);

@@ -59,9 +59,10 @@ export interface OrmCacheOptions {
    */
   tombstoneTtl?: number;
   /**
-   * Rows of one non-primary-key query copied into the row cache (afterFind
-   * warming); 0 turns warming off.
-   * @default 100
+   * Rows of one list query's result written into the row cache when the list
+   * is built (afterFind warming); rows beyond it are filled on the first list
+   * hit that needs them. 0 turns warming off.
+   * @default 1000
    */
   warmLimit?: number;
   /** Time source (tests pass a fake clock). @default the system clock */

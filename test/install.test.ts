@@ -23,6 +23,7 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['an unknown per-model option', { models: { Article: { tll: 5 } } }, /`models.Article.tll`/],
   ['a bad per-model ttl', { models: { Article: { ttl: 'long' } } }, /`models.Article.ttl`/],
   ['a negative warmLimit', { warmLimit: -1 }, /`warmLimit`/],
+  ['dependsOn that is not a list of names', { models: { Article: { dependsOn: 'Author' } } }, /`models.Article.dependsOn`/],
 ];
 
 for (const [what, options, message] of invalid) {

@@ -10,11 +10,18 @@ import { MemcachedStore, ormCache } from '../source';
 import { createTestDatabase, memcachedServers, uniqueNamespace } from './helpers/servers';
 
 interface Reply {
-  title: string | null;
+  title?: string | null;
+  ids?: number[];
   selects: number;
 }
 
-function startReader(database: string, namespace: string): Promise<{ read(pk: number): Promise<Reply>; stop(): void }> {
+interface Reader {
+  read(pk: number): Promise<Reply>;
+  list(authorId: number): Promise<Reply>;
+  stop(): void;
+}
+
+function startReader(database: string, namespace: string): Promise<Reader> {
   const child: ChildProcess = fork(join(__dirname, 'helpers', 'reader-child.ts'), [database, namespace], {
     execArgv: ['-r', 'ts-node/register/transpile-only'],
     cwd: join(__dirname, '..'),
@@ -24,12 +31,14 @@ function startReader(database: string, namespace: string): Promise<{ read(pk: nu
     child.once('error', reject);
     child.on('message', (message: Reply & { ready?: boolean }) => {
       if (message.ready) {
+        const ask = (message: object) =>
+          new Promise<Reply>((r) => {
+            pending = r;
+            child.send(message);
+          });
         resolve({
-          read: (pk) =>
-            new Promise<Reply>((r) => {
-              pending = r;
-              child.send({ pk });
-            }),
+          read: (pk) => ask({ pk }),
+          list: (authorId) => ask({ authorId }),
           stop: () => child.send({ exit: true }),
         });
         return;
@@ -39,7 +48,7 @@ function startReader(database: string, namespace: string): Promise<{ read(pk: nu
   });
 }
 
-test('after save() and destroy() return, reads in every other process see the change', async (t) => {
+test('after save() and destroy() return, row and list reads in every other process see the change', async (t) => {
   const db = await createTestDatabase('multi_process', { authors: 3, articles: 30 });
   const namespace = uniqueNamespace();
   const store = new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
@@ -64,6 +73,24 @@ test('after save() and destroy() return, reads in every other process see the ch
     t.deepEqual(seen.map((s) => s.title), [title, title, title], `cycle ${cycle}`);
   }
   t.is(cachedReads, 60, 'the readers were really reading from the shared cache');
+
+  // Lists: a row moving between authors leaves one list and enters another in every process.
+  for (let cycle = 0; cycle < 10; cycle++) {
+    const article = (await Article.findByPk(1 + cycle))!;
+    const from = article.authorId;
+    const to = (from % 3) + 1;
+    for (const reader of readers) {
+      await reader.list(from);
+      await reader.list(to);
+    }
+    await article.update({ authorId: to });
+    const expectedFrom = (await Article.findAll({ where: { authorId: from }, order: [['id', 'ASC']], cache: false })).map((a) => a.id);
+    const expectedTo = (await Article.findAll({ where: { authorId: to }, order: [['id', 'ASC']], cache: false })).map((a) => a.id);
+    for (const reader of readers) {
+      t.deepEqual((await reader.list(from)).ids, expectedFrom);
+      t.deepEqual((await reader.list(to)).ids, expectedTo);
+    }
+  }
 
   for (const pk of [21, 22, 23]) {
     for (const reader of readers) await reader.read(pk);

@@ -41,6 +41,11 @@ async function exercise(t: import('ava').ExecutionContext, address: string, labe
       const truth = await Article.findByPk(id, { cache: false });
       t.deepEqual(cached?.get({ plain: true }), truth?.get({ plain: true }));
     }
+    const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
+    const cachedList = await timed(() => Article.findAll({ ...list, include: [db.models.Author] }));
+    const truthList = await Article.findAll({ ...list, include: [db.models.Author], cache: false });
+    t.deepEqual(cachedList.map((a) => a.get({ plain: true })), truthList.map((a) => a.get({ plain: true })));
+    t.is(await timed(() => Article.count({ where: { published: true } })), await Article.count({ where: { published: true }, cache: false }));
     await timed(() => Article.update({ title: `round ${round}` }, { where: { id: 1 } }));
     t.is((await timed(() => Article.findByPk(1)))!.title, `round ${round}`);
   }

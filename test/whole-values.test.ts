@@ -121,3 +121,17 @@ test.serial('cache: { dependsOn } ties a literal subquery to the models it reads
   const after = (await cachedTwice(t, read, 'literal after author rename')).cached as unknown[];
   t.true(after.length < before.length || before.length === 0);
 });
+
+test.serial('models: { X: { dependsOn } } registers a model dependency for every entry of X', async (t) => {
+  const { db } = t.context;
+  const other = await db.connect();
+  const { MemoryStore, ormCache } = await import('../source');
+  const cache = ormCache.install(other.sequelize, { store: new MemoryStore(), models: { Article: { dependsOn: ['Author'] } } });
+  t.teardown(() => cache.uninstall());
+  const { Article, Author } = other.models;
+  const literal = other.sequelize.literal("author_id IN (SELECT id FROM authors WHERE name LIKE 'Dependent%')");
+  const read = () => Article.findAll({ where: literal as never, order: [['id', 'ASC']] });
+  t.deepEqual(await read(), []);
+  await (await Author.findByPk(3))!.update({ name: 'Dependent author' });
+  t.deepEqual((await read()).map((a) => a.authorId), (await Article.findAll({ where: { authorId: 3 }, order: [['id', 'ASC']], cache: false })).map((a) => a.authorId));
+});

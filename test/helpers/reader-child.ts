@@ -1,6 +1,6 @@
 // A separate OS process with its own Sequelize, pool and cache install on the
 // same database and memcached namespace as the parent test. It answers read
-// requests over IPC: { pk } -> { title | null, selects }.
+// requests over IPC: { pk } -> { title | null, selects }, { authorId } -> { ids, selects }.
 import { MemcachedStore, ormCache } from '../../source';
 import { openBlog } from './servers';
 
@@ -9,13 +9,18 @@ async function main() {
   const { sequelize, models, sql } = await openBlog(database, { pool: 2 });
   const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
   ormCache.install(sequelize, { store, namespace });
-  process.on('message', async (message: { pk?: number; exit?: boolean }) => {
+  process.on('message', async (message: { pk?: number; authorId?: number; exit?: boolean }) => {
     if (message.exit) {
       await store.close();
       await sequelize.close();
       process.exit(0);
     }
     sql.take();
+    if (message.authorId !== undefined) {
+      const list = await models.Article.findAll({ where: { authorId: message.authorId }, order: [['id', 'ASC']] });
+      process.send!({ ids: list.map((a) => a.id), selects: sql.selects().length });
+      return;
+    }
     const article = await models.Article.findByPk(message.pk!);
     process.send!({ title: article ? article.title : null, selects: sql.selects().length });
   });
