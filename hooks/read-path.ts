@@ -10,7 +10,7 @@ import type { Model, ModelStatic } from 'sequelize';
 import { conjunctionOf } from '../source/conjunctions';
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
-import type { ListPlan, PkValues } from '../source/list-cache';
+import type { ListLookup, ListPlan, PkValues } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
@@ -405,37 +405,67 @@ async function listSelect(
   plan: ListPlan,
   ttl: number,
 ): Promise<unknown> {
-  let fetched = new Map<string, string>();
-  if (!refreshRequested(options)) {
-    const lookup = await cache.lists.lookup(plan);
-    if (!lookup.ok) {
-      cache.metrics.add('listMisses');
-      return run(options);
-    }
-    fetched = lookup.fetched;
-    if (lookup.pks) {
-      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
-      if (rows) {
-        cache.metrics.add('listHits');
-        return buildResult(model, options, columns, rows);
-      }
-    }
-  }
-  cache.metrics.add('listMisses');
   const startedAt = cache.options.clock.now();
-  const tokens = await cache.lists.prepare(plan, fetched);
-  const rows = (await run(fullListOptions(schema, options))) as Record<string, unknown>[];
-  if (tokens) {
-    const pks = rows.map((row) => pkValuesOf(schema, row));
-    if (pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) {
+  return throughEntry(cache, plan, options, {
+    hit: async (lookup) => {
+      const rows = lookup.pks && (await rowsOfList(cache, run, model, schema, options, lookup.pks));
+      return rows ? { answer: buildResult(model, options, columns, rows) } : undefined;
+    },
+    direct: () => run(options),
+    read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
+    save: async (tokens, rows) => {
+      const pks = rows.map((row) => pkValuesOf(schema, row));
+      if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
       // read before the database read, as a row fill requires.
       const ticket = { schema, tokens: tokens.slice(0, 2), startedAt };
       const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
       await Promise.all([cache.lists.save(plan, tokens, pks, ttl), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
+    },
+    answer: (rows) => buildResult(model, options, columns, rows),
+  });
+}
+
+/** One list-like entry's cache-aside cycle, in the order its correctness needs. */
+interface EntryCycle<R> {
+  /** The answer a valid entry gives, or undefined to read the database. */
+  hit(lookup: ListLookup): Promise<{ answer: unknown } | undefined> | { answer: unknown } | undefined;
+  /** The query as asked, when the store is not answering. */
+  direct(): Promise<unknown>;
+  /** The database read of a miss. */
+  read(): Promise<R>;
+  /** Store what was read, under the tokens taken before the read. */
+  save(tokens: string[], read: R): Promise<unknown>;
+  /** The caller's answer from what was read. */
+  answer(read: R): unknown;
+}
+
+/**
+ * Look up (unless `cache: { refresh: true }`), serve a valid entry; else
+ * register and read the tokens, then read the database, then store. Tokens
+ * must be taken before the database read: a write between the two rotates
+ * one of them, so the stored entry can never validate.
+ */
+async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R>): Promise<unknown> {
+  let fetched = new Map<string, string>();
+  if (!refreshRequested(options)) {
+    const lookup = await cache.lists.lookup(plan);
+    if (!lookup.ok) {
+      cache.metrics.add('listMisses');
+      return cycle.direct();
     }
+    const hit = await cycle.hit(lookup);
+    if (hit) {
+      cache.metrics.add('listHits');
+      return hit.answer;
+    }
+    fetched = lookup.fetched;
   }
-  return buildResult(model, options, columns, rows);
+  cache.metrics.add('listMisses');
+  const tokens = await cache.lists.prepare(plan, fetched);
+  const read = await cycle.read();
+  if (tokens) await cycle.save(tokens, read);
+  return cycle.answer(read);
 }
 
 /**
@@ -538,24 +568,16 @@ async function wholeSelect(
   plan: ListPlan,
   ttl: number,
 ): Promise<unknown> {
-  let fetched = new Map<string, string>();
-  if (!refreshRequested(options)) {
-    const lookup = await cache.lists.lookup(plan);
-    if (!lookup.ok) {
-      cache.metrics.add('listMisses');
-      return run(options);
-    }
-    if (lookup.whole.found && Array.isArray(lookup.whole.value)) {
-      cache.metrics.add('listHits');
-      return buildFromFlat(cache, model, options, lookup.whole.value as Record<string, unknown>[]);
-    }
-    fetched = lookup.fetched;
-  }
-  cache.metrics.add('listMisses');
-  const tokens = await cache.lists.prepare(plan, fetched);
-  const rows = (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[];
-  if (tokens) await cache.lists.saveWhole(plan, tokens, rows, ttl);
-  return buildFromFlat(cache, model, options, rows);
+  return throughEntry(cache, plan, options, {
+    hit: (lookup) =>
+      lookup.whole.found && Array.isArray(lookup.whole.value)
+        ? { answer: buildFromFlat(cache, model, options, lookup.whole.value as Record<string, unknown>[]) }
+        : undefined,
+    direct: () => run(options),
+    read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
+    save: (tokens, rows) => cache.lists.saveWhole(plan, tokens, rows, ttl),
+    answer: (rows) => buildFromFlat(cache, model, options, rows),
+  });
 }
 
 /** `cache.forget()`: drop the entry this select would use, without SQL. */
@@ -624,20 +646,12 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
       return run();
     }
     const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
-    let fetched = new Map<string, string>();
-    if (!refreshRequested(options)) {
-      const lookup = await cache.lists.lookup(plan);
-      if (!lookup.ok) return run();
-      if (lookup.whole.found) {
-        cache.metrics.add('listHits');
-        return lookup.whole.value;
-      }
-      fetched = lookup.fetched;
-    }
-    cache.metrics.add('listMisses');
-    const tokens = await cache.lists.prepare(plan, fetched);
-    const value = await run();
-    if (tokens) await cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema));
-    return value;
+    return throughEntry(cache, plan, options, {
+      hit: (lookup) => (lookup.whole.found ? { answer: lookup.whole.value } : undefined),
+      direct: run,
+      read: run,
+      save: (tokens, value) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema)),
+      answer: (value) => value,
+    });
   };
 }
