@@ -13,6 +13,7 @@ import { rowKeyText } from '../source/keys';
 import type { ModelSchema } from '../source/model-schema';
 import type { OrmCache } from './orm-cache';
 import { tablesWritten } from './raw-sql';
+import { currentTransaction } from './transactions';
 import { rowsOfWhere } from './where';
 
 type Options = Record<string, unknown> & { transaction?: unknown; where?: unknown };
@@ -120,6 +121,68 @@ function hasOtherUniqueKeys(model: unknown, schema: ModelSchema): boolean {
   return Object.values(m.rawAttributes ?? {}).some((a) => a.unique && !a.primaryKey) || schema.primaryKeys.length === 0;
 }
 
+/** Most rows a bulk write inside a transaction selects first to invalidate precisely. */
+const PRECISE_LIMIT = 1000;
+
+/** Rows a bulk write is about to change, selected in its transaction (by its options object). */
+const affected = new WeakMap<object, Record<string, unknown>[]>();
+
+type Finder = { findAll(options: Record<string, unknown>): Promise<Record<string, unknown>[]> };
+
+/**
+ * Inside a transaction, select the rows a bulk update or destroy will touch,
+ * FOR UPDATE: the locks keep other transactions from changing which rows
+ * match until the commit, so the write changes exactly these rows and only
+ * their entries and their lists need invalidating. Outside a transaction
+ * there is no such guarantee and the model is invalidated whole.
+ */
+async function selectAffected(cache: OrmCache, model: unknown, options: Options): Promise<void> {
+  const transaction = currentTransaction(cache.sequelize, options);
+  if (!transaction || options.truncate || !cache.schemaOf(model)) return;
+  const rows = await (model as Finder).findAll({
+    where: options.where,
+    transaction,
+    lock: true,
+    paranoid: false,
+    raw: true,
+    hooks: false,
+    limit: PRECISE_LIMIT + 1,
+    logging: options.logging,
+  });
+  if (rows.length <= PRECISE_LIMIT) affected.set(options, rows);
+}
+
+/**
+ * The attribute values a bulk update sets, or undefined when one is computed
+ * in SQL (literal, fn, col) or names no attribute: the new rows are then not
+ * known here.
+ */
+function plainValues(schema: ModelSchema, values: unknown): Record<string, unknown> | undefined {
+  if (!values || typeof values !== 'object') return undefined;
+  for (const [name, value] of Object.entries(values)) {
+    if (!schema.byName.has(name)) return undefined;
+    if (value === null || value instanceof Date || Buffer.isBuffer(value) || typeof value !== 'object') continue;
+    return undefined;
+  }
+  return values as Record<string, unknown>;
+}
+
+/**
+ * Invalidate precisely from the rows selected before a bulk write, if any;
+ * `false` when there were none to go by.
+ */
+async function affectedChanged(cache: OrmCache, schema: ModelSchema, options: Options, after: (row: Record<string, unknown>) => Record<string, unknown> | undefined): Promise<boolean> {
+  const rows = affected.get(options);
+  affected.delete(options);
+  if (!rows) return false;
+  const keys = rows.map((row) => rowKeyText(schema, row));
+  if (keys.some((k) => k === undefined)) return false;
+  const newer = rows.map(after);
+  const versions = newer.every((v) => v !== undefined) ? [...rows, ...(newer as Record<string, unknown>[])] : undefined;
+  await cache.invalidateAfterWrite(options, () => cache.rowsChanged(schema, keys as string[], versions));
+  return true;
+}
+
 /** Universal hook functions by hook name; `this` is the model (Sequelize applies hooks to it). */
 export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) => Promise<void>> {
   const forWhere = async function (this: unknown, options: Options) {
@@ -138,19 +201,34 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
     async afterRestore(this: unknown, instance: Instance, options: Options) {
       await instanceChanged(cache, instance, options, false);
     },
+    async beforeBulkUpdate(this: unknown, options: Options) {
+      await selectAffected(cache, modelOf(this, options), options);
+    },
+    async beforeBulkDestroy(this: unknown, options: Options) {
+      await selectAffected(cache, modelOf(this, options), options);
+    },
     async afterBulkUpdate(this: unknown, options: Options) {
-      await forWhere.call(this, options);
+      const schema = cache.schemaOf(modelOf(this, options));
+      const values = schema && plainValues(schema, options.attributes);
+      const precise =
+        schema && (await affectedChanged(cache, schema, options, (row) => (values ? { ...row, ...values } : undefined)));
+      if (!precise) await forWhere.call(this, options);
       // A bulk update that sets a key column cascades to referencing rows.
       const model = modelOf(this, options) as Partial<ModelMeta>;
-      const values = options.attributes && typeof options.attributes === 'object' ? Object.keys(options.attributes) : [];
+      const set = options.attributes && typeof options.attributes === 'object' ? Object.keys(options.attributes) : [];
       const keys = Object.entries(model?.rawAttributes ?? {}).filter(([, a]) => a.primaryKey);
-      if (keys.some(([name, a]) => values.includes(name) || values.includes(a.field ?? name))) {
+      if (keys.some(([name, a]) => set.includes(name) || set.includes(a.field ?? name))) {
         await cascade(cache, options, tableOf(model));
       }
     },
     async afterBulkDestroy(this: unknown, options: Options) {
-      await forWhere.call(this, options);
       const model = modelOf(this, options);
+      const schema = cache.schemaOf(model);
+      // A soft delete sets deletedAt; a hard one leaves only the old version.
+      const soft = schema?.paranoid && !hardDelete(model, options) ? schema.paranoid.name : undefined;
+      const precise =
+        schema && (await affectedChanged(cache, schema, options, (row) => (soft ? { ...row, [soft]: new Date() } : row)));
+      if (!precise) await forWhere.call(this, options);
       if (hardDelete(model, options)) await cascade(cache, options, tableOf(model));
     },
     afterBulkRestore: forWhere,

@@ -112,6 +112,11 @@ test.serial(`${OPS} random reads and writes: every cached read equals the uncach
         await Article.update({ title: 'in a committed transaction' }, { where: { id: articleId() }, transaction });
         await Article.create({ title: 'created in transaction', authorId: authorId() }, { transaction });
       }),
+    () =>
+      db.sequelize.transaction(async (transaction) => {
+        await Article.update({ published: random() < 0.5, title: `bulk ${int(100)} cache` }, { where: { authorId: authorId(), views: { [Op.gt]: int(1e9) } }, transaction });
+        await Comment.destroy({ where: { articleId: articleId() }, transaction });
+      }),
     async () => {
       const transaction = await db.sequelize.transaction();
       await Article.update({ title: 'rolled back' }, { where: { authorId: authorId() }, transaction });

@@ -225,3 +225,26 @@ test.serial('a write during a list fill leaves the stored list invalid', async (
   t.true(db.sql.selects().length >= 1, 'the list stored with old tokens was not served');
   t.false(after.some((a) => a.id === moved.id));
 });
+
+test.serial('a bulk update inside a transaction invalidates only the rows it changed and their lists', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  const other = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
+  const target = { where: { authorId: 1 }, order: [['id', 'ASC']] as [string, string][] };
+  await cachedTwice(t, Article, other);
+  await cachedTwice(t, Article, target);
+  const bystander = (await Article.findOne({ where: { authorId: 2 }, cache: false }))!.id;
+  await Article.findByPk(bystander);
+  await db.sequelize.transaction((transaction) => Article.update({ published: false, title: 'bulk in transaction' }, { where: { authorId: 1 }, transaction }));
+  db.sql.take();
+  await Article.findAll(other);
+  await Article.findByPk(bystander);
+  t.is(db.sql.selects().length, 0, 'rows and lists the update did not touch stay cached');
+  const after = (await cachedTwice(t, Article, target)).cached as { title: string }[];
+  t.true(after.length > 0 && after.every((a) => a.title === 'bulk in transaction'));
+  await db.sequelize.transaction((transaction) => Article.destroy({ where: { authorId: 1, title: 'bulk in transaction' }, transaction }));
+  db.sql.take();
+  await Article.findAll(other);
+  t.is(db.sql.selects().length, 0);
+  t.deepEqual((await cachedTwice(t, Article, target)).cached, []);
+});
