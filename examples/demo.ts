@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       const result = await run();
       const ms = (performance.now() - started).toFixed(2);
-      line(`  ${label.padEnd(50)} ${String(statements).padStart(2)} SQL  ${ms.padStart(7)} ms  ${describe(result)}`);
+      line(`  ${label.padEnd(52)} ${String(statements).padStart(2)} SQL  ${ms.padStart(7)} ms  ${describe(result)}`);
     };
     const describe = (value: unknown) =>
       value && typeof value === 'object' && 'title' in value ? `title: ${JSON.stringify((value as { title: string }).title)}` : String(value);
@@ -59,6 +59,17 @@ async function main(): Promise<void> {
     await show('Article.findByPk(1)       (after the write)', () => Article.findByPk(1));
     await show('Article.findByPk(1)           (cached again)', () => Article.findByPk(1));
     await show('Article.findByPk(1, { cache: false })', () => Article.findByPk(1, { cache: false }));
+
+    line('\nLists: pointers to rows, invalidated by the values a write touches:');
+    const count = (v: unknown) => `${(v as unknown[]).length} articles`;
+    const byAuthor = (authorId: number) => () => Article.findAll({ where: { authorId }, order: [['id', 'ASC']] });
+    const show2 = async (label: string, run: () => Promise<unknown>) => show(label, async () => count(await run()));
+    await show2('findAll({ where: { authorId: 1 } })   (cold)', byAuthor(1));
+    await show2('findAll({ where: { authorId: 1 } })   (cached)', byAuthor(1));
+    await show2('findAll({ where: { authorId: 2 } })   (cold)', byAuthor(2));
+    await show('Article.create({ authorId: 1, ... })', () => Article.create({ title: 'New', authorId: 1 }));
+    await show2('findAll({ where: { authorId: 1 } })   (rebuilt)', byAuthor(1));
+    await show2('findAll({ where: { authorId: 2 } })   (still cached)', byAuthor(2));
 
     const reads = 3000;
     const random = prng(7);
@@ -80,7 +91,10 @@ async function main(): Promise<void> {
     line(`  ${'no cache'.padEnd(12)} ${without.rate.toFixed(0).padStart(9)}  ${without.sql.toFixed(3)}`);
     line(`  ${'row cache'.padEnd(12)} ${withCache.rate.toFixed(0).padStart(9)}  ${withCache.sql.toFixed(3)}`);
     const m = cache.metrics.snapshot();
-    line(`\nmetrics: ${m.rowHits} row hits, ${m.rowMisses} misses, ${m.rowFills} fills, ${m.invalidations} invalidations, ${m.storeErrors} store errors`);
+    line(
+      `\nmetrics: ${m.rowHits} row hits, ${m.rowMisses} row misses, ${m.listHits} list hits, ${m.listMisses} list misses, ` +
+        `${m.rowFills} row fills, ${m.invalidations} invalidations, ${m.storeErrors} store errors`,
+    );
     cache.uninstall();
     await store.close();
   } finally {

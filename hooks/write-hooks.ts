@@ -30,11 +30,12 @@ function instanceKeys(schema: ModelSchema, instance: Instance): string[] | undef
 /**
  * The row's values after the write and, unless it was just inserted, before
  * it: lists it leaves and lists it enters are both invalidated. (Inside the
- * after-hooks `_previousDataValues` still holds the pre-write values.)
+ * after-hooks `_previousDataValues` still holds the pre-write values; for an
+ * insert it holds nothing useful, and there is no old row anyway.)
  */
-function instanceVersions(instance: Instance): Record<string, unknown>[] {
+function instanceVersions(instance: Instance, inserted: boolean): Record<string, unknown>[] {
   const versions = [instance.dataValues as Record<string, unknown>];
-  if (!instance.isNewRecord && instance._previousDataValues) versions.push(instance._previousDataValues);
+  if (!inserted && instance._previousDataValues) versions.push(instance._previousDataValues);
   return versions;
 }
 
@@ -42,15 +43,20 @@ function instanceVersions(instance: Instance): Record<string, unknown>[] {
  * Invalidate an instance's row and lists (or the model when its key cannot
  * be named), and what the database cascades from a delete or a key change.
  */
-async function instanceChanged(cache: OrmCache, instance: Instance, options: Options, deleted: boolean): Promise<void> {
+async function instanceChanged(
+  cache: OrmCache,
+  instance: Instance,
+  options: Options,
+  change: 'insert' | 'update' | 'delete',
+): Promise<void> {
   const model = instance?.constructor;
   const schema = cache.schemaOf(model);
   if (!schema) return;
   const keys = instanceKeys(schema, instance);
   await cache.invalidateAfterWrite(options, () =>
-    keys ? cache.rowsChanged(schema, keys, instanceVersions(instance)) : cache.modelChanged(schema),
+    keys ? cache.rowsChanged(schema, keys, instanceVersions(instance, change === 'insert')) : cache.modelChanged(schema),
   );
-  if (deleted || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
+  if (change === 'delete' || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
 }
 
 /** Whether a destroy removes rows (cascading in the database) rather than setting deletedAt. */
@@ -192,14 +198,19 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
   };
 
   return {
-    async afterSave(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, false);
+    // afterCreate and afterUpdate rather than afterSave (which Sequelize
+    // proxies to both): an insert has no old version to invalidate.
+    async afterCreate(this: unknown, instance: Instance, options: Options) {
+      await instanceChanged(cache, instance, options, 'insert');
+    },
+    async afterUpdate(this: unknown, instance: Instance, options: Options) {
+      await instanceChanged(cache, instance, options, 'update');
     },
     async afterDestroy(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, hardDelete(instance?.constructor, options));
+      await instanceChanged(cache, instance, options, hardDelete(instance?.constructor, options) ? 'delete' : 'update');
     },
     async afterRestore(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, false);
+      await instanceChanged(cache, instance, options, 'update');
     },
     async beforeBulkUpdate(this: unknown, options: Options) {
       await selectAffected(cache, modelOf(this, options), options);
@@ -276,7 +287,7 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       }
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
       const deleted = options.type === 'DELETE' || options.type === 'BULKDELETE';
-      if (instance) return instanceChanged(cache, instance, options, deleted);
+      if (instance) return instanceChanged(cache, instance, options, deleted ? 'delete' : options.type === 'INSERT' ? 'insert' : 'update');
       const schema = cache.schemaOf(model);
       if (schema) await keysChanged(cache, schema, options, undefined);
       if (deleted) await cascade(cache, options, tableOf(model));

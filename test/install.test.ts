@@ -50,10 +50,10 @@ test('uninstall() removes the wrappers and hooks', (t) => {
   const queryInterface = sequelize.getQueryInterface();
   const cache = ormCache.install(sequelize);
   t.true(Object.prototype.hasOwnProperty.call(queryInterface, 'select'));
-  t.true(sequelize.hasHook('afterSave'));
+  t.true(sequelize.hasHook('afterCreate') && sequelize.hasHook('afterUpdate'));
   cache.uninstall();
   t.false(Object.prototype.hasOwnProperty.call(queryInterface, 'select'));
-  t.false(sequelize.hasHook('afterSave'));
+  t.false(sequelize.hasHook('afterCreate') || sequelize.hasHook('afterUpdate'));
   t.false(cache.installed);
 });
 

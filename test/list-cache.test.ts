@@ -71,8 +71,13 @@ test.serial('created, destroyed and restored rows enter and leave lists', async 
   const { db } = t.context;
   const { Article, Comment } = db.models;
   const published4 = { where: { authorId: 4, published: true }, order: [['id', 'ASC']] as [string, string][] };
+  const author5 = { where: { authorId: 5 }, order: [['id', 'ASC']] as [string, string][] };
   await cachedTwice(t, Article, published4);
+  await cachedTwice(t, Article, author5);
   const created = await Article.create({ title: 'new in list', authorId: 4, published: true });
+  db.sql.take();
+  await Article.findAll(author5);
+  t.is(db.sql.selects().length, 0, 'an insert leaves lists pinned to other values cached');
   const after = await cachedTwice(t, Article, published4);
   t.true((after.cached as { id: number }[]).some((a) => a.id === created.id));
   await created.destroy();
