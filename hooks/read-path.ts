@@ -14,6 +14,8 @@ import type { ListLookup, ListPlan, PkValues } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
+import { type Column, projection } from './columns';
+import { type IncludeInfo, encodeTree, pointerIncludes, type RowIndex, rebuildTree, treeKeys } from './include-tree';
 import type { OrmCache } from './orm-cache';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
@@ -63,33 +65,6 @@ export const FORGET = Symbol('sequelize-orm-cache.forget');
 /** Thrown by the select wrapper to end a `cache.forget()` run without SQL. */
 export class Forgotten extends Error {}
 
-interface Column {
-  /** Key in the result object. */
-  as: string;
-  /** Attribute name in the cached row. */
-  from: string;
-}
-
-/** Result columns from `attributes` (after field mapping), or undefined for computed ones. */
-function projection(schema: ModelSchema, attributes: unknown[] | undefined): Column[] | undefined {
-  if (!attributes) return schema.attributes.map((a) => ({ as: a.name, from: a.name }));
-  const columns: Column[] = [];
-  for (const entry of attributes) {
-    if (typeof entry === 'string') {
-      const attribute = schema.byField.get(entry) ?? schema.byName.get(entry);
-      if (!attribute) return undefined;
-      columns.push({ as: entry, from: attribute.name });
-    } else if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && typeof entry[1] === 'string') {
-      const attribute = schema.byField.get(entry[0]);
-      if (!attribute) return undefined;
-      columns.push({ as: entry[1], from: attribute.name });
-    } else {
-      return undefined;
-    }
-  }
-  return columns;
-}
-
 function neutral(options: SelectOptions): boolean {
   for (const key of Object.keys(options)) {
     if (!NEUTRAL_KEYS.has(key) && options[key] !== undefined && options[key] !== false) return false;
@@ -112,12 +87,27 @@ interface WholePlan {
   kind: 'whole';
 }
 
-/** How to serve a select: from the row cache, as a pointer list, as a whole value, or not at all. */
-function plan(schema: ModelSchema, options: SelectOptions): RowPlan | ListPlanKind | WholePlan | undefined {
+interface TreePlan {
+  kind: 'tree';
+  columns: Column[];
+  includes: IncludeInfo[];
+}
+
+type Plan = RowPlan | ListPlanKind | WholePlan | TreePlan;
+
+/** How to serve a select: row cache, pointer list, include tree, whole value, or not at all. */
+function plan(cache: OrmCache, schema: ModelSchema, options: SelectOptions): Plan | undefined {
   const columns = neutral(options) ? projection(schema, options.attributes) : undefined;
   if (!columns) {
     const allowed = Object.keys(options).every((k) => WHOLE_KEYS.has(k) || options[k] === undefined || options[k] === false);
-    return allowed && !(options.raw && options.nest) ? { kind: 'whole' } : undefined;
+    if (!allowed || (options.raw && options.nest)) return undefined;
+    const main = projection(schema, options.attributes);
+    const fullRows = main && main.length === schema.attributes.length && main.every((c) => c.as === c.from);
+    if (fullRows && options.hasJoin === true && !options.raw && !options.group && !options.having) {
+      const includes = pointerIncludes(cache, options.include);
+      if (includes && includes.length > 0) return { kind: 'tree', columns: main, includes };
+    }
+    return { kind: 'whole' };
   }
   if (options.raw && options.nest && columns.some((c) => c.as.includes('.'))) return undefined;
   const where = schema.paranoidUnsupported ? undefined : primaryKeyWhere(schema, options.where);
@@ -218,11 +208,12 @@ function customKey(options: SelectOptions): string | undefined {
 }
 
 /** The hash of everything that shapes the result; undefined when not representable. */
-function listHash(tableName: unknown, options: SelectOptions, columns: Column[] | undefined): string | undefined {
+function listHash(tableName: unknown, options: SelectOptions, how: Plan): string | undefined {
   const custom = customKey(options);
   if (custom) return custom;
+  const columns = how.kind === 'list' ? how.columns : undefined;
   const text = canonical([
-    columns ? 'list' : 'whole',
+    how.kind,
     tableName,
     options.where,
     options.order,
@@ -330,24 +321,28 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       cache.metrics.add('bypassed');
       return run(options);
     }
-    const how = plan(schema, options);
+    const how = plan(cache, schema, options);
     if (!how) {
       cache.metrics.add('bypassed');
       return run(options);
     }
     const ttl = queryTtl(options) ?? cache.ttlFor(schema);
 
-    if (how.kind === 'list' || how.kind === 'whole') {
-      const columns = how.kind === 'list' ? how.columns : undefined;
-      const hash = listHash(tableName, options, columns);
+    if (how.kind !== 'row') {
+      const hash = listHash(tableName, options, how);
       const others = otherSchemas(cache, schema, options);
       if (hash === undefined || others === undefined) {
         cache.metrics.add('bypassed');
         return run(options);
       }
       const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
-      if (!columns) return wholeSelect(cache, run, model, options, plan, ttl);
-      return listSelect(cache, run, model, schema, options, columns, plan, ttl);
+      if (how.kind === 'whole') return wholeSelect(cache, run, model, options, plan, ttl);
+      if (how.kind === 'tree') {
+        const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) =>
+          original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), opts);
+        return treeSelect(cache, selectFor, model, schema, options, how, plan, ttl);
+      }
+      return listSelect(cache, run, model, schema, options, how.columns, plan, ttl);
     }
 
     const { pkText, values } = how.where;
@@ -524,34 +519,36 @@ async function rowsOfList(
 /** The query's Query class (for `_groupJoinData`), reached through the instance. */
 type GroupJoin = (rows: unknown[], include: Record<string, unknown>, options: Record<string, unknown>) => Record<string, unknown>[];
 
+/** Sequelize's grouping of flat joined rows into nested objects (what handleSelectQuery does). */
+function groupJoin(cache: OrmCache, model: ModelStatic<Model>, options: SelectOptions, rows: Record<string, unknown>[]) {
+  const Query = (cache.sequelize as unknown as { dialect: { Query: { _groupJoinData: GroupJoin } } }).dialect.Query;
+  return Query._groupJoinData(
+    rows,
+    { model, includeMap: options.includeMap, includeNames: options.includeNames },
+    { checkExisting: options.hasMultiAssociation },
+  );
+}
+
+/** Instances from nested objects, as handleSelectQuery builds them. */
+function buildNested(model: ModelStatic<Model>, options: SelectOptions, nested: Record<string, unknown>[]): unknown {
+  const result = (model as unknown as Builder).bulkBuild(nested, {
+    isNewRecord: false,
+    include: options.include,
+    includeNames: options.includeNames,
+    includeMap: options.includeMap,
+    includeValidated: true,
+    attributes: options.originalAttributes ?? options.attributes,
+    raw: true,
+  });
+  return options.plain ? (result[0] ?? null) : result;
+}
+
 /** What handleSelectQuery builds from flat joined rows: the same calls, so the same include shape. */
 function buildFromFlat(cache: OrmCache, model: ModelStatic<Model>, options: SelectOptions, rows: Record<string, unknown>[]): unknown {
-  let result: unknown[];
-  if (options.raw) {
-    result = rows;
-  } else if (options.hasJoin === true) {
-    const Query = (cache.sequelize as unknown as { dialect: { Query: { _groupJoinData: GroupJoin } } }).dialect.Query;
-    const grouped = Query._groupJoinData(
-      rows,
-      { model, includeMap: options.includeMap, includeNames: options.includeNames },
-      { checkExisting: options.hasMultiAssociation },
-    );
-    result = (model as unknown as Builder).bulkBuild(grouped, {
-      isNewRecord: false,
-      include: options.include,
-      includeNames: options.includeNames,
-      includeMap: options.includeMap,
-      includeValidated: true,
-      attributes: options.originalAttributes ?? options.attributes,
-      raw: true,
-    });
-  } else {
-    result = (model as unknown as Builder).bulkBuild(rows, {
-      isNewRecord: false,
-      raw: true,
-      attributes: options.originalAttributes ?? options.attributes,
-    });
-  }
+  if (options.hasJoin === true && !options.raw) return buildNested(model, options, groupJoin(cache, model, options, rows));
+  const result = options.raw
+    ? rows
+    : (model as unknown as Builder).bulkBuild(rows, { isNewRecord: false, raw: true, attributes: options.originalAttributes ?? options.attributes });
   return options.plain ? (result[0] ?? null) : result;
 }
 
@@ -580,11 +577,84 @@ async function wholeSelect(
   });
 }
 
+/**
+ * Serve a query with includes from a pointer tree: one multi-get per model
+ * for the rows, one `WHERE pk IN (…)` per model for rows missing from the
+ * cache, and the nested objects Sequelize's grouping would have made.
+ */
+async function treeSelect(
+  cache: OrmCache,
+  selectFor: (model: ModelStatic<Model>) => (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  how: TreePlan,
+  plan: ListPlan,
+  ttl: number,
+): Promise<unknown> {
+  const startedAt = cache.options.clock.now();
+  const run = selectFor(model);
+  // The IN queries of missing rows take nothing from the tree query but its logging.
+  const base: SelectOptions = { logging: options.logging, benchmark: options.benchmark };
+  return throughEntry(cache, plan, options, {
+    hit: async (lookup) => {
+      const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown }) : undefined;
+      if (!value || !Array.isArray(value.tree)) return undefined;
+      let keys: Map<ModelSchema, PkValues[]>;
+      try {
+        keys = treeKeys(schema, value.tree, how.includes);
+      } catch {
+        return undefined;
+      }
+      const models = new Map<ModelSchema, ModelStatic<Model>>([[schema, model], ...modelsOf(how.includes)]);
+      const index: RowIndex = new Map();
+      const complete = await Promise.all(
+        [...keys].map(async ([s, pks]) => {
+          const m = models.get(s) as ModelStatic<Model>;
+          const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks);
+          if (rows) index.set(s, new Map(rows.map((row, i) => [primaryKeyText(s, pks[i] as PkValues) as string, row])));
+          return rows !== undefined;
+        }),
+      );
+      if (!complete.every(Boolean)) return undefined;
+      return { answer: buildNested(model, options, rebuildTree(schema, how.columns, value.tree, how.includes, index)) };
+    },
+    direct: () => run(options),
+    read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
+    save: async (tokens, flat) => {
+      const encoded = encodeTree(schema, groupJoin(cache, model, options, flat), how.includes);
+      if (!encoded) return;
+      await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree }, ttl);
+      await Promise.all(
+        [...encoded.rows].map(([s, rows]) => {
+          // Each model's row tokens were read with the entry's, before the database read.
+          const at = (key: string) => tokens[plan.dependencyKeys.indexOf(key)];
+          const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
+          if (rowTokens.some((t) => t === undefined)) return undefined;
+          const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(s, row) as string, row] as const);
+          return cache.rows.warm({ schema: s, tokens: rowTokens as string[], startedAt }, warm, cache.ttlFor(s));
+        }),
+      );
+    },
+    answer: (flat) => buildFromFlat(cache, model, options, flat),
+  });
+}
+
+/** Schema → model of every model of an include tree (through models too). */
+function modelsOf(includes: IncludeInfo[], into = new Map<ModelSchema, ModelStatic<Model>>()) {
+  for (const include of includes) {
+    into.set(include.schema, include.model);
+    if (include.through) into.set(include.through.schema, include.through.model);
+    modelsOf(include.children, into);
+  }
+  return into;
+}
+
 /** `cache.forget()`: drop the entry this select would use, without SQL. */
 async function forgetEntry(cache: OrmCache, model: ModelStatic<Model>, tableName: unknown, options: SelectOptions): Promise<void> {
   const schema = cache.schemaOf(model);
   if (!schema) return;
-  const how = plan(schema, options);
+  const how = plan(cache, schema, options);
   if (!how) return;
   if (how.kind === 'row') {
     // A tombstone, not a delete: deleting would reopen the race a write's
@@ -592,7 +662,7 @@ async function forgetEntry(cache: OrmCache, model: ModelStatic<Model>, tableName
     await cache.rows.tombstone(schema, [how.where.pkText]);
     return;
   }
-  const hash = listHash(tableName, options, how.kind === 'list' ? how.columns : undefined);
+  const hash = listHash(tableName, options, how);
   const others = otherSchemas(cache, schema, options);
   if (hash === undefined || others === undefined) return;
   await cache.lists.forget(cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others));

@@ -1,0 +1,218 @@
+/**
+ * Includes as pointers (DESIGN.md §3): a query with includes is stored as a
+ * tree of primary keys — each parent's children per include, in the order the
+ * database returned them, belongsToMany children with their through row's key
+ * — and every row lives once, in the row cache. The tree is taken from
+ * Sequelize's own grouping of the joined rows (`_groupJoinData`), and the hit
+ * path rebuilds exactly the nested objects that grouping produces, so
+ * `bulkBuild` makes the same instances.
+ *
+ * Only include trees whose every level reads full rows are represented this
+ * way; anything else (attribute subsets, `raw`) stays a whole value.
+ */
+import type { Model, ModelStatic } from 'sequelize';
+import { decodeValue, encodeValue } from '../source/codec';
+import { primaryKeyText } from '../source/keys';
+import type { PkValues } from '../source/list-cache';
+import type { ModelSchema } from '../source/model-schema';
+import type { OrmCache } from './orm-cache';
+import { type Column, projection } from './columns';
+
+/** One include, resolved for pointer storage. */
+export interface IncludeInfo {
+  as: string;
+  model: ModelStatic<Model>;
+  schema: ModelSchema;
+  single: boolean;
+  columns: Column[];
+  through?: { as: string; model: ModelStatic<Model>; schema: ModelSchema; columns: Column[] };
+  children: IncludeInfo[];
+}
+
+type RawInclude = {
+  model?: unknown;
+  as?: unknown;
+  separate?: unknown;
+  attributes?: unknown[];
+  association?: { associationType?: unknown; isSingleAssociation?: unknown };
+  through?: { model?: unknown; as?: unknown; attributes?: unknown[] };
+  include?: RawInclude[];
+};
+
+const full = (schema: ModelSchema, columns: Column[] | undefined): columns is Column[] =>
+  !!columns && columns.length === schema.attributes.length && columns.every((c) => c.as === c.from);
+
+/** The include tree in pointer form, or undefined when some level cannot be. */
+export function pointerIncludes(cache: OrmCache, includes: unknown): IncludeInfo[] | undefined {
+  if (!Array.isArray(includes)) return [];
+  const out: IncludeInfo[] = [];
+  for (const include of includes as RawInclude[]) {
+    // Separate includes are not part of the join: findAll loads them afterwards.
+    if (include.separate) continue;
+    const type = include.association?.associationType;
+    if (!['BelongsTo', 'HasOne', 'HasMany', 'BelongsToMany'].includes(String(type))) return undefined;
+    const schema = cache.schemaOf(include.model);
+    const columns = schema && projection(schema, include.attributes);
+    if (!schema || !full(schema, columns) || typeof include.as !== 'string') return undefined;
+    let through: IncludeInfo['through'];
+    if (type === 'BelongsToMany') {
+      const throughSchema = cache.schemaOf(include.through?.model);
+      const throughColumns = throughSchema && projection(throughSchema, include.through?.attributes);
+      if (!throughSchema || !full(throughSchema, throughColumns) || typeof include.through?.as !== 'string') return undefined;
+      through = { as: include.through.as, model: include.through.model as ModelStatic<Model>, schema: throughSchema, columns: throughColumns };
+    }
+    const children = pointerIncludes(cache, include.include);
+    if (!children) return undefined;
+    out.push({
+      as: include.as,
+      model: include.model as ModelStatic<Model>,
+      schema,
+      single: include.association?.isSingleAssociation === true,
+      columns,
+      through,
+      children,
+    });
+  }
+  return out;
+}
+
+/** A node: [pk, throughPk | null, ...one slot per include (node | null | node[])]. */
+type Node = unknown[];
+
+const encodePk = (schema: ModelSchema, row: Record<string, unknown>): unknown[] | undefined => {
+  const values = schema.primaryKeys.map((a) => encodeValue(row[a.name]));
+  return values.some((v) => v === undefined || v === null) ? undefined : values;
+};
+
+/** Rows to fill, by schema, collected while encoding. */
+export type RowsBySchema = Map<ModelSchema, Record<string, unknown>[]>;
+
+function rowOf(schema: ModelSchema, object: Record<string, unknown>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const attribute of schema.attributes) row[attribute.name] = object[attribute.name];
+  return row;
+}
+
+function collect(rows: RowsBySchema, schema: ModelSchema, row: Record<string, unknown>): void {
+  let list = rows.get(schema);
+  if (!list) rows.set(schema, (list = []));
+  list.push(row);
+}
+
+function encodeNode(
+  schema: ModelSchema,
+  object: Record<string, unknown>,
+  includes: IncludeInfo[],
+  rows: RowsBySchema,
+  through?: IncludeInfo['through'],
+): Node | undefined {
+  const pk = encodePk(schema, object);
+  if (!pk) return undefined;
+  collect(rows, schema, rowOf(schema, object));
+  let throughPk: unknown[] | null = null;
+  if (through) {
+    const link = object[through.as] as Record<string, unknown> | undefined;
+    if (!link) return undefined;
+    throughPk = encodePk(through.schema, link) ?? null;
+    if (!throughPk) return undefined;
+    collect(rows, through.schema, rowOf(through.schema, link));
+  }
+  const node: Node = [pk, throughPk];
+  for (const include of includes) {
+    const value = object[include.as];
+    if (include.single) {
+      const child = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+      // Grouping leaves an all-NULL object for an unmatched LEFT JOIN; the build turns it into null.
+      if (!child || child[include.schema.primaryKeys[0]?.name as string] === null) {
+        node.push(null);
+        continue;
+      }
+      const encoded = encodeNode(include.schema, child, include.children, rows, include.through);
+      if (!encoded) return undefined;
+      node.push(encoded);
+    } else {
+      const list = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
+      const present = list.filter((c) => c && c[include.schema.primaryKeys[0]?.name as string] !== null);
+      const encoded = present.map((c) => encodeNode(include.schema, c, include.children, rows, include.through));
+      if (encoded.some((e) => !e)) return undefined;
+      node.push(encoded);
+    }
+  }
+  return node;
+}
+
+/** The pointer tree of grouped (nested) rows; undefined when a key cannot be encoded. */
+export function encodeTree(
+  schema: ModelSchema,
+  grouped: Record<string, unknown>[],
+  includes: IncludeInfo[],
+): { tree: Node[]; rows: RowsBySchema } | undefined {
+  const rows: RowsBySchema = new Map();
+  const tree: Node[] = [];
+  for (const object of grouped) {
+    const node = encodeNode(schema, object, includes, rows);
+    if (!node) return undefined;
+    tree.push(node);
+  }
+  return { tree, rows };
+}
+
+/** Every primary key the tree points to, by schema. */
+export function treeKeys(schema: ModelSchema, tree: Node[], includes: IncludeInfo[]): Map<ModelSchema, PkValues[]> {
+  const keys = new Map<ModelSchema, Map<string, PkValues>>();
+  const add = (s: ModelSchema, encoded: unknown) => {
+    const pk = (encoded as unknown[]).map(decodeValue);
+    const text = primaryKeyText(s, pk);
+    if (text === undefined) throw new TypeError('unkeyable pointer');
+    let m = keys.get(s);
+    if (!m) keys.set(s, (m = new Map()));
+    m.set(text, pk);
+  };
+  const walk = (s: ModelSchema, node: Node, level: IncludeInfo[], through?: IncludeInfo['through']) => {
+    add(s, node[0]);
+    if (through) add(through.schema, node[1]);
+    level.forEach((include, i) => {
+      const slot = node[i + 2];
+      if (slot === null) return;
+      const children = include.single ? [slot as Node] : (slot as Node[]);
+      for (const child of children) walk(include.schema, child, include.children, include.through);
+    });
+  };
+  for (const node of tree) walk(schema, node, includes);
+  return new Map([...keys].map(([s, m]) => [s, [...m.values()]]));
+}
+
+/** Rows by schema and key text, as the hit path fetched them. */
+export type RowIndex = Map<ModelSchema, Map<string, Record<string, unknown>>>;
+
+function project(row: Record<string, unknown>, columns: Column[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const column of columns) out[column.as] = row[column.from];
+  return out;
+}
+
+/** The nested objects `_groupJoinData` would have produced, from the tree and the rows. */
+export function rebuildTree(
+  schema: ModelSchema,
+  columns: Column[],
+  tree: Node[],
+  includes: IncludeInfo[],
+  index: RowIndex,
+): Record<string, unknown>[] {
+  const fetch = (s: ModelSchema, encoded: unknown) =>
+    index.get(s)?.get(primaryKeyText(s, (encoded as unknown[]).map(decodeValue)) as string) as Record<string, unknown>;
+  const build = (s: ModelSchema, cols: Column[], node: Node, level: IncludeInfo[], through?: IncludeInfo['through']) => {
+    const object = project(fetch(s, node[0]), cols);
+    if (through) object[through.as] = project(fetch(through.schema, node[1]), through.columns);
+    level.forEach((include, i) => {
+      const slot = node[i + 2];
+      if (include.single) {
+        object[include.as] = slot === null ? null : build(include.schema, include.columns, slot as Node, include.children, include.through);
+      } else {
+        object[include.as] = (slot as Node[]).map((child) => build(include.schema, include.columns, child, include.children, include.through));
+      }
+    });
+    return object;
+  };
+  return tree.map((node) => build(schema, columns, node, includes));
+}
