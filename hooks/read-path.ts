@@ -256,6 +256,7 @@ function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptio
   }
   return schemas;
 }
+
 /**
  * String keys are looked up case-folded (see keyValueText); the cached row is
  * used only when its key equals what the query asked for exactly, since under
@@ -306,7 +307,11 @@ function refreshRequested(options: SelectOptions): boolean {
   return typeof options.cache === 'object' && options.cache !== null && options.cache.refresh === true;
 }
 
-/** A select that serves primary-key reads from the row cache and warms it from other reads. */
+/**
+ * The select wrapper: primary-key reads from the row cache, include-free
+ * queries as pointer lists, includes as pointer trees, other shapes as whole
+ * values; transactions, `cache: false` and unknown shapes go straight through.
+ */
 export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
   return async function select(this: unknown, model, tableName, options) {
     const run = (opts: SelectOptions) => original.call(this, model, tableName, opts);
@@ -335,14 +340,14 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
         cache.metrics.add('bypassed');
         return run(options);
       }
-      const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
-      if (how.kind === 'whole') return wholeSelect(cache, run, model, options, plan, ttl);
+      const entry = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
+      if (how.kind === 'whole') return wholeSelect(cache, run, model, options, entry, ttl);
       if (how.kind === 'tree') {
         const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) =>
           original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), opts);
-        return treeSelect(cache, selectFor, model, schema, options, how, plan, ttl);
+        return treeSelect(cache, selectFor, model, schema, options, how, entry, ttl);
       }
-      return listSelect(cache, run, model, schema, options, how.columns, plan, ttl);
+      return listSelect(cache, run, model, schema, options, how.columns, entry, ttl);
     }
 
     const { pkText, values } = how.where;

@@ -4,9 +4,13 @@
  * starts after the write returns sees it; inside a transaction the work moves
  * to the commit (DESIGN.md invariants 1 and 2).
  *
- * Rows named by primary key get tombstones; writes whose rows cannot be known
- * from their options (bulk writes by other conditions, upserts on unique
- * keys, `hooks: false` writes) rotate the model's epoch token instead.
+ * A write whose rows and values are known (instance writes, inserts, bulk
+ * writes selected first inside a transaction) tombstones those rows and
+ * rotates the conjunction tokens of their old and new values; one whose rows
+ * are known by key only tombstones them and rotates the list epoch; one whose
+ * rows cannot be known (bulk writes by other conditions, upserts on unique
+ * keys, raw SQL) rotates the model epoch. Deletes and key changes also
+ * invalidate the models the database cascades to.
  */
 import type { Model } from 'sequelize';
 import { rowKeyText } from '../source/keys';
