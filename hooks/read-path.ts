@@ -7,7 +7,7 @@
  * every one of those behaviours for cached reads.
  */
 import type { Model, ModelStatic } from 'sequelize';
-import { conjunctionOf } from '../source/conjunctions';
+import { conjunctionId, conjunctionOf } from '../source/conjunctions';
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues } from '../source/list-cache';
@@ -15,7 +15,16 @@ import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
 import { type Column, projection } from './columns';
-import { type IncludeInfo, encodeTree, pointerIncludes, type RowIndex, rebuildTree, treeKeys } from './include-tree';
+import {
+  encodeTree,
+  type IncludeInfo,
+  pointerIncludes,
+  rebuildTree,
+  relationKeys,
+  relationsOf,
+  type RowIndex,
+  treeKeys,
+} from './include-tree';
 import type { OrmCache } from './orm-cache';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
@@ -104,7 +113,7 @@ function plan(cache: OrmCache, schema: ModelSchema, options: SelectOptions): Pla
     const main = projection(schema, options.attributes);
     const fullRows = main && main.length === schema.attributes.length && main.every((c) => c.as === c.from);
     if (fullRows && options.hasJoin === true && !options.raw && !options.group && !options.having) {
-      const includes = pointerIncludes(cache, options.include);
+      const includes = pointerIncludes(cache, options.include, ordersByIncludes(options.order) && (options.limit != null || !!options.offset));
       if (includes && includes.length > 0) return { kind: 'tree', columns: main, includes };
     }
     return { kind: 'whole' };
@@ -115,6 +124,16 @@ function plan(cache: OrmCache, schema: ModelSchema, options: SelectOptions): Pla
   const limit = options.limit ?? undefined;
   if (where && offset === 0 && (limit === undefined || limit >= 1)) return { kind: 'row', where, columns };
   return { kind: 'list', columns };
+}
+
+/** Whether an order clause names included columns (`[Assoc, 'col', 'ASC']`, `'$a.b$'`, `'a.b'`). */
+function ordersByIncludes(order: unknown): boolean {
+  if (!Array.isArray(order)) return order !== undefined && order !== null;
+  return order.some((item) => {
+    if (typeof item === 'string') return /[.$]/.test(item);
+    if (!Array.isArray(item)) return true;
+    return item.length > 2 || typeof item[0] !== 'string' || /[.$]/.test(item[0]);
+  });
 }
 
 const ALL_COLUMNS = (schema: ModelSchema) => schema.attributes.map((a) => (a.field === a.name ? a.name : [a.field, a.name]));
@@ -340,7 +359,14 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
         cache.metrics.add('bypassed');
         return run(options);
       }
-      const entry = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
+      const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
+      const entry = cache.lists.plan(
+        schema,
+        hash,
+        conjunctionOf(schema, options.where),
+        others.filter((o) => !loose.has(o)),
+        others.filter((o) => loose.has(o)),
+      );
       if (how.kind === 'whole') return wholeSelect(cache, run, model, options, entry, ttl);
       if (how.kind === 'tree') {
         const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) =>
@@ -432,6 +458,8 @@ interface EntryCycle<R> {
   hit(lookup: ListLookup): Promise<{ answer: unknown } | undefined> | { answer: unknown } | undefined;
   /** The query as asked, when the store is not answering. */
   direct(): Promise<unknown>;
+  /** Work that must happen after the tokens are taken and before the database read. */
+  beforeRead?(): Promise<void>;
   /** The database read of a miss. */
   read(): Promise<R>;
   /** Store what was read, under the tokens taken before the read. */
@@ -463,6 +491,7 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
   }
   cache.metrics.add('listMisses');
   const tokens = await cache.lists.prepare(plan, fetched);
+  await cycle.beforeRead?.();
   const read = await cycle.read();
   if (tokens) await cycle.save(tokens, read);
   return cycle.answer(read);
@@ -601,35 +630,66 @@ async function treeSelect(
   const run = selectFor(model);
   // The IN queries of missing rows take nothing from the tree query but its logging.
   const base: SelectOptions = { logging: options.logging, benchmark: options.benchmark };
+  const relations = relationsOf(how.includes);
+  const everyWrite = [...new Set(relations.map((r) => cache.keys.conjunction(r.schema, conjunctionId([], []))))];
+  // Filled before the database read of a miss: the registries' tokens, and
+  // the "every write" tokens of the relation models, to check afterwards that
+  // no write of theirs slipped between the read and the relation tokens.
+  let registered: Map<string, string> | undefined;
+  let before: Map<string, string> | undefined;
   return throughEntry(cache, plan, options, {
     hit: async (lookup) => {
-      const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown }) : undefined;
-      if (!value || !Array.isArray(value.tree)) return undefined;
+      const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown; rel?: unknown }) : undefined;
+      if (!value || !Array.isArray(value.tree) || !Array.isArray(value.rel)) return undefined;
       let keys: Map<ModelSchema, PkValues[]>;
       try {
         keys = treeKeys(schema, value.tree, how.includes);
       } catch {
         return undefined;
       }
+      const recorded = value.rel as [string, string][];
       const models = new Map<ModelSchema, ModelStatic<Model>>([[schema, model], ...modelsOf(how.includes)]);
       const index: RowIndex = new Map();
-      const complete = await Promise.all(
-        [...keys].map(async ([s, pks]) => {
+      const [current, ...complete] = await Promise.all([
+        cache.lists.tokenValues(recorded.map(([k]) => k), false),
+        ...[...keys].map(async ([s, pks]) => {
           const m = models.get(s) as ModelStatic<Model>;
           const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks);
           if (rows) index.set(s, new Map(rows.map((row, i) => [primaryKeyText(s, pks[i] as PkValues) as string, row])));
           return rows !== undefined;
         }),
-      );
+      ]);
+      if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
       if (!complete.every(Boolean)) return undefined;
       return { answer: buildNested(model, options, rebuildTree(schema, how.columns, value.tree, how.includes, index)) };
     },
     direct: () => run(options),
+    beforeRead: async () => {
+      registered = new Map();
+      for (const relation of relations) {
+        const token = await cache.lists.register(relation.schema, [relation.field]);
+        if (token === undefined) {
+          registered = undefined;
+          return;
+        }
+        registered.set(cache.keys.registry(relation.schema), token);
+      }
+      before = await cache.lists.tokenValues(everyWrite, true);
+    },
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
     save: async (tokens, flat) => {
-      const encoded = encodeTree(schema, groupJoin(cache, model, options, flat), how.includes);
-      if (!encoded) return;
-      await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree }, ttl);
+      const grouped = groupJoin(cache, model, options, flat);
+      const encoded = encodeTree(schema, grouped, how.includes);
+      const relationKeySet = relationKeys(cache, how.includes, grouped);
+      if (!encoded || !relationKeySet || !registered || !before) return;
+      const relationTokens = await cache.lists.tokenValues([...relationKeySet], true);
+      const after = await cache.lists.tokenValues(everyWrite, false);
+      // A write of a relation model between the database read and the
+      // relation tokens read above would make the tree stale under current
+      // tokens; it shows as a changed "every write" token: store nothing.
+      if (!relationTokens || !after || everyWrite.some((k) => before?.get(k) !== after.get(k))) return;
+      const rel = [...relationTokens, ...registered];
+      await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree, rel }, ttl);
       await Promise.all(
         [...encoded.rows].map(([s, rows]) => {
           // Each model's row tokens were read with the entry's, before the database read.
@@ -643,6 +703,28 @@ async function treeSelect(
     },
     answer: (flat) => buildFromFlat(cache, model, options, flat),
   });
+}
+
+/**
+ * Included models whose changes the tree's relation tokens and row entries
+ * track, so that only writes of unknown rows (their epochs) must invalidate
+ * the whole entry: models of includes that do not filter, and are not also
+ * included somewhere that does.
+ */
+function trackedByRelations(includes: IncludeInfo[]): Set<ModelSchema> {
+  const loose = new Set<ModelSchema>();
+  const strict = new Set<ModelSchema>();
+  const walk = (level: IncludeInfo[]) => {
+    for (const include of level) {
+      const target = include.filters ? strict : loose;
+      target.add(include.schema);
+      if (include.through) target.add(include.through.schema);
+      walk(include.children);
+    }
+  };
+  walk(includes);
+  for (const schema of strict) loose.delete(schema);
+  return loose;
 }
 
 /** Schema → model of every model of an include tree (through models too). */

@@ -60,7 +60,8 @@ export function splitParanoid(schema: ModelSchema, where: unknown): { where: unk
   return { where, paranoid: false };
 }
 
-function isParanoidClause(schema: ModelSchema, clause: unknown): boolean {
+/** Whether `clause` is exactly Sequelize's paranoid clause `{ deletedAt: { [Op.eq]: null } }`. */
+export function isParanoidClause(schema: ModelSchema, clause: unknown): boolean {
   if (!isPlainObject(clause) || Object.getOwnPropertySymbols(clause).length !== 0) return false;
   const keys = Object.keys(clause);
   if (keys.length !== 1 || attributeOf(schema, keys[0] as string) !== schema.paranoid) return false;
@@ -119,4 +120,17 @@ export function rowsOfWhere(schema: ModelSchema, rawWhere: unknown): string[] | 
   if (!values) return undefined;
   const texts = values.map((v) => keyValueText(only, v));
   return texts.every((t): t is string => t !== undefined) ? [...new Set(texts)] : undefined;
+}
+
+/**
+ * Whether a where only hides soft-deleted rows: the paranoid clause alone,
+ * or wrapped with an empty where (`{ [Op.and]: [clause, undefined] }`, what
+ * Sequelize leaves on an include without a where of its own).
+ */
+export function onlyParanoid(schema: ModelSchema, where: unknown): boolean {
+  if (isParanoidClause(schema, where)) return true;
+  const split = splitParanoid(schema, where);
+  if (!split.paranoid) return false;
+  const rest = split.where;
+  return rest === undefined || rest === null || (isPlainObject(rest) && Reflect.ownKeys(rest).length === 0);
 }

@@ -37,8 +37,13 @@ function instanceKeys(schema: ModelSchema, instance: Instance): string[] | undef
  * after-hooks `_previousDataValues` still holds the pre-write values; for an
  * insert it holds nothing useful, and there is no old row anyway.)
  */
-function instanceVersions(instance: Instance, inserted: boolean): Record<string, unknown>[] {
-  const versions = [instance.dataValues as Record<string, unknown>];
+function instanceVersions(schema: ModelSchema, instance: Instance, inserted: boolean): Record<string, unknown>[] {
+  let current = instance.dataValues as Record<string, unknown>;
+  // A new row of a paranoid model is inserted with deletedAt NULL, though the
+  // instance may not carry the attribute at all.
+  const paranoid = schema.paranoid?.name;
+  if (inserted && paranoid && !(paranoid in current)) current = { ...current, [paranoid]: null };
+  const versions = [current];
   if (!inserted && instance._previousDataValues) versions.push(instance._previousDataValues);
   return versions;
 }
@@ -58,7 +63,7 @@ async function instanceChanged(
   if (!schema) return;
   const keys = instanceKeys(schema, instance);
   await cache.invalidateAfterWrite(options, () =>
-    keys ? cache.rowsChanged(schema, keys, instanceVersions(instance, change === 'insert')) : cache.modelChanged(schema),
+    keys ? cache.rowsChanged(schema, keys, instanceVersions(schema, instance, change === 'insert')) : cache.modelChanged(schema),
   );
   if (change === 'delete' || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
 }
@@ -267,7 +272,7 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       // Plain inserts change no cached row (a key that existed would make the
       // insert fail, and a deleted row's key was tombstoned by its delete), but
       // the new rows enter lists.
-      const versions = instances.map((i) => i.dataValues as Record<string, unknown>);
+      const versions = instances.flatMap((i) => instanceVersions(schema, i, true));
       await cache.invalidateAfterWrite(options, () => cache.rowsChanged(schema, [], versions));
     },
 

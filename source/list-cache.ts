@@ -73,13 +73,20 @@ export class ListCache {
    *   `dependsOn`): any write to them invalidates the entry, through their row
    *   epoch, list epoch and empty-scheme token (which every write rotates).
    */
-  plan(schema: ModelSchema, hash: string, conjunction: Conjunction, others: readonly ModelSchema[] = []): ListPlan {
+  plan(
+    schema: ModelSchema,
+    hash: string,
+    conjunction: Conjunction,
+    others: readonly ModelSchema[] = [],
+    /** Models whose row changes are tracked otherwise (relation tokens): only writes of unknown rows matter. */
+    loose: readonly ModelSchema[] = [],
+  ): ListPlan {
     const k = this.keys;
     const extra = new Set<string>();
-    for (const other of others) {
+    for (const other of [...others, ...loose]) {
       extra.add(k.epoch(other));
       extra.add(k.listEpoch(other));
-      extra.add(k.conjunction(other, conjunctionId([], [])));
+      if (others.includes(other)) extra.add(k.conjunction(other, conjunctionId([], [])));
     }
     const own = [
       k.namespaceToken(),
@@ -152,8 +159,15 @@ export class ListCache {
   }
 
   async #register(plan: ListPlan): Promise<string | undefined> {
-    const key = this.keys.registry(plan.schema);
-    const scheme = plan.conjunction.scheme;
+    return this.register(plan.schema, plan.conjunction.scheme);
+  }
+
+  /**
+   * Make sure writers of `schema` rotate the tokens of `scheme` from now on;
+   * the registry's token, which an entry relying on that must record.
+   */
+  async register(schema: ModelSchema, scheme: readonly string[]): Promise<string | undefined> {
+    const key = this.keys.registry(schema);
     for (let attempt = 0; attempt < 5; attempt++) {
       const seen = await this.store.gets(key);
       if (seen === null) return undefined;
@@ -161,18 +175,40 @@ export class ListCache {
       if (!seen || !registry) {
         // Absent or unreadable: a new registry with a new token, so lists
         // recorded under a lost one can never validate again.
-        const fresh: Registry = { token: randomToken(), schemes: scheme.length ? [scheme] : [] };
+        const fresh: Registry = { token: randomToken(), schemes: scheme.length ? [[...scheme]] : [] };
         const text = JSON.stringify({ t: fresh.token, s: fresh.schemes });
         const stored = seen ? await this.store.cas(key, text, seen.cas, 0) : await this.store.add(key, text, 0);
         if (stored) return fresh.token;
         continue;
       }
       if (scheme.length === 0 || registry.schemes.some((s) => sameScheme(s, scheme))) return registry.token;
-      const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, scheme] });
+      const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, [...scheme]] });
       if (Buffer.byteLength(text) > this.store.store.maxValueBytes) return undefined;
       if (await this.store.cas(key, text, seen.cas, 0)) return registry.token;
     }
     return undefined;
+  }
+
+  /**
+   * Current values of token keys (a registry key yields its token), creating
+   * missing tokens when `create` is set; `undefined` when the store cannot
+   * tell.
+   */
+  async tokenValues(keys: readonly string[], create: boolean): Promise<Map<string, string> | undefined> {
+    const { values, ok } = await this.store.getMulti(keys);
+    if (!ok) return undefined;
+    const out = new Map<string, string>();
+    for (const key of keys) {
+      let value = values.get(key);
+      if (key.endsWith(':s')) value = parseRegistry(value)?.token;
+      else if (value === undefined && create) {
+        const fresh = randomToken();
+        value = (await this.store.add(key, fresh, 0)) ? fresh : await this.store.get(key);
+      }
+      if (value === undefined) return create ? undefined : out;
+      out.set(key, value);
+    }
+    return out;
   }
 
   /** Store a list built after {@link prepare}. */

@@ -166,3 +166,41 @@ test.serial('includes are stored as pointers: a missing child row is fetched by 
   t.deepEqual(plain(await read()), plain(await read({ cache: false })));
   t.is(warnings.length, 1, 'the pointer to the deleted comment raised one InvalidationWarning');
 });
+
+test.serial('a child write invalidates only the trees of the parents it leaves or joins', async (t) => {
+  const { db } = t.context;
+  const { Article, Comment } = db.models;
+  const tree = (ids: number[]) => (o: { cache?: boolean }) =>
+    Article.findAll({ where: { id: ids }, include: [Comment], order: [['id', 'ASC'], ['comments', 'id', 'ASC']], ...o });
+  await cachedTwice(t, tree([11, 12]), 'tree 11-12');
+  await cachedTwice(t, tree([13, 14]), 'tree 13-14');
+  const comment = (await Comment.findOne({ where: { articleId: 11 }, cache: false }))!;
+  await comment.update({ body: 'edited child' });
+  db.sql.take();
+  await tree([13, 14])({});
+  t.is(db.sql.selects().length, 0, "the other parents' tree stayed cached");
+  await cachedTwice(t, tree([11, 12]), 'tree 11-12 after the edit');
+  await comment.update({ articleId: 13 });
+  await cachedTwice(t, tree([11, 12]), 'tree 11-12 after the move');
+  await cachedTwice(t, tree([13, 14]), 'tree 13-14 after the move');
+});
+
+test.serial('a child write between the tree read and its relation tokens leaves nothing stored', async (t) => {
+  const { db, probe } = t.context;
+  const { Article, Comment } = db.models;
+  const read = (o: { cache?: boolean } = {}) =>
+    Article.findAll({ where: { id: [15, 16] }, include: [Comment], order: [['id', 'ASC'], ['comments', 'id', 'ASC']], cache: { key: 'tree-race', ...o } });
+  // The read of the relation tokens: only Comment conjunction keys, one per parent.
+  const relationRead = (joined: string) => {
+    const keys = joined.split(' ');
+    return keys.length >= 2 && keys.every((k) => k.includes(':Comment:') && k.includes(':c:'));
+  };
+  const gate = probe.pauseNext('getMulti', relationRead);
+  const reader = read();
+  await gate.reached; // the joined rows are read; the relation tokens are not yet
+  const comment = await Comment.create({ articleId: 15, authorId: 1, body: 'created in the window' });
+  gate.release();
+  await reader;
+  const after = (await read()) as unknown as { comments: { id: number }[] }[];
+  t.true(after[0]!.comments.some((c) => c.id === comment.id), 'the tree built before the insert was not stored');
+});
