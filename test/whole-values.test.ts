@@ -204,3 +204,26 @@ test.serial('a child write between the tree read and its relation tokens leaves 
   const after = (await read()) as unknown as { comments: { id: number }[] }[];
   t.true(after[0]!.comments.some((c) => c.id === comment.id), 'the tree built before the insert was not stored');
 });
+
+test.serial('addTag, removeTag and truncate invalidate what they change', async (t) => {
+  const { db } = t.context;
+  const { Article, Tag, ArticleTag } = db.models;
+  const tagged = (o: { cache?: boolean }) =>
+    Article.findAll({ where: { id: [3, 4] }, include: [{ model: Tag, through: { attributes: ['weight'] } }], order: [['id', 'ASC'], ['tags', 'name', 'ASC']], ...o });
+  const links = (o: { cache?: boolean }) => ArticleTag.findAll({ where: { articleId: 3 }, order: [['tagId', 'ASC']], ...o });
+  await cachedTwice(t, tagged, 'tagged');
+  await cachedTwice(t, links, 'links');
+  const article = (await Article.findByPk(3))!;
+  const extra = (await Tag.findAll({ order: [['name', 'ASC']], limit: 1, cache: false }))[0]!;
+  type Tags = { addTag(t: unknown, o?: object): Promise<unknown>; removeTag(t: unknown): Promise<unknown> };
+  await (article as unknown as Tags).removeTag(extra);
+  await (article as unknown as Tags).addTag(extra, { through: { weight: 9 } });
+  await cachedTwice(t, tagged, 'tagged after addTag');
+  await cachedTwice(t, links, 'links after addTag');
+  await (article as unknown as Tags).removeTag(extra);
+  await cachedTwice(t, tagged, 'tagged after removeTag');
+  await cachedTwice(t, links, 'links after removeTag');
+  await ArticleTag.truncate();
+  t.deepEqual(await links({}), []);
+  await cachedTwice(t, tagged, 'tagged after truncate');
+});
