@@ -106,11 +106,11 @@ type Plan = RowPlan | ListPlanKind | WholePlan | TreePlan;
 
 /** How to serve a select: row cache, pointer list, include tree, whole value, or not at all. */
 function plan(cache: OrmCache, schema: ModelSchema, options: SelectOptions): Plan | undefined {
-  const columns = neutral(options) ? projection(schema, options.attributes) : undefined;
+  const main = projection(schema, options.attributes);
+  const columns = neutral(options) ? main : undefined;
   if (!columns) {
     const allowed = Object.keys(options).every((k) => WHOLE_KEYS.has(k) || options[k] === undefined || options[k] === false);
     if (!allowed || (options.raw && options.nest)) return undefined;
-    const main = projection(schema, options.attributes);
     const fullRows = main && main.length === schema.attributes.length && main.every((c) => c.as === c.from);
     if (fullRows && options.hasJoin === true && !options.raw && !options.group && !options.having) {
       const includes = pointerIncludes(cache, options.include, ordersByIncludes(options.order) && (options.limit != null || !!options.offset));

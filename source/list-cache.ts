@@ -200,6 +200,8 @@ export class ListCache {
     const out = new Map<string, string>();
     for (const key of keys) {
       let value = values.get(key);
+      // Registry keys are the only keys ending in `:s` (see KeySpace): their
+      // value is the registry, their token a field of it.
       if (key.endsWith(':s')) value = parseRegistry(value)?.token;
       else if (value === undefined && create) {
         const fresh = randomToken();
