@@ -8,6 +8,7 @@ import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-s
 import type { ResolvedOptions } from '../source/options';
 import { ListCache } from '../source/list-cache';
 import { RowCache } from '../source/row-cache';
+import { FillLock } from '../stampede/fill-lock';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import { FORGET, Forgotten } from './read-path';
@@ -46,6 +47,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly lists: ListCache;
   /** @internal */
+  readonly locks: FillLock;
+  /** @internal */
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   #installed = true;
@@ -67,6 +70,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
     this.lists = new ListCache(guarded, this.keys, this.metrics);
+    this.locks = new FillLock(guarded, this.metrics, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
     this.#uninstall = () => uninstall(this);
   }
 

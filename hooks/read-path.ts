@@ -396,14 +396,34 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       }
       known = lookup.fetched;
     }
+    // A cold row: one reader fills it, the others wait for that fill.
+    const release = refreshRequested(options) ? undefined : await cache.locks.acquire(cache.keys.row(schema, pkText));
+    if (!refreshRequested(options)) {
+      const poll = async () => {
+        const again = await cache.rows.lookup(schema, [pkText]);
+        const row = again.rows.get(pkText);
+        if (!row) known = again.ok ? again.fetched : known;
+        return row && exactKey(schema, row, values) ? row : undefined;
+      };
+      const filled = release ? await poll() : await cache.locks.wait(poll);
+      if (filled) {
+        await release?.();
+        cache.metrics.add('rowHits');
+        return buildResult(model, options, how.columns, visible(schema, how, filled));
+      }
+    }
     cache.metrics.add('rowMisses');
-    const ticket = await cache.rows.beginFill(schema, pkText, known);
-    const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
-    const row = fetched[0];
-    if (row && ticket) await cache.rows.completeFill(ticket, row, ttl);
-    // The database matched this row to the query (a case-insensitive collation
-    // may return another spelling of the key), so it is the right answer here.
-    return buildResult(model, options, how.columns, visible(schema, how, row));
+    try {
+      const ticket = await cache.rows.beginFill(schema, pkText, known);
+      const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
+      const row = fetched[0];
+      if (row && ticket) await cache.rows.completeFill(ticket, row, ttl);
+      // The database matched this row to the query (a case-insensitive collation
+      // may return another spelling of the key), so it is the right answer here.
+      return buildResult(model, options, how.columns, visible(schema, how, row));
+    } finally {
+      await release?.();
+    }
   };
 }
 
@@ -434,8 +454,9 @@ async function listSelect(
   const startedAt = cache.options.clock.now();
   return throughEntry(cache, plan, options, {
     hit: async (lookup) => {
-      const rows = lookup.pks && (await rowsOfList(cache, run, model, schema, options, lookup.pks));
-      return rows ? { answer: buildResult(model, options, columns, rows) } : undefined;
+      if (!lookup.pks) return undefined;
+      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
+      return rows ? { answer: buildResult(model, options, columns, rows) } : 'rebuild';
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
@@ -452,10 +473,15 @@ async function listSelect(
   });
 }
 
+type Hit = { answer: unknown } | 'rebuild' | undefined;
+
 /** One list-like entry's cache-aside cycle, in the order its correctness needs. */
 interface EntryCycle<R> {
-  /** The answer a valid entry gives, or undefined to read the database. */
-  hit(lookup: ListLookup): Promise<{ answer: unknown } | undefined> | { answer: unknown } | undefined;
+  /**
+   * The answer a valid entry gives; undefined to read the database; 'rebuild'
+   * when the entry points at rows that no longer exist (already reported).
+   */
+  hit(lookup: ListLookup): Promise<Hit> | Hit;
   /** The query as asked, when the store is not answering. */
   direct(): Promise<unknown>;
   /** Work that must happen after the tokens are taken and before the database read. */
@@ -476,6 +502,7 @@ interface EntryCycle<R> {
  */
 async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R>): Promise<unknown> {
   let fetched = new Map<string, string>();
+  let release: (() => Promise<void>) | undefined;
   if (!refreshRequested(options)) {
     const lookup = await cache.lists.lookup(plan);
     if (!lookup.ok) {
@@ -483,18 +510,42 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
       return cycle.direct();
     }
     const hit = await cycle.hit(lookup);
-    if (hit) {
+    if (hit && hit !== 'rebuild') {
       cache.metrics.add('listHits');
       return hit.answer;
     }
     fetched = lookup.fetched;
+    if (hit !== 'rebuild') {
+      // A cold or invalidated entry: one reader fills it, the others wait for
+      // that fill (stampede protection).
+      release = await cache.locks.acquire(plan.entryKey);
+      const poll = async (): Promise<Hit> => {
+        const again = await cache.lists.lookup(plan);
+        if (!again.ok) return undefined;
+        const found = await cycle.hit(again);
+        if (!found) fetched = again.fetched;
+        return found;
+      };
+      // The lock holder re-checks once: the previous holder may have filled the
+      // entry between this reader's lookup and its lock.
+      const filled = release ? await poll() : await cache.locks.wait(poll);
+      if (filled && filled !== 'rebuild') {
+        await release?.();
+        cache.metrics.add('listHits');
+        return filled.answer;
+      }
+    }
   }
   cache.metrics.add('listMisses');
-  const tokens = await cache.lists.prepare(plan, fetched);
-  await cycle.beforeRead?.();
-  const read = await cycle.read();
-  if (tokens) await cycle.save(tokens, read);
-  return cycle.answer(read);
+  try {
+    const tokens = await cache.lists.prepare(plan, fetched);
+    await cycle.beforeRead?.();
+    const read = await cycle.read();
+    if (tokens) await cycle.save(tokens, read);
+    return cycle.answer(read);
+  } finally {
+    await release?.();
+  }
 }
 
 /**
@@ -660,7 +711,7 @@ async function treeSelect(
         }),
       ]);
       if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
-      if (!complete.every(Boolean)) return undefined;
+      if (!complete.every(Boolean)) return 'rebuild';
       return { answer: buildNested(model, options, rebuildTree(schema, how.columns, value.tree, how.includes, index)) };
     },
     direct: () => run(options),

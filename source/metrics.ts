@@ -23,6 +23,10 @@ export interface MetricsSnapshot {
   refreshes: number;
   /** Reads that waited for another worker's fill (stampede protection). */
   lockWaits: number;
+  /** Fill locks won: this reader queried the database for a cold key. */
+  lockAcquired: number;
+  /** Waits that ran out (`lockWaitMs`) and queried the database themselves. */
+  lockTimeouts: number;
   /** Reads that skipped the cache: transactions, `cache: false`, unsupported query shapes. */
   bypassed: number;
   /** Invalidations performed: row tombstones plus token rotations. */
@@ -51,6 +55,8 @@ export class Metrics {
     staleServed: 0,
     refreshes: 0,
     lockWaits: 0,
+    lockAcquired: 0,
+    lockTimeouts: 0,
     bypassed: 0,
     invalidations: 0,
     invalidationsDeferred: 0,

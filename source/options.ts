@@ -19,6 +19,8 @@ export interface ResolvedOptions {
   readonly models: Readonly<Record<string, Readonly<ModelCacheOptions> | false>>;
   readonly tombstoneTtl: number;
   readonly warmLimit: number;
+  readonly lockTtl: number;
+  readonly lockWaitMs: number;
   readonly clock: Clock;
 }
 
@@ -29,9 +31,13 @@ export const DEFAULT_OPTIONS = Object.freeze({
   softTtl: 300,
   tombstoneTtl: 30,
   warmLimit: 1000,
+  lockTtl: 5,
+  lockWaitMs: 1000,
 });
 
-const KNOWN = new Set(['store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'clock']);
+const KNOWN = new Set([
+  'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
+]);
 const MODEL_KNOWN = new Set(['ttl', 'dependsOn']);
 const MAX_TTL = 60 * 60 * 24 * 30;
 
@@ -79,6 +85,11 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof warmLimit !== 'number' || !Number.isInteger(warmLimit) || warmLimit < 0) {
     throw new OptionError('warmLimit', `must be a whole number >= 0, got ${describe(warmLimit)}`);
   }
+  const lockTtl = seconds('lockTtl', options.lockTtl, DEFAULT_OPTIONS.lockTtl);
+  const lockWaitMs = options.lockWaitMs ?? Math.min(DEFAULT_OPTIONS.lockWaitMs, lockTtl * 1000);
+  if (typeof lockWaitMs !== 'number' || !Number.isInteger(lockWaitMs) || lockWaitMs < 0 || lockWaitMs > lockTtl * 1000) {
+    throw new OptionError('lockWaitMs', `must be a whole number of milliseconds from 0 to \`lockTtl\` × 1000 (${lockTtl * 1000}), got ${describe(lockWaitMs)}`);
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
     throw new OptionError('clock', 'must be an object with a now() method');
@@ -117,6 +128,8 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     models: Object.freeze(models),
     tombstoneTtl,
     warmLimit,
+    lockTtl,
+    lockWaitMs,
     clock,
   });
 }

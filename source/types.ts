@@ -65,6 +65,18 @@ export interface OrmCacheOptions {
    * @default 1000
    */
   warmLimit?: number;
+  /**
+   * Lifetime of the lock a reader takes to fill a cold key, in seconds: a
+   * holder that dies delays the others by at most this.
+   * @default 5
+   */
+  lockTtl?: number;
+  /**
+   * How long a reader waits for another reader's fill of a cold key before
+   * querying the database itself, in milliseconds (at most `lockTtl`).
+   * @default 1000
+   */
+  lockWaitMs?: number;
   /** Time source (tests pass a fake clock). @default the system clock */
   clock?: Clock;
 }

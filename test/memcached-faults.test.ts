@@ -115,6 +115,14 @@ test('a dead server never makes the client spawn ping or keep the process alive'
   t.true(Date.now() - started < 15_000);
 });
 
+test('a burst of operations far larger than the pool succeeds on a fresh store', async (t) => {
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000, poolSize: 4 });
+  t.teardown(() => store.close());
+  const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => store.set(`burst:${i}`, 'v', 60)));
+  t.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+  t.is((await store.getMulti(Array.from({ length: 300 }, (_, i) => `burst:${i}`))).size, 300);
+});
+
 test('values containing raw CR or LF are refused before they reach the protocol', async (t) => {
   const store = new MemcachedStore(memcachedServers(), { timeoutMs: 500 });
   const error = await t.throwsAsync(store.set('k', 'a\r\nset evil 0 0 1', 60));

@@ -117,8 +117,9 @@ interface Server {
  *
  * - every operation has a deadline (`timeoutMs`), because the client never
  *   calls back when a server hangs or drops a connection mid-request;
- * - connection pool retries are off (the default five retries with
- *   exponential backoff take about 100 s to report a refused connection);
+ * - connection pool retries are millisecond-scale (the default five
+ *   retries with exponential backoff take about 100 s to report a refused
+ *   connection);
  * - the client's own failure bookkeeping is replaced by a circuit breaker per
  *   server: its reconnect path spawns the system `ping` (and crashes the
  *   process where `ping` is missing), and `remove: true` would drop a server
@@ -163,8 +164,16 @@ export class MemcachedStore implements CacheStore {
     this.#ring = new HashRing(list, 'md5', { compatibility: 'ketama', 'default port': 11211 });
     this.#servers = list.map((address) => {
       const breaker = new CircuitBreaker({ failureThreshold, cooldownMs });
+      // minTimeout / maxTimeout / factor are passed to the pool but missing from @types/memcached.
       const client = new Memcached(address, {
-        retries: 0,
+        // The pool's retries wait 1 s, 3 s, 9 s… by default (about 100 s to
+        // report a refused connection). A few millisecond-scale retries remain:
+        // a burst larger than the pool on a fresh store finds every connection
+        // still connecting, which the pool reports as "pool is full".
+        retries: 3,
+        minTimeout: 5,
+        maxTimeout: 40,
+        factor: 2,
         timeout: connectTimeoutMs,
         poolSize,
         remove: false,
@@ -172,7 +181,7 @@ export class MemcachedStore implements CacheStore {
         maxKeySize: MAX_KEY_BYTES,
         maxValue: Number.MAX_SAFE_INTEGER,
         idle: 60_000,
-      });
+      } as Memcached.options);
       // Replace the client's failure bookkeeping (IssueLog): it marks servers
       // dead, schedules a reconnect that spawns `ping` hours later (keeping the
       // process alive until then), and can remove servers from the ring. Our

@@ -1,0 +1,63 @@
+/**
+ * One database query per cold key (DESIGN.md invariant 3): a reader that
+ * misses takes a short lock with memcached `add` (atomic across processes,
+ * the lease idea of "Scaling Memcache at Facebook", NSDI 2013); the winner
+ * queries and fills, the others poll the entry with backoff and take the
+ * winner's fill, and fall back to the database themselves only when the
+ * holder is too slow or died (its lock expires with its TTL).
+ *
+ * Waiters validate what they poll exactly as any reader does (every token the
+ * entry recorded must still be current), so a fill built before a write that
+ * lands while they wait is never accepted (identity_cache's fill-lock
+ * fallback has the same rule).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomToken } from '../source/clock';
+import type { GuardedStore } from '../source/guarded-store';
+import type { Metrics } from '../source/metrics';
+
+/** Settings of the fill lock, from `install()` options. */
+export interface FillLockOptions {
+  /** Lock lifetime in seconds: how long a dead holder can delay the others. */
+  lockTtl: number;
+  /** How long a reader waits for another's fill before querying itself, in ms. */
+  lockWaitMs: number;
+}
+
+export class FillLock {
+  constructor(
+    readonly store: GuardedStore,
+    readonly metrics: Metrics,
+    readonly options: FillLockOptions,
+  ) {}
+
+  /** Try to become the filler of `key`; the release function when won. */
+  async acquire(key: string): Promise<(() => Promise<void>) | undefined> {
+    const lockKey = `${key}:lock`;
+    const won = await this.store.add(lockKey, randomToken(), this.options.lockTtl);
+    if (!won) return undefined;
+    this.metrics.add('lockAcquired');
+    return async () => {
+      await this.store.delete(lockKey);
+    };
+  }
+
+  /**
+   * Poll `check` with backoff (5 ms doubling to 100 ms) until it yields a
+   * value (any value other than undefined ends the wait) or `lockWaitMs` has
+   * passed; `undefined` on timeout.
+   */
+  async wait<T>(check: () => Promise<T | undefined>): Promise<T | undefined> {
+    this.metrics.add('lockWaits');
+    const deadline = performance.now() + this.options.lockWaitMs;
+    let delay = 5;
+    while (performance.now() < deadline) {
+      await sleep(Math.min(delay, Math.max(1, deadline - performance.now())));
+      const found = await check();
+      if (found !== undefined) return found;
+      delay = Math.min(delay * 2, 100);
+    }
+    this.metrics.add('lockTimeouts');
+    return undefined;
+  }
+}

@@ -1,0 +1,31 @@
+// A separate OS process for the stampede test: on { go }, fire `n` concurrent
+// identical findAll through the cache and report how many succeeded.
+import { Op } from 'sequelize';
+import { MemcachedStore, ormCache } from '../../source';
+import { openBlog } from './servers';
+
+async function main() {
+  const [database, namespace] = process.argv.slice(2) as [string, string];
+  const { sequelize, models } = await openBlog(database, { pool: 10 });
+  const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 2000 });
+  const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000 });
+  process.on('message', async (message: { go?: { n: number; authorId: number; marker: string }; exit?: boolean }) => {
+    if (message.exit) {
+      await store.close();
+      await sequelize.close();
+      process.exit(0);
+    }
+    if (!message.go) return;
+    const { n, authorId, marker } = message.go;
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, () =>
+        models.Article.findAll({ where: { authorId, title: { [Op.ne]: marker } }, order: [['id', 'ASC']] }),
+      ),
+    );
+    const lengths = new Set(results.map((r) => (r.status === 'fulfilled' ? r.value.length : -1)));
+    process.send!({ ok: results.filter((r) => r.status === 'fulfilled').length, lengths: [...lengths], metrics: cache.metrics.snapshot() });
+  });
+  process.send!({ ready: true });
+}
+
+void main();

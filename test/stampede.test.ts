@@ -1,0 +1,84 @@
+/**
+ * DESIGN.md invariant 3: however many processes ask for the same cold or
+ * invalidated entry at once, one database query runs. Counted in MariaDB's
+ * general log, not in the client.
+ */
+import test from 'ava';
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { MemcachedStore, ormCache } from '../source';
+import { createTestDatabase, memcachedServers, uniqueNamespace } from './helpers/servers';
+
+interface Report {
+  ok: number;
+  lengths: number[];
+  metrics: Record<string, number>;
+}
+
+function startChild(database: string, namespace: string): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
+  const child: ChildProcess = fork(join(__dirname, 'helpers', 'stampede-child.ts'), [database, namespace], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    cwd: join(__dirname, '..'),
+  });
+  let pending: ((r: Report) => void) | undefined;
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (message: Report & { ready?: boolean }) => {
+      if (message.ready) {
+        resolve({
+          go: (go) =>
+            new Promise<Report>((r) => {
+              pending = r;
+              child.send({ go });
+            }),
+          stop: () => child.send({ exit: true }),
+        });
+      } else pending?.(message);
+    });
+  });
+}
+
+test('4 processes × 100 concurrent identical findAll on a cold key run its SQL once, and once again after a write', async (t) => {
+  const db = await createTestDatabase('stampede', { authors: 4, articles: 80 });
+  const namespace = uniqueNamespace();
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const cache = ormCache.install(db.sequelize, { store, namespace });
+  const admin = await mysql.createConnection(process.env.ORM_CACHE_MYSQL_URL!);
+  const children = await Promise.all([1, 2, 3, 4].map(() => startChild(db.name, namespace)));
+  t.teardown(async () => {
+    for (const child of children) child.stop();
+    await admin.query('SET GLOBAL general_log = 0').catch(() => undefined);
+    await admin.end();
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  await admin.query("SET GLOBAL log_output = 'TABLE'");
+  await admin.query('SET GLOBAL general_log = 1');
+  const marker = `stampede-${randomBytes(4).toString('hex')}`;
+  // The count query itself must not match: the marker is split in its text.
+  const executions = async () => {
+    const [rows] = await admin.query(
+      "SELECT COUNT(*) AS n FROM mysql.general_log WHERE command_type IN ('Query', 'Execute') AND argument LIKE CONCAT('%', ?, ?, '%')",
+      [marker.slice(0, 5), marker.slice(5)],
+    );
+    return Number((rows as { n: number }[])[0]!.n);
+  };
+
+  const burst = async () => {
+    const reports = await Promise.all(children.map((c) => c.go({ n: 100, authorId: 2, marker })));
+    t.deepEqual(reports.map((r) => r.ok), [100, 100, 100, 100]);
+    t.is(new Set(reports.flatMap((r) => r.lengths)).size, 1, 'every reader got the same rows');
+    return reports;
+  };
+  const first = await burst();
+  t.is(await executions(), 1, 'one query for 400 cold readers');
+  t.true(first.reduce((n, r) => n + r.metrics.lockWaits!, 0) > 0, 'the others waited for the fill');
+
+  const article = (await db.models.Article.findOne({ where: { authorId: 2 }, cache: false }))!;
+  await article.update({ title: 'invalidating write' });
+  await burst();
+  t.is(await executions(), 2, 'one more query after the write invalidated the entry');
+});
