@@ -82,3 +82,57 @@ test('4 processes × 100 concurrent identical findAll on a cold key run its SQL 
   await burst();
   t.is(await executions(), 2, 'one more query after the write invalidated the entry');
 });
+
+test('a lock holder killed mid-fill delays the others by at most the lock wait; nothing hangs', async (t) => {
+  const db = await createTestDatabase('lock_holder', { authors: 3, articles: 30 });
+  const namespace = uniqueNamespace();
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const cache = ormCache.install(db.sequelize, { store, namespace, lockTtl: 3, lockWaitMs: 1500 });
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  const holder = fork(join(__dirname, 'helpers', 'lock-holder-child.ts'), [db.name, namespace, '3'], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    cwd: join(__dirname, '..'),
+  });
+  await new Promise<void>((resolve) => holder.on('message', (m: { holding?: boolean }) => m.holding && resolve()));
+  holder.kill('SIGKILL');
+  const list = { where: { authorId: 3 }, order: [['id', 'ASC']] as [string, string][] };
+  const started = performance.now();
+  const rows = await db.models.Article.findAll(list);
+  const waited = performance.now() - started;
+  t.deepEqual(rows.map((r) => r.id), (await db.models.Article.findAll({ ...list, cache: false })).map((r) => r.id));
+  t.true(waited >= 1000 && waited < 3000, `waited ${Math.round(waited)} ms for the dead holder's lock`);
+  const snapshot = cache.metrics.snapshot();
+  t.is(snapshot.lockTimeouts, 1);
+  db.sql.take();
+  await db.models.Article.findAll(list);
+  t.is(db.sql.selects().length, 0, 'the reader that gave up waiting filled the entry itself');
+});
+
+test('a waiter never accepts a fill that a write made stale while it waited', async (t) => {
+  const db = await createTestDatabase('waiter_race', { authors: 3, articles: 30 });
+  const { ProbeStore } = await import('./helpers/store-probe');
+  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
+  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), lockWaitMs: 600 });
+  t.teardown(async () => {
+    cache.uninstall();
+    await probe.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
+  const gate = probe.pauseNext('set', (key) => key.includes(':q:'));
+  const filler = Article.findAll(list); // takes the lock, reads the database, is held before storing
+  await gate.reached;
+  const moved = (await Article.findOne({ where: { authorId: 2 }, cache: false }))!;
+  await moved.update({ authorId: 1 }); // the write returns here
+  const waiter = Article.findAll(list); // starts after the write: must see it
+  await new Promise((r) => setTimeout(r, 50)); // the waiter is polling the locked entry
+  gate.release(); // the filler stores its pre-write list, under pre-write tokens
+  const [, seen] = await Promise.all([filler, waiter]);
+  t.false(seen.some((a) => a.id === moved.id), 'the waiter did not return the pre-write list');
+  t.true(cache.metrics.snapshot().lockWaits >= 1);
+});
