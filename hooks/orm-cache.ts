@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../source/options';
 import { ListCache } from '../source/list-cache';
 import { RowCache } from '../source/row-cache';
 import { FillLock } from '../stampede/fill-lock';
+import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import { FORGET, Forgotten } from './read-path';
@@ -49,6 +50,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly locks: FillLock;
   /** @internal */
+  readonly stampede: SoftExpiryGuard;
+  /** @internal */
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   #installed = true;
@@ -71,6 +74,11 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
     this.lists = new ListCache(guarded, this.keys, this.metrics);
     this.locks = new FillLock(guarded, this.metrics, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
+    this.stampede = new SoftExpiryGuard(this.locks, this.metrics, options.clock, {
+      refreshMode: options.refreshMode,
+      earlyRefreshBeta: options.earlyRefreshBeta,
+      refreshConcurrency: options.refreshConcurrency,
+    });
     this.#uninstall = () => uninstall(this);
   }
 
@@ -158,6 +166,11 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       if (error instanceof Forgotten) return;
       throw error;
     }
+  }
+
+  /** Resolves when every background refresh started so far has finished (for tests and graceful shutdown). */
+  settled(): Promise<void> {
+    return this.stampede.settled();
   }
 
   /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */

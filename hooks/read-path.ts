@@ -10,7 +10,7 @@ import type { Model, ModelStatic } from 'sequelize';
 import { conjunctionId, conjunctionOf } from '../source/conjunctions';
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
-import type { ListLookup, ListPlan, PkValues } from '../source/list-cache';
+import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { QueryCacheOptions } from '../source/types';
@@ -460,14 +460,14 @@ async function listSelect(
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
-    save: async (tokens, rows) => {
+    save: async (tokens, rows, soft) => {
       const pks = rows.map((row) => pkValuesOf(schema, row));
       if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
       // read before the database read, as a row fill requires.
       const ticket = { schema, tokens: tokens.slice(0, 2), startedAt };
       const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
-      await Promise.all([cache.lists.save(plan, tokens, pks, ttl), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
+      await Promise.all([cache.lists.save(plan, tokens, pks, ttl, soft), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
     },
     answer: (rows) => buildResult(model, options, columns, rows),
   });
@@ -489,7 +489,7 @@ interface EntryCycle<R> {
   /** The database read of a miss. */
   read(): Promise<R>;
   /** Store what was read, under the tokens taken before the read. */
-  save(tokens: string[], read: R): Promise<unknown>;
+  save(tokens: string[], read: R, soft: SoftExpiry): Promise<unknown>;
   /** The caller's answer from what was read. */
   answer(read: R): unknown;
 }
@@ -512,12 +512,16 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
     const hit = await cycle.hit(lookup);
     if (hit && hit !== 'rebuild') {
       cache.metrics.add('listHits');
+      if (lookup.soft && cache.stampede.due(lookup.soft)) {
+        const fresh = await cache.stampede.refresh(plan.entryKey, () => fill(cache, plan, options, cycle, lookup.fetched));
+        if (fresh.refreshed) return fresh.answer;
+      }
       return hit.answer;
     }
     fetched = lookup.fetched;
     if (hit !== 'rebuild') {
       // A cold or invalidated entry: one reader fills it, the others wait for
-      // that fill (stampede protection).
+      // that fill (stampede protection). Stale data is never served here.
       release = await cache.locks.acquire(plan.entryKey);
       const poll = async (): Promise<Hit> => {
         const again = await cache.lists.lookup(plan);
@@ -538,14 +542,31 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
   }
   cache.metrics.add('listMisses');
   try {
-    const tokens = await cache.lists.prepare(plan, fetched);
-    await cycle.beforeRead?.();
-    const read = await cycle.read();
-    if (tokens) await cycle.save(tokens, read);
-    return cycle.answer(read);
+    return await fill(cache, plan, options, cycle, fetched);
   } finally {
     await release?.();
   }
+}
+
+/** Take the tokens, read the database, store the entry with its soft expiry; the caller's answer. */
+async function fill<R>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R>, fetched: Map<string, string>) {
+  const tokens = await cache.lists.prepare(plan, fetched);
+  await cycle.beforeRead?.();
+  const clock = cache.options.clock;
+  const started = clock.now();
+  const read = await cycle.read();
+  const now = clock.now();
+  const soft = { softExpiresAt: now + softTtlFor(cache, plan.schema, options) * 1000, delta: now - started };
+  if (tokens) await cycle.save(tokens, read, soft);
+  return cycle.answer(read);
+}
+
+/** Soft TTL of an entry: per query, else per model, else global; in seconds. */
+function softTtlFor(cache: OrmCache, schema: ModelSchema, options: SelectOptions): number {
+  const perQuery = typeof options.cache === 'object' && options.cache !== null ? options.cache.softTtl : undefined;
+  if (typeof perQuery === 'number' && perQuery > 0) return perQuery;
+  const perModel = cache.options.models[schema.name];
+  return (perModel && perModel.softTtl) || cache.options.softTtl;
 }
 
 /**
@@ -657,7 +678,7 @@ async function wholeSelect(
         : undefined,
     direct: () => run(options),
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
-    save: (tokens, rows) => cache.lists.saveWhole(plan, tokens, rows, ttl),
+    save: (tokens, rows, soft) => cache.lists.saveWhole(plan, tokens, rows, ttl, soft),
     answer: (rows) => buildFromFlat(cache, model, options, rows),
   });
 }
@@ -728,7 +749,7 @@ async function treeSelect(
       before = await cache.lists.tokenValues(everyWrite, true);
     },
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
-    save: async (tokens, flat) => {
+    save: async (tokens, flat, soft) => {
       const grouped = groupJoin(cache, model, options, flat);
       const encoded = encodeTree(schema, grouped, how.includes);
       const relationKeySet = relationKeys(cache, how.includes, grouped);
@@ -740,7 +761,7 @@ async function treeSelect(
       // tokens; it shows as a changed "every write" token: store nothing.
       if (!relationTokens || !after || everyWrite.some((k) => before?.get(k) !== after.get(k))) return;
       const rel = [...relationTokens, ...registered];
-      await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree, rel }, ttl);
+      await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree, rel }, ttl, soft);
       await Promise.all(
         [...encoded.rows].map(([s, rows]) => {
           // Each model's row tokens were read with the entry's, before the database read.
@@ -858,7 +879,7 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
       hit: (lookup) => (lookup.whole.found ? { answer: lookup.whole.value } : undefined),
       direct: run,
       read: run,
-      save: (tokens, value) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema)),
+      save: (tokens, value, soft) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema), soft),
       answer: (value) => value,
     });
   };

@@ -33,7 +33,17 @@ export interface ListPlan {
 /** Primary key values of one row, in primary key order. */
 export type PkValues = unknown[];
 
+/** When an entry goes soft-stale, and how long its query took (for early refresh). */
+export interface SoftExpiry {
+  /** Epoch ms after which one reader refreshes it while others get it stale. */
+  softExpiresAt: number;
+  /** How long the query that built it took, in ms. */
+  delta: number;
+}
+
 export interface ListLookup {
+  /** Soft expiry of the valid entry found, if any. */
+  soft?: SoftExpiry;
   /** The primary keys of a valid pointer entry; `undefined` on a miss. */
   pks: PkValues[] | undefined;
   /** The value of a valid whole-value entry (`found` false on a miss). */
@@ -125,6 +135,7 @@ export class ListCache {
       entry.tokens.length === current.length &&
       entry.tokens.every((t, i) => t === current[i]);
     return {
+      soft: valid ? entry.soft : undefined,
       pks: valid && entry.pks ? entry.pks : undefined,
       whole: valid && entry.whole ? { found: true, value: entry.whole.value } : { found: false },
       fetched: values,
@@ -214,8 +225,8 @@ export class ListCache {
   }
 
   /** Store a list built after {@link prepare}. */
-  async save(plan: ListPlan, tokens: readonly string[], pks: readonly PkValues[], ttl: number): Promise<boolean> {
-    const value = encodeList(tokens, pks, plan.schema.primaryKeys.length);
+  async save(plan: ListPlan, tokens: readonly string[], pks: readonly PkValues[], ttl: number, soft: SoftExpiry): Promise<boolean> {
+    const value = encodeList(tokens, soft, pks, plan.schema.primaryKeys.length);
     return value === undefined ? false : this.#write(plan.entryKey, tokens, value, ttl);
   }
 
@@ -253,10 +264,11 @@ export class ListCache {
   }
 
   /** Store a whole value (a join's rows, an aggregate) built after {@link prepare}. */
-  async saveWhole(plan: ListPlan, tokens: readonly string[], value: unknown, ttl: number): Promise<boolean> {
+  async saveWhole(plan: ListPlan, tokens: readonly string[], value: unknown, ttl: number, soft: SoftExpiry): Promise<boolean> {
     const encoded = encodeAny(value);
     if (encoded === undefined) return false;
-    return this.#write(plan.entryKey, tokens, `["v",${JSON.stringify(tokens)},${encoded}]`, ttl);
+    const meta = JSON.stringify([soft.softExpiresAt, soft.delta]);
+    return this.#write(plan.entryKey, tokens, `["v",${JSON.stringify(tokens)},${meta},${encoded}]`, ttl);
   }
 
   /** Drop one list entry. */
@@ -313,9 +325,12 @@ function chunkHead(text: string | undefined): { tokens: string[]; id: string; co
   }
 }
 
-/** `["l", [tokens…], pk…]`, each pk an encoded value or, for composite keys, an array of them. */
-function encodeList(tokens: readonly string[], pks: readonly PkValues[], width: number): string | undefined {
-  const out: unknown[] = ['l', tokens];
+/**
+ * `["l", [tokens…], [softExpiresAt, delta], pk…]`, each pk an encoded value
+ * or, for composite keys, an array of them.
+ */
+function encodeList(tokens: readonly string[], soft: SoftExpiry, pks: readonly PkValues[], width: number): string | undefined {
+  const out: unknown[] = ['l', tokens, [soft.softExpiresAt, soft.delta]];
   for (const pk of pks) {
     const encoded = pk.map(encodeValue);
     if (encoded.some((v) => v === undefined)) return undefined;
@@ -324,24 +339,32 @@ function encodeList(tokens: readonly string[], pks: readonly PkValues[], width: 
   return JSON.stringify(out);
 }
 
+function decodeSoft(meta: unknown): SoftExpiry {
+  if (!Array.isArray(meta) || typeof meta[0] !== 'number' || typeof meta[1] !== 'number') throw new TypeError('bad meta');
+  return { softExpiresAt: meta[0], delta: meta[1] };
+}
+
 function decodeList(
   text: string | undefined,
   width: number,
-): { tokens: string[]; pks?: PkValues[]; whole?: { value: unknown } } | undefined {
+): { tokens: string[]; soft: SoftExpiry; pks?: PkValues[]; whole?: { value: unknown } } | undefined {
   if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as unknown[];
     if (!Array.isArray(parsed) || !Array.isArray(parsed[1])) return undefined;
     const tokens = parsed[1] as unknown[];
     if (!tokens.every((t) => typeof t === 'string')) return undefined;
-    if (parsed[0] === 'v' && parsed.length === 3) return { tokens: tokens as string[], whole: { value: untagAny(parsed[2]) } };
+    const soft = decodeSoft(parsed[2]);
+    if (parsed[0] === 'v' && parsed.length === 4) {
+      return { tokens: tokens as string[], soft, whole: { value: untagAny(parsed[3]) } };
+    }
     if (parsed[0] !== 'l') return undefined;
-    const pks = parsed.slice(2).map((pk) => {
+    const pks = parsed.slice(3).map((pk) => {
       const parts = width === 1 ? [pk] : (pk as unknown[]);
       if (!Array.isArray(parts) || parts.length !== width) throw new TypeError('bad pk');
       return parts.map(decodeValue);
     });
-    return { tokens: tokens as string[], pks };
+    return { tokens: tokens as string[], soft, pks };
   } catch {
     return undefined;
   }

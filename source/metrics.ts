@@ -21,6 +21,8 @@ export interface MetricsSnapshot {
   staleServed: number;
   /** Background refreshes run (stampede protection). */
   refreshes: number;
+  /** Refreshes whose query failed; the stale entry was kept. */
+  refreshFailures: number;
   /** Reads that waited for another worker's fill (stampede protection). */
   lockWaits: number;
   /** Fill locks won: this reader queried the database for a cold key. */
@@ -54,6 +56,7 @@ export class Metrics {
     listMisses: 0,
     staleServed: 0,
     refreshes: 0,
+    refreshFailures: 0,
     lockWaits: 0,
     lockAcquired: 0,
     lockTimeouts: 0,

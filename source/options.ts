@@ -21,6 +21,9 @@ export interface ResolvedOptions {
   readonly warmLimit: number;
   readonly lockTtl: number;
   readonly lockWaitMs: number;
+  readonly refreshMode: 'background' | 'wait';
+  readonly earlyRefreshBeta: number;
+  readonly refreshConcurrency: number;
   readonly clock: Clock;
 }
 
@@ -33,12 +36,16 @@ export const DEFAULT_OPTIONS = Object.freeze({
   warmLimit: 1000,
   lockTtl: 5,
   lockWaitMs: 1000,
+  refreshMode: 'background' as const,
+  earlyRefreshBeta: 0,
+  refreshConcurrency: 4,
 });
 
 const KNOWN = new Set([
   'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
+  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency',
 ]);
-const MODEL_KNOWN = new Set(['ttl', 'dependsOn']);
+const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn']);
 const MAX_TTL = 60 * 60 * 24 * 30;
 
 function seconds(option: string, value: unknown, fallback: number, min = 1): number {
@@ -90,6 +97,18 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof lockWaitMs !== 'number' || !Number.isInteger(lockWaitMs) || lockWaitMs < 0 || lockWaitMs > lockTtl * 1000) {
     throw new OptionError('lockWaitMs', `must be a whole number of milliseconds from 0 to \`lockTtl\` × 1000 (${lockTtl * 1000}), got ${describe(lockWaitMs)}`);
   }
+  const refreshMode = options.refreshMode ?? DEFAULT_OPTIONS.refreshMode;
+  if (refreshMode !== 'background' && refreshMode !== 'wait') {
+    throw new OptionError('refreshMode', `must be 'background' or 'wait', got ${describe(refreshMode)}`);
+  }
+  const earlyRefreshBeta = options.earlyRefreshBeta ?? DEFAULT_OPTIONS.earlyRefreshBeta;
+  if (typeof earlyRefreshBeta !== 'number' || !Number.isFinite(earlyRefreshBeta) || earlyRefreshBeta < 0) {
+    throw new OptionError('earlyRefreshBeta', `must be a number >= 0, got ${describe(earlyRefreshBeta)}`);
+  }
+  const refreshConcurrency = options.refreshConcurrency ?? DEFAULT_OPTIONS.refreshConcurrency;
+  if (typeof refreshConcurrency !== 'number' || !Number.isInteger(refreshConcurrency) || refreshConcurrency < 1) {
+    throw new OptionError('refreshConcurrency', `must be a whole number >= 1, got ${describe(refreshConcurrency)}`);
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
     throw new OptionError('clock', 'must be an object with a now() method');
@@ -109,13 +128,16 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
         throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
       }
       for (const key of Object.keys(value)) {
-        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, dependsOn)');
+        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, softTtl, dependsOn)');
       }
       const dependsOn = value.dependsOn ?? [];
       if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string' && d.length > 0)) {
         throw new OptionError(`models.${name}.dependsOn`, `must be an array of model names, got ${describe(dependsOn)}`);
       }
-      models[name] = Object.freeze({ ttl: seconds(`models.${name}.ttl`, value.ttl, ttl), dependsOn: Object.freeze([...dependsOn]) as string[] });
+      const modelTtl = seconds(`models.${name}.ttl`, value.ttl, ttl);
+      const modelSoftTtl = seconds(`models.${name}.softTtl`, value.softTtl, Math.min(softTtl, modelTtl));
+      if (modelSoftTtl > modelTtl) throw new OptionError(`models.${name}.softTtl`, `(${modelSoftTtl}) must not exceed its ttl (${modelTtl})`);
+      models[name] = Object.freeze({ ttl: modelTtl, softTtl: modelSoftTtl, dependsOn: Object.freeze([...dependsOn]) as string[] });
     }
   }
 
@@ -130,6 +152,9 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     warmLimit,
     lockTtl,
     lockWaitMs,
+    refreshMode,
+    earlyRefreshBeta,
+    refreshConcurrency,
     clock,
   });
 }

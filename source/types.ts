@@ -10,6 +10,8 @@ import type { CacheStore } from './store/contract';
 export interface ModelCacheOptions {
   /** Hard expiry of this model's entries, in seconds. @default the global `ttl` */
   ttl?: number;
+  /** Soft expiry of this model's list and count entries, in seconds. @default the global `softTtl` */
+  softTtl?: number;
   /**
    * Names of models whose writes also invalidate this model's list entries
    * (the seed's model dependencies by registration), for queries that read
@@ -77,6 +79,25 @@ export interface OrmCacheOptions {
    * @default 1000
    */
   lockWaitMs?: number;
+  /**
+   * What the reader that wins a soft-expired entry's refresh lock gets:
+   * `'background'` serves it the stale copy like everyone else and refreshes
+   * in the background; `'wait'` makes it wait for the fresh result.
+   * @default 'background'
+   */
+  refreshMode?: 'background' | 'wait';
+  /**
+   * β of probabilistic early refresh (XFetch): entries are refreshed before
+   * their soft expiry with a probability that rises as it nears, scaled by how
+   * long their query took. 0 turns it off; 1 is the paper's choice.
+   * @default 0
+   */
+  earlyRefreshBeta?: number;
+  /**
+   * Most background refreshes running at once in one process.
+   * @default 4
+   */
+  refreshConcurrency?: number;
   /** Time source (tests pass a fake clock). @default the system clock */
   clock?: Clock;
 }
