@@ -397,15 +397,16 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       known = lookup.fetched;
     }
     // A cold row: one reader fills it, the others wait for that fill.
-    const release = refreshRequested(options) ? undefined : await cache.locks.acquire(cache.keys.row(schema, pkText));
-    if (!refreshRequested(options)) {
+    const lock = refreshRequested(options) ? 'unavailable' : await cache.locks.acquire(cache.keys.row(schema, pkText));
+    const release = typeof lock === 'function' ? lock : undefined;
+    if (lock !== 'unavailable') {
       const poll = async () => {
         const again = await cache.rows.lookup(schema, [pkText]);
         const row = again.rows.get(pkText);
         if (!row) known = again.ok ? again.fetched : known;
         return row && exactKey(schema, row, values) ? row : undefined;
       };
-      const filled = release ? await poll() : await cache.locks.wait(poll);
+      const filled = release ? await poll() : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
       if (filled) {
         await release?.();
         cache.metrics.add('rowHits');
@@ -522,7 +523,8 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
     if (hit !== 'rebuild') {
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
-      release = await cache.locks.acquire(plan.entryKey);
+      const lock = await cache.locks.acquire(plan.entryKey);
+      release = typeof lock === 'function' ? lock : undefined;
       const poll = async (): Promise<Hit> => {
         const again = await cache.lists.lookup(plan);
         if (!again.ok) return undefined;
@@ -532,7 +534,7 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
       };
       // The lock holder re-checks once: the previous holder may have filled the
       // entry between this reader's lookup and its lock.
-      const filled = release ? await poll() : await cache.locks.wait(poll);
+      const filled = lock === 'unavailable' ? undefined : release ? await poll() : await cache.locks.wait(plan.entryKey, poll);
       if (filled && filled !== 'rebuild') {
         await release?.();
         cache.metrics.add('listHits');

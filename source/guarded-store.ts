@@ -66,6 +66,16 @@ export class GuardedStore {
     return this.#write('add', () => this.store.add(key, value, ttl));
   }
 
+  /** `add` that tells "the key exists" (false) from "the store failed" (null). */
+  async tryAdd(key: string, value: string, ttl: number): Promise<boolean | null> {
+    try {
+      return (await this.store.add(key, value, ttl)) === true;
+    } catch (error) {
+      this.#fail(error, 'add');
+      return null;
+    }
+  }
+
   cas(key: string, value: string, cas: string, ttl: number): Promise<boolean> {
     return this.#write('cas', () => this.store.cas(key, value, cas, ttl));
   }

@@ -31,11 +31,17 @@ export class FillLock {
     readonly options: FillLockOptions,
   ) {}
 
-  /** Try to become the filler of `key`; the release function when won. */
-  async acquire(key: string): Promise<(() => Promise<void>) | undefined> {
+  /**
+   * Try to become the filler of `key`: the release function when won,
+   * `'busy'` when another reader holds the lock, `'unavailable'` when the
+   * store cannot tell (then nobody waits: the cache must never make a query
+   * slower by more than its store deadlines).
+   */
+  async acquire(key: string): Promise<(() => Promise<void>) | 'busy' | 'unavailable'> {
     const lockKey = `${key}:lock`;
-    const won = await this.store.add(lockKey, randomToken(), this.options.lockTtl);
-    if (!won) return undefined;
+    const won = await this.store.tryAdd(lockKey, randomToken(), this.options.lockTtl);
+    if (won === null) return 'unavailable';
+    if (!won) return 'busy';
     this.metrics.add('lockAcquired');
     return async () => {
       await this.store.delete(lockKey);
@@ -44,17 +50,22 @@ export class FillLock {
 
   /**
    * Poll `check` with backoff (5 ms doubling to 100 ms) until it yields a
-   * value (any value other than undefined ends the wait) or `lockWaitMs` has
-   * passed; `undefined` on timeout.
+   * value (any value other than undefined ends the wait), the holder releases
+   * the lock without a fill (a query with nothing to store, such as a missing
+   * row), or `lockWaitMs` has passed; `undefined` unless a value was found.
    */
-  async wait<T>(check: () => Promise<T | undefined>): Promise<T | undefined> {
+  async wait<T>(key: string, check: () => Promise<T | undefined>): Promise<T | undefined> {
     this.metrics.add('lockWaits');
+    const lockKey = `${key}:lock`;
     const deadline = performance.now() + this.options.lockWaitMs;
     let delay = 5;
     while (performance.now() < deadline) {
       await sleep(Math.min(delay, Math.max(1, deadline - performance.now())));
-      const found = await check();
+      const [found, held] = await Promise.all([check(), this.store.get(lockKey)]);
       if (found !== undefined) return found;
+      // Released (or unreadable): look once more, in case the fill landed
+      // between the two reads, then stop waiting.
+      if (held === undefined) return check();
       delay = Math.min(delay * 2, 100);
     }
     this.metrics.add('lockTimeouts');

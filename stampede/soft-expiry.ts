@@ -58,7 +58,7 @@ export class SoftExpiryGuard {
    */
   async refresh(key: string, fill: () => Promise<unknown>): Promise<{ refreshed: boolean; answer?: unknown }> {
     const release = await this.locks.acquire(`${key}:refresh`);
-    if (!release) {
+    if (typeof release !== 'function') {
       this.metrics.add('staleServed');
       return { refreshed: false };
     }

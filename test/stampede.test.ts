@@ -136,3 +136,35 @@ test('a waiter never accepts a fill that a write made stale while it waited', as
   t.false(seen.some((a) => a.id === moved.id), 'the waiter did not return the pre-write list');
   t.true(cache.metrics.snapshot().lockWaits >= 1);
 });
+
+test('waiters stop waiting when the holder releases without a fill, and never wait on a failing store', async (t) => {
+  const db = await createTestDatabase('lock_release', { authors: 2, articles: 10 });
+  const { ProbeStore } = await import('./helpers/store-probe');
+  const memcached = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  // A store whose lock adds fail, as when memcached times out on them.
+  class FailingLocks extends ProbeStore {
+    override add(key: string, value: string, ttl: number): Promise<boolean> {
+      return key.endsWith(':lock') && failLocks ? Promise.reject(new Error('add timed out')) : super.add(key, value, ttl);
+    }
+  }
+  let failLocks = false;
+  const probe = new FailingLocks(memcached);
+  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), lockWaitMs: 5000, lockTtl: 10 });
+  t.teardown(async () => {
+    cache.uninstall();
+    await probe.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  // A missing row: the holder finds nothing to store and releases the lock.
+  const missing = await Promise.all(Array.from({ length: 20 }, () => Article.findByPk(999_999)));
+  t.deepEqual(missing, Array(20).fill(null));
+  t.true(cache.metrics.snapshot().lockWaits > 0);
+  t.is(cache.metrics.snapshot().lockTimeouts, 0, 'no waiter sat out lockWaitMs');
+
+  failLocks = true;
+  const rows = await Promise.all(Array.from({ length: 20 }, () => Article.findAll({ where: { authorId: 1 }, order: [['id', 'ASC']] })));
+  const truth = (await Article.findAll({ where: { authorId: 1 }, order: [['id', 'ASC']], cache: false })).map((a) => a.id);
+  for (const list of rows) t.deepEqual(list.map((a) => a.id), truth);
+  t.is(cache.metrics.snapshot().lockTimeouts, 0, 'an unreadable lock is not waited on');
+});
