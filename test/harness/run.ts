@@ -3,7 +3,7 @@
  * (or use ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED), run the command against
  * them, and stop everything afterwards, also on failure or Ctrl-C.
  *
- *   node test/harness/run.js [--demo] [--memcached N] [ava or demo arguments]
+ *   node test/harness/run.js [--demo | --bench] [--memcached N] [ava, demo or bench arguments]
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,13 +26,16 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<n
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const demo = argv.includes('--demo');
+  const bench = argv.includes('--bench');
   const countFlag = argv.indexOf('--memcached');
   const memcachedCount = countFlag >= 0 ? Number(argv[countFlag + 1]) : 1;
   // Everything that is not the harness's own flag goes to ava (or the demo).
-  const passThrough = argv.filter((arg, i) => arg !== '--demo' && arg !== '--memcached' && argv[i - 1] !== '--memcached');
+  const passThrough = argv.filter(
+    (arg, i) => arg !== '--demo' && arg !== '--bench' && arg !== '--memcached' && argv[i - 1] !== '--memcached',
+  );
 
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  if (!demo) {
+  if (!demo && !bench) {
     process.stderr.write('[harness] type-checking\n');
     const code = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], process.env);
     if (code !== 0) return code;
@@ -61,8 +64,9 @@ async function main(): Promise<number> {
       ORM_CACHE_MEMCACHED: servers.memcached.join(','),
       ORM_CACHE_HARNESS: '1',
     };
-    if (demo) {
-      return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', join('examples', 'demo.ts'), ...passThrough], env);
+    if (demo || bench) {
+      const script = demo ? join('examples', 'demo.ts') : join('bench', 'run.ts');
+      return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
     }
     const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
     return await run(process.execPath, [ava, ...passThrough], env);
