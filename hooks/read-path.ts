@@ -377,9 +377,13 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
     }
 
     const { pkText, values } = how.where;
+    // "No such row" is recorded only for integer keys: a string key is looked
+    // up case-folded, and under a binary collation an absent spelling says
+    // nothing about another one.
+    const absences = schema.primaryKeys.every((a) => a.keyKind === 'integer');
     let known: Map<string, string> | undefined;
     if (!refreshRequested(options)) {
-      const lookup = await cache.rows.lookup(schema, [pkText]);
+      const lookup = await cache.rows.lookup(schema, [pkText], absences);
       const row = lookup.rows.get(pkText);
       if (row) {
         if (!exactKey(schema, row, values)) {
@@ -388,6 +392,10 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
         }
         cache.metrics.add('rowHits');
         return buildResult(model, options, how.columns, visible(schema, how, row));
+      }
+      if (lookup.absent.has(pkText)) {
+        cache.metrics.add('rowHits');
+        return buildResult(model, options, how.columns, []);
       }
       if (!lookup.ok) {
         // The store is failing: skip the fill's extra round trips entirely.
@@ -400,25 +408,27 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
     const lock = refreshRequested(options) ? 'unavailable' : await cache.locks.acquire(cache.keys.row(schema, pkText));
     const release = typeof lock === 'function' ? lock : undefined;
     if (lock !== 'unavailable') {
-      const poll = async () => {
-        const again = await cache.rows.lookup(schema, [pkText]);
+      const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
+        const again = await cache.rows.lookup(schema, [pkText], absences);
         const row = again.rows.get(pkText);
-        if (!row) known = again.ok ? again.fetched : known;
-        return row && exactKey(schema, row, values) ? row : undefined;
+        if (row && exactKey(schema, row, values)) return { row };
+        if (again.absent.has(pkText)) return { row: undefined };
+        if (again.ok) known = again.fetched;
+        return undefined;
       };
       const filled = release ? await poll() : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
       if (filled) {
         await release?.();
         cache.metrics.add('rowHits');
-        return buildResult(model, options, how.columns, visible(schema, how, filled));
+        return buildResult(model, options, how.columns, visible(schema, how, filled.row));
       }
     }
     cache.metrics.add('rowMisses');
     try {
-      const ticket = await cache.rows.beginFill(schema, pkText, known);
+      const ticket = await cache.rows.beginFill(schema, pkText, known, absences);
       const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
       const row = fetched[0];
-      if (row && ticket) await cache.rows.completeFill(ticket, row, ttl);
+      if (ticket) await (row ? cache.rows.completeFill(ticket, row, ttl) : cache.rows.completeAbsence(ticket, ttl));
       // The database matched this row to the query (a case-insensitive collation
       // may return another spelling of the key), so it is the right answer here.
       return buildResult(model, options, how.columns, visible(schema, how, row));

@@ -13,13 +13,14 @@
  *   only objects are tags, `{"b": base64}` for a Buffer, `{"n": "…"}` for a
  *   bigint and `{"f": "NaN"}` for a non-finite number.
  * A tombstone is `["x", random]`: a write replaced the row; fills must `cas`
- * against it.
+ * against it. `["n", [tokens…]]` records that no such row exists.
  */
 import type { ModelSchema } from './model-schema';
 
 /** A decoded entry. */
 export type Entry =
   | { type: 'row'; tokens: string[]; values: Record<string, unknown> }
+  | { type: 'absent'; tokens: string[] }
   | { type: 'tombstone' };
 
 /** Returned by the encoder for values it cannot represent faithfully. */
@@ -83,6 +84,11 @@ export function encodeRow(schema: ModelSchema, row: Record<string, unknown>, tok
   }
 }
 
+/** "No such row", valid while `tokens` (which every insert rotates) are current. */
+export function encodeAbsence(tokens: readonly string[]): string {
+  return JSON.stringify(['n', tokens]);
+}
+
 /** A tombstone value; `marker` makes each one distinct for `cas`. */
 export function encodeTombstone(marker: string): string {
   return JSON.stringify(['x', marker]);
@@ -103,6 +109,9 @@ export function decodeEntry(schema: ModelSchema, text: string | undefined): Entr
   }
   if (!Array.isArray(parsed)) return undefined;
   if (parsed[0] === 'x' && parsed.length === 2) return { type: 'tombstone' };
+  if (parsed[0] === 'n' && parsed.length === 2 && Array.isArray(parsed[1]) && parsed[1].every((t) => typeof t === 'string')) {
+    return { type: 'absent', tokens: parsed[1] as string[] };
+  }
   if (parsed[0] !== 'r' || parsed.length !== schema.attributes.length + 2) return undefined;
   const tokens = parsed[1];
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) return undefined;

@@ -14,7 +14,8 @@
  * are dropped.
  */
 import { randomToken } from './clock';
-import { decodeEntry, encodeRow, encodeTombstone } from './codec';
+import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from './codec';
+import { conjunctionId } from './conjunctions';
 import type { GuardedStore } from './guarded-store';
 import type { KeySpace } from './keys';
 import type { Metrics } from './metrics';
@@ -42,6 +43,8 @@ export interface WarmTicket {
 export interface RowLookup {
   /** Valid rows by primary key text. */
   rows: Map<string, Record<string, unknown>>;
+  /** Keys with a valid "no such row" entry (only when asked for). */
+  absent: Set<string>;
   /** Everything the multi-get returned (tokens included), reused by fills. */
   fetched: Map<string, string>;
   /** Whether the store answered. */
@@ -63,23 +66,38 @@ export class RowCache {
   }
 
   /**
+   * Token keys a "no such row" entry depends on besides the row tokens: the
+   * list epoch and the token every insert or update of the model rotates, so
+   * any write that could create the row invalidates every absence at once.
+   */
+  absenceKeys(schema: ModelSchema): string[] {
+    return [this.keys.listEpoch(schema), this.keys.conjunction(schema, conjunctionId([], []))];
+  }
+
+  /**
    * Fetch rows and their tokens in one multi-get; an entry is valid only if
    * every token it recorded is present and unchanged (an evicted token makes
    * a new token, hence a miss, never a stale hit).
    */
-  async lookup(schema: ModelSchema, pkTexts: readonly string[]): Promise<RowLookup> {
+  async lookup(schema: ModelSchema, pkTexts: readonly string[], withAbsence = false): Promise<RowLookup> {
     const tokenKeys = this.tokenKeys(schema);
+    const absenceKeys = withAbsence ? this.absenceKeys(schema) : [];
     const rowKeys = pkTexts.map((pk) => this.keys.row(schema, pk));
-    const { values, ok } = await this.store.getMulti([...rowKeys, ...tokenKeys]);
+    const { values, ok } = await this.store.getMulti([...rowKeys, ...tokenKeys, ...absenceKeys]);
     const rows = new Map<string, Record<string, unknown>>();
+    const absent = new Set<string>();
     const current = tokenKeys.map((k) => values.get(k));
+    const all = [...current, ...absenceKeys.map((k) => values.get(k))];
     if (current.every((t) => t !== undefined)) {
       pkTexts.forEach((pk, i) => {
         const entry = decodeEntry(schema, values.get(rowKeys[i] as string));
         if (entry?.type === 'row' && sameTokens(entry.tokens, current as string[])) rows.set(pk, entry.values);
+        if (withAbsence && entry?.type === 'absent' && all.every((t) => t !== undefined) && sameTokens(entry.tokens, all as string[])) {
+          absent.add(pk);
+        }
       });
     }
-    return { rows, fetched: values, ok };
+    return { rows, absent, fetched: values, ok };
   }
 
   /**
@@ -87,9 +105,9 @@ export class RowCache {
    * store cannot tell (then nothing may be filled: an entry recorded under a
    * guessed token could outlive a rotation it never saw).
    */
-  async tokens(schema: ModelSchema, known?: Map<string, string>): Promise<string[] | undefined> {
+  async tokens(schema: ModelSchema, known?: Map<string, string>, withAbsence = false): Promise<string[] | undefined> {
     const result: string[] = [];
-    for (const key of this.tokenKeys(schema)) {
+    for (const key of [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])]) {
       let value = known?.get(key);
       if (value === undefined) {
         const fresh = randomToken();
@@ -107,8 +125,13 @@ export class RowCache {
    * database. Must be called before the read starts; `undefined` when the
    * store is failing (the read still happens, nothing is stored).
    */
-  async beginFill(schema: ModelSchema, pkText: string, known?: Map<string, string>): Promise<FillTicket | undefined> {
-    const tokens = await this.tokens(schema, known);
+  async beginFill(
+    schema: ModelSchema,
+    pkText: string,
+    known?: Map<string, string>,
+    withAbsence = false,
+  ): Promise<FillTicket | undefined> {
+    const tokens = await this.tokens(schema, known, withAbsence);
     if (!tokens) return undefined;
     const key = this.keys.row(schema, pkText);
     const seen = await this.store.gets(key);
@@ -126,6 +149,20 @@ export class RowCache {
         : await this.store.cas(ticket.key, value, ticket.cas, ttl);
     this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
     return stored;
+  }
+
+  /**
+   * Record that the row read after {@link beginFill} (with absence tokens)
+   * does not exist, unless a write got there first. Kept briefly: inserts by
+   * other applications are invisible to the cache.
+   */
+  async completeAbsence(ticket: FillTicket, ttl: number): Promise<boolean> {
+    if (ticket.tokens.length !== 4 || this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2) return false;
+    const value = encodeAbsence(ticket.tokens);
+    const lifetime = Math.min(ttl, ABSENCE_TTL);
+    return ticket.cas === undefined
+      ? this.store.add(ticket.key, value, lifetime)
+      : this.store.cas(ticket.key, value, ticket.cas, lifetime);
   }
 
   /** Tokens for warming the row cache from a query about to run. */
@@ -182,11 +219,16 @@ export class RowCache {
       this.metrics.add('rowFillsRejected');
       return undefined;
     }
-    const value = encodeRow(ticket.schema, row, ticket.tokens);
+    // A ticket taken for a possible absence also holds the absence tokens;
+    // a row records only the row tokens.
+    const value = encodeRow(ticket.schema, row, ticket.tokens.slice(0, 2));
     if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return undefined;
     return value;
   }
 }
+
+/** Seconds a "no such row" entry is kept at most. */
+const ABSENCE_TTL = 60;
 
 function sameTokens(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);

@@ -285,3 +285,23 @@ test.serial('invalidate(Model, pk), invalidate(Model) and flush() force the next
   t.is(await reads(), 2);
   t.is(await reads(), 0);
 });
+
+test.serial('a missing row is remembered until a write of the model could create it', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  const missing = async (id: number) => {
+    t.is(await Article.findByPk(id), null);
+    db.sql.take();
+    t.is(await Article.findByPk(id), null);
+    t.is(db.sql.selects().length, 0, `the absence of ${id} is cached`);
+  };
+  await missing(5000);
+  await Article.create({ id: 5000, title: 'created', authorId: 1 });
+  t.is((await Article.findByPk(5000))!.title, 'created');
+  await missing(5001);
+  await Article.bulkCreate([{ id: 5001, title: 'bulk created', authorId: 1 }]);
+  t.is((await Article.findByPk(5001))!.title, 'bulk created');
+  await missing(5002);
+  await db.sequelize.query("INSERT INTO articles (id, title, author_id, published, views, created_at, updated_at) VALUES (5002, 'raw', 1, 0, 0, NOW(), NOW())");
+  t.is((await Article.findByPk(5002))!.title, 'raw');
+});

@@ -113,3 +113,15 @@ test.serial('a fill slower than half the tombstone lifetime is dropped', async (
   t.deepEqual(rowWrites, [], 'the row was not stored');
   t.is(cache.metrics.snapshot().rowFillsRejected, 1);
 });
+
+test.serial('an insert while a reader records that the row is missing makes the record invalid', async (t) => {
+  const { db, probe } = t.context;
+  const { Article } = db.models;
+  const gate = probe.pauseNext('add', rowKey(7777));
+  const reader = Article.findByPk(7777);
+  await gate.reached; // the reader found no row and is about to record its absence
+  await Article.bulkCreate([{ id: 7777, title: 'inserted meanwhile', authorId: 1 }]);
+  gate.release();
+  t.is(await reader, null, 'the reader started before the insert');
+  t.is((await Article.findByPk(7777))!.title, 'inserted meanwhile');
+});
