@@ -8,7 +8,7 @@ async function main() {
   const [database, namespace, authorId] = process.argv.slice(2) as [string, string, string];
   const { sequelize, models } = await openBlog(database, { pool: 2 });
   const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 2000 });
-  const cache = ormCache.install(sequelize, { store, namespace, lockTtl: 3 });
+  const cache = ormCache.install(sequelize, { store, namespace, lockTtl: 10 });
   sequelize.addHook('beforeQuery', 'hang', () => {
     if (cache.metrics.snapshot().lockAcquired > 0) {
       process.send!({ holding: true });
