@@ -524,7 +524,7 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
     if (hit && hit !== 'rebuild') {
       cache.metrics.add('listHits');
       if (lookup.soft && cache.stampede.due(lookup.soft)) {
-        const fresh = await cache.stampede.refresh(plan.entryKey, () => fill(cache, plan, options, cycle, lookup.fetched));
+        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, () => fill(cache, plan, options, cycle, lookup.fetched));
         if (fresh.refreshed) return fresh.answer;
       }
       return hit.answer;

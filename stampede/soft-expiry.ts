@@ -56,10 +56,12 @@ export class SoftExpiryGuard {
    * 'wait' mode the winner's answer is the fresh one; otherwise (and for
    * losers) `refreshed` is false and the caller serves what it has.
    */
-  async refresh(key: string, fill: () => Promise<unknown>): Promise<{ refreshed: boolean; answer?: unknown }> {
+  async refresh(key: string, soft: SoftExpiry, fill: () => Promise<unknown>): Promise<{ refreshed: boolean; answer?: unknown }> {
+    // An early (XFetch) refresh serves a copy that is not stale yet.
+    const stale = this.clock.now() >= soft.softExpiresAt;
     const release = await this.locks.acquire(`${key}:refresh`);
     if (typeof release !== 'function') {
-      this.metrics.add('staleServed');
+      if (stale) this.metrics.add('staleServed');
       return { refreshed: false };
     }
     this.metrics.add('refreshes');
@@ -74,7 +76,7 @@ export class SoftExpiryGuard {
       }
     });
     if (this.options.refreshMode === 'wait') return run;
-    this.metrics.add('staleServed');
+    if (stale) this.metrics.add('staleServed');
     this.#pending.add(run);
     void run.finally(() => this.#pending.delete(run));
     return { refreshed: false };
