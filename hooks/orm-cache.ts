@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../source/options';
 import { ListCache } from '../source/list-cache';
 import { RowCache } from '../source/row-cache';
 import { FillLock } from '../stampede/fill-lock';
+import { SingleFlight } from '../stampede/single-flight';
 import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
@@ -51,6 +52,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly locks: FillLock;
   /** @internal */
   readonly stampede: SoftExpiryGuard;
+  /** @internal */
+  readonly flights = new SingleFlight();
   /** @internal */
   readonly keys: KeySpace;
   readonly #uninstall: () => void;

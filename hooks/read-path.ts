@@ -26,6 +26,7 @@ import {
   treeKeys,
 } from './include-tree';
 import type { OrmCache } from './orm-cache';
+import { type OpenFlight, SingleFlight } from '../stampede/single-flight';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
 
@@ -511,9 +512,16 @@ interface EntryCycle<R> {
  * must be taken before the database read: a write between the two rotates
  * one of them, so the stored entry can never validate.
  */
-async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R>): Promise<unknown> {
+async function throughEntry<R>(
+  cache: OrmCache,
+  plan: ListPlan,
+  options: SelectOptions,
+  cycle: EntryCycle<R>,
+  mayJoin = true,
+): Promise<unknown> {
   let fetched = new Map<string, string>();
   let release: (() => Promise<void>) | undefined;
+  let flight: OpenFlight | undefined;
   if (!refreshRequested(options)) {
     const lookup = await cache.lists.lookup(plan);
     if (!lookup.ok) {
@@ -524,13 +532,23 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
     if (hit && hit !== 'rebuild') {
       cache.metrics.add('listHits');
       if (lookup.soft && cache.stampede.due(lookup.soft)) {
-        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, () => fill(cache, plan, options, cycle, lookup.fetched));
+        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, async () => (await fill(cache, plan, options, cycle, lookup.fetched)).answer);
         if (fresh.refreshed) return fresh.answer;
       }
       return hit.answer;
     }
     fetched = lookup.fetched;
     if (hit !== 'rebuild') {
+      // Concurrent identical misses in this process share one read.
+      const joined = mayJoin ? cache.flights.join(plan.entryKey) : undefined;
+      if (joined) {
+        cache.metrics.add('coalesced');
+        const copy = SingleFlight.copy(await joined);
+        if (copy) return cycle.answer(copy.value as R);
+        return throughEntry(cache, plan, options, cycle, false);
+      }
+      flight = cache.flights.open(plan.entryKey);
+      await flight.sealed;
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
       const lock = await cache.locks.acquire(plan.entryKey);
@@ -546,6 +564,7 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
       // entry between this reader's lookup and its lock.
       const filled = lock === 'unavailable' ? undefined : release ? await poll() : await cache.locks.wait(plan.entryKey, poll);
       if (filled && filled !== 'rebuild') {
+        flight.settle('retry');
         await release?.();
         cache.metrics.add('listHits');
         return filled.answer;
@@ -554,23 +573,35 @@ async function throughEntry<R>(cache: OrmCache, plan: ListPlan, options: SelectO
   }
   cache.metrics.add('listMisses');
   try {
-    return await fill(cache, plan, options, cycle, fetched);
+    return (await fill(cache, plan, options, cycle, fetched, flight)).answer;
   } finally {
+    flight?.settle('retry');
     await release?.();
   }
 }
 
-/** Take the tokens, read the database, store the entry with its soft expiry; the caller's answer. */
-async function fill<R>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R>, fetched: Map<string, string>) {
+/**
+ * Take the tokens, read the database, hand the read to the flight's joiners,
+ * store the entry with its soft expiry; the read and the caller's answer.
+ */
+async function fill<R>(
+  cache: OrmCache,
+  plan: ListPlan,
+  options: SelectOptions,
+  cycle: EntryCycle<R>,
+  fetched: Map<string, string>,
+  flight?: OpenFlight,
+): Promise<{ read: R; answer: unknown }> {
   const tokens = await cache.lists.prepare(plan, fetched);
   await cycle.beforeRead?.();
   const clock = cache.options.clock;
   const started = clock.now();
   const read = await cycle.read();
+  flight?.settle(read);
   const now = clock.now();
   const soft = { softExpiresAt: now + softTtlFor(cache, plan.schema, options) * 1000, delta: now - started };
   if (tokens) await cycle.save(tokens, read, soft);
-  return cycle.answer(read);
+  return { read, answer: cycle.answer(read) };
 }
 
 /** Soft TTL of an entry: per query, else per model, else global; in seconds. */

@@ -29,6 +29,8 @@ export interface MetricsSnapshot {
   lockAcquired: number;
   /** Waits that ran out (`lockWaitMs`) and queried the database themselves. */
   lockTimeouts: number;
+  /** Misses that joined another identical in-process read instead of reading. */
+  coalesced: number;
   /** Reads that skipped the cache: transactions, `cache: false`, unsupported query shapes. */
   bypassed: number;
   /** Invalidations performed: row tombstones plus token rotations. */
@@ -60,6 +62,7 @@ export class Metrics {
     lockWaits: 0,
     lockAcquired: 0,
     lockTimeouts: 0,
+    coalesced: 0,
     bypassed: 0,
     invalidations: 0,
     invalidationsDeferred: 0,

@@ -169,3 +169,57 @@ test('waiters stop waiting when the holder releases without a fill, and never wa
   for (const list of rows) t.deepEqual(list.map((a) => a.id), truth);
   t.is(cache.metrics.snapshot().lockTimeouts, 0, 'an unreadable lock is not waited on');
 });
+
+test('concurrent identical misses in one process share one read and get independent results', async (t) => {
+  const db = await createTestDatabase('single_flight', { authors: 3, articles: 30 });
+  const { ProbeStore } = await import('./helpers/store-probe');
+  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
+  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
+  t.teardown(async () => {
+    cache.uninstall();
+    await probe.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
+  db.sql.take();
+  probe.reset();
+  const results = await Promise.all(Array.from({ length: 50 }, () => Article.findAll(list)));
+  t.is(db.sql.selects().length, 1);
+  const lockAttempts = probe.results.filter((r) => r.op === 'add' && r.key.endsWith(':lock')).length;
+  const coalesced = cache.metrics.snapshot().coalesced;
+  t.is(lockAttempts + coalesced, 50, 'every caller either joined the read or tried the lock');
+  t.true(coalesced >= 40, `${coalesced} of 50 joined`);
+  const truth = (await Article.findAll({ ...list, cache: false })).map((a) => a.get({ plain: true }));
+  for (const rows of results) t.deepEqual(rows.map((a) => a.get({ plain: true })), truth);
+  // Each caller owns its instances and their JSON values.
+  const withMetadata = results.map((rows) => rows.find((a) => a.metadata !== null)!);
+  (withMetadata[0]!.metadata as Record<string, unknown>).changed = true;
+  t.is((withMetadata[1]!.metadata as Record<string, unknown>).changed, undefined);
+  t.not(results[0]![0], results[1]![0]);
+});
+
+test('a read that starts once a flight has begun reading never joins it', async (t) => {
+  const db = await createTestDatabase('flight_seal', { authors: 3, articles: 30 });
+  const { ProbeStore } = await import('./helpers/store-probe');
+  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
+  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), lockWaitMs: 300 });
+  t.teardown(async () => {
+    cache.uninstall();
+    await probe.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  const list = { where: { authorId: 3 }, order: [['id', 'ASC']] as [string, string][] };
+  const gate = probe.pauseNext('add', (key) => key.endsWith(':lock'));
+  const leader = Article.findAll(list);
+  await gate.reached; // the leader's flight is sealed: it is taking the lock
+  const moved = (await Article.findOne({ where: { authorId: 1 }, cache: false }))!;
+  await moved.update({ authorId: 3 });
+  const late = Article.findAll(list); // starts after the write returned
+  await new Promise((r) => setTimeout(r, 20));
+  gate.release();
+  const [, seen] = await Promise.all([leader, late]);
+  t.is(cache.metrics.snapshot().coalesced, 0);
+  t.true(seen.some((a) => a.id === moved.id), 'the late read sees the write');
+});
