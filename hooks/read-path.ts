@@ -406,7 +406,10 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       known = lookup.fetched;
     }
     // A cold row: one reader fills it, the others wait for that fill.
-    const lock = refreshRequested(options) ? 'unavailable' : await cache.locks.acquire(cache.keys.row(schema, pkText));
+    const lock =
+      refreshRequested(options) || !cache.options.stampedeProtection
+        ? 'unavailable'
+        : await cache.locks.acquire(cache.keys.row(schema, pkText));
     const release = typeof lock === 'function' ? lock : undefined;
     if (lock !== 'unavailable') {
       const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
@@ -528,17 +531,20 @@ async function throughEntry<R>(
       cache.metrics.add('listMisses');
       return cycle.direct();
     }
-    const hit = await cycle.hit(lookup);
+    const protection = cache.options.stampedeProtection;
+    // Without protection a soft-expired entry is simply expired: a miss.
+    const expired = !protection && lookup.soft !== undefined && cache.options.clock.now() >= lookup.soft.softExpiresAt;
+    const hit = expired ? undefined : await cycle.hit(lookup);
     if (hit && hit !== 'rebuild') {
       cache.metrics.add('listHits');
-      if (lookup.soft && cache.stampede.due(lookup.soft)) {
+      if (protection && lookup.soft && cache.stampede.due(lookup.soft)) {
         const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, async () => (await fill(cache, plan, options, cycle, lookup.fetched)).answer);
         if (fresh.refreshed) return fresh.answer;
       }
       return hit.answer;
     }
     fetched = lookup.fetched;
-    if (hit !== 'rebuild') {
+    if (hit !== 'rebuild' && protection) {
       // Concurrent identical misses in this process share one read.
       const joined = mayJoin ? cache.flights.join(plan.entryKey) : undefined;
       if (joined) {

@@ -19,6 +19,7 @@ export interface ResolvedOptions {
   readonly models: Readonly<Record<string, Readonly<ModelCacheOptions> | false>>;
   readonly tombstoneTtl: number;
   readonly warmLimit: number;
+  readonly stampedeProtection: boolean;
   readonly lockTtl: number;
   readonly lockWaitMs: number;
   readonly refreshMode: 'background' | 'wait';
@@ -43,7 +44,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
 
 const KNOWN = new Set([
   'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
-  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency',
+  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection',
 ]);
 const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn']);
 const MAX_TTL = 60 * 60 * 24 * 30;
@@ -109,6 +110,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof refreshConcurrency !== 'number' || !Number.isInteger(refreshConcurrency) || refreshConcurrency < 1) {
     throw new OptionError('refreshConcurrency', `must be a whole number >= 1, got ${describe(refreshConcurrency)}`);
   }
+  const stampedeProtection = options.stampedeProtection ?? true;
+  if (typeof stampedeProtection !== 'boolean') {
+    throw new OptionError('stampedeProtection', `must be true or false, got ${describe(stampedeProtection)}`);
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
     throw new OptionError('clock', 'must be an object with a now() method');
@@ -150,6 +155,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     models: Object.freeze(models),
     tombstoneTtl,
     warmLimit,
+    stampedeProtection,
     lockTtl,
     lockWaitMs,
     refreshMode,

@@ -68,6 +68,13 @@ export interface OrmCacheOptions {
    */
   warmLimit?: number;
   /**
+   * Stampede protection: fill locks, single-flight and soft expiry with one
+   * refresher. `false` turns all of it off (every reader of a cold key
+   * queries, and a soft-expired entry is a miss), for comparison.
+   * @default true
+   */
+  stampedeProtection?: boolean;
+  /**
    * Lifetime of the lock a reader takes to fill a cold key, in seconds: a
    * holder that dies delays the others by at most this.
    * @default 5

@@ -5,7 +5,8 @@
  * the winner refreshes — in the background by default, its own caller and
  * everyone else being served the stale copy at hit speed — and the losers are
  * served the stale copy. A refresh that fails releases the lock and keeps the
- * stale entry. Entries invalidated by a write are never served stale: their
+ * stale entry; one that succeeds keeps the lock until it expires, so at most
+ * one refresh per entry runs per `lockTtl`. Entries invalidated by a write are never served stale: their
  * tokens no longer match, which makes them misses, not soft hits.
  *
  * Optional probabilistic early refresh (XFetch, Vattani, Chierichetti and
@@ -67,12 +68,14 @@ export class SoftExpiryGuard {
     this.metrics.add('refreshes');
     const run = this.#limit(async () => {
       try {
+        // On success the lock is left to expire (lockTtl): a reader that saw
+        // the stale copy just before the refresh landed would otherwise win a
+        // freshly released lock and refresh a second time.
         return { refreshed: true, answer: await fill() };
       } catch {
         this.metrics.add('refreshFailures');
-        return { refreshed: false };
-      } finally {
         await release();
+        return { refreshed: false };
       }
     });
     if (this.options.refreshMode === 'wait') return run;

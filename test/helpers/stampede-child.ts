@@ -5,10 +5,10 @@ import { MemcachedStore, ormCache } from '../../source';
 import { openBlog } from './servers';
 
 async function main() {
-  const [database, namespace] = process.argv.slice(2) as [string, string];
-  const { sequelize, models } = await openBlog(database, { pool: 10 });
+  const [database, namespace, softTtl] = process.argv.slice(2) as [string, string, string | undefined];
+  const { sequelize, models, sql } = await openBlog(database, { pool: 10 });
   const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 2000 });
-  const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000 });
+  const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000, ...(softTtl ? { softTtl: Number(softTtl) } : {}) });
   process.on('message', async (message: { go?: { n: number; authorId: number; marker: string }; exit?: boolean }) => {
     if (message.exit) {
       await store.close();
@@ -23,7 +23,13 @@ async function main() {
       ),
     );
     const lengths = new Set(results.map((r) => (r.status === 'fulfilled' ? r.value.length : -1)));
-    process.send!({ ok: results.filter((r) => r.status === 'fulfilled').length, lengths: [...lengths], metrics: cache.metrics.snapshot() });
+    await cache.settled();
+    process.send!({
+      ok: results.filter((r) => r.status === 'fulfilled').length,
+      lengths: [...lengths],
+      metrics: cache.metrics.snapshot(),
+      statements: sql.take(),
+    });
   });
   process.send!({ ready: true });
 }
