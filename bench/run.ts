@@ -71,12 +71,14 @@ async function main(): Promise<void> {
   url.pathname = `/${database}`;
   const namespace = `bench${randomBytes(3).toString('hex')}`;
 
-  const open = (name: string, store?: CacheStore): System => {
+  const open = (name: string, store?: CacheStore, protection = true): System => {
     const sql = { count: 0 };
     const sequelize = new Sequelize(url.toString(), { dialect: 'mysql', logging: () => void sql.count++, pool: { max: 10 } });
     const models = addBlogModels(sequelize);
     const counted = store ? new CountingStore(store) : undefined;
-    const cache = counted ? ormCache.install(sequelize, { store: counted, namespace: `${namespace}${name.length}` }) : undefined;
+    const cache = counted
+      ? ormCache.install(sequelize, { store: counted, namespace: `${namespace}${systems.length}`, stampedeProtection: protection })
+      : undefined;
     return { name, sequelize, models, cache, store: counted, sql };
   };
 
@@ -210,6 +212,48 @@ async function main(): Promise<void> {
         );
       }
     }
+    // W5: stampedes. 400 concurrent identical requests, in one process, on a
+    // cold key and on a soft-expired key, with and without protection.
+    const unprotected = open('orm-cache (memcached, no protection)', new MemcachedStore(memcached.split(','), { timeoutMs: 200 }), false);
+    systems.push(unprotected);
+    const burst = async (system: System, where: Record<string, unknown>, softTtl?: number) => {
+      const query = () => system.models.Article.findAll({ where, order: [['id', 'DESC']], limit: 50, ...(softTtl ? { cache: { softTtl } } : {}) });
+      const sql0 = system.sql.count;
+      const latencies = await Promise.all(
+        Array.from({ length: 400 }, async () => {
+          const t0 = performance.now();
+          await query();
+          return performance.now() - t0;
+        }),
+      );
+      await system.cache?.settled();
+      return { latencies: latencies.sort((a, b) => a - b), queries: system.sql.count - sql0 };
+    };
+    const stampedeRows: Record<string, unknown>[] = [];
+    lines.push('', '| W5 stampede: 400 concurrent identical findAll | system | DB queries per burst | p50 µs | p99 µs |', '|---|---|---:|---:|---:|');
+    for (const [scenario, soft] of [['cold key', false], ['soft-expired key', true]] as const) {
+      for (const system of [plain, onMemcached, unprotected]) {
+        const queries: number[] = [];
+        const all: number[] = [];
+        for (let round = 0; round < Math.max(2, ROUNDS - 1); round++) {
+          progress(round, ROUNDS, `W5 ${scenario} · ${system.name}`);
+          const where = { authorId: nextAuthor(), title: { [Symbol.for('ne')]: `w5-${randomBytes(4).toString('hex')}` } };
+          if (soft) {
+            await system.models.Article.findAll({ where, order: [['id', 'DESC']], limit: 50, cache: { softTtl: 1 } });
+            await new Promise((r) => setTimeout(r, 1100));
+          }
+          const result = await burst(system, where, soft ? 300 : undefined);
+          queries.push(result.queries);
+          all.push(...result.latencies);
+        }
+        all.sort((a, b) => a - b);
+        const row = { scenario, system: system.name, queriesPerBurst: queries.reduce((a, b) => a + b, 0) / queries.length, p50: percentile(all, 50), p99: percentile(all, 99) };
+        stampedeRows.push(row);
+        lines.push(`| ${scenario} | ${system.name} | ${row.queriesPerBurst.toFixed(1)} | ${(row.p50 * 1000).toFixed(0)} | ${(row.p99 * 1000).toFixed(0)} |`);
+      }
+    }
+    process.stderr.write('\n');
+    rows.push(...stampedeRows.map((r) => ({ workload: 'W5', ...r })));
     process.stdout.write(`${lines.join('\n')}\n`);
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });

@@ -645,8 +645,12 @@ async function rowsOfList(
   });
   if (missing.length > 0) {
     const unique = [...new Set(missing.map((i) => texts[i] as string))];
+    // With the store failing, fetch the rows but attempt no fills: each would
+    // cost more failing store operations (and deadlines) for nothing.
     const tickets = new Map(
-      await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched)] as const)),
+      lookup.ok
+        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched)] as const))
+        : [],
     );
     const fetched = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
     const byText = new Map<string, Record<string, unknown>>();
