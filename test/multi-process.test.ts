@@ -4,9 +4,8 @@
  * namespace with the writing test process.
  */
 import test from 'ava';
-import { type ChildProcess, fork } from 'node:child_process';
-import { join } from 'node:path';
 import { MemcachedStore, ormCache } from '../source';
+import { forkChild } from './helpers/fork-child';
 import { createTestDatabase, memcachedServers, uniqueNamespace } from './helpers/servers';
 
 interface Reply {
@@ -21,31 +20,9 @@ interface Reader {
   stop(): void;
 }
 
-function startReader(database: string, namespace: string): Promise<Reader> {
-  const child: ChildProcess = fork(join(__dirname, 'helpers', 'reader-child.ts'), [database, namespace], {
-    execArgv: ['-r', 'ts-node/register/transpile-only'],
-    cwd: join(__dirname, '..'),
-  });
-  let pending: ((reply: Reply) => void) | undefined;
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.on('message', (message: Reply & { ready?: boolean }) => {
-      if (message.ready) {
-        const ask = (message: object) =>
-          new Promise<Reply>((r) => {
-            pending = r;
-            child.send(message);
-          });
-        resolve({
-          read: (pk) => ask({ pk }),
-          list: (authorId) => ask({ authorId }),
-          stop: () => child.send({ exit: true }),
-        });
-        return;
-      }
-      pending?.(message);
-    });
-  });
+async function startReader(database: string, namespace: string): Promise<Reader> {
+  const child = await forkChild<Reply>('reader-child.ts', [database, namespace]);
+  return { read: (pk) => child.ask({ pk }), list: (authorId) => child.ask({ authorId }), stop: child.stop };
 }
 
 test('after save() and destroy() return, row and list reads in every other process see the change', async (t) => {

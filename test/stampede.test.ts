@@ -4,11 +4,13 @@
  * general log, not in the client.
  */
 import test from 'ava';
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { MemcachedStore, ormCache } from '../source';
+import { cachedBlogFor } from './helpers/cached-blog';
+import { forkChild } from './helpers/fork-child';
 import { createTestDatabase, memcachedServers, uniqueNamespace } from './helpers/servers';
 
 interface Report {
@@ -17,27 +19,9 @@ interface Report {
   metrics: Record<string, number>;
 }
 
-function startChild(database: string, namespace: string, softTtl?: number): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
-  const child: ChildProcess = fork(join(__dirname, 'helpers', 'stampede-child.ts'), [database, namespace, ...(softTtl ? [String(softTtl)] : [])], {
-    execArgv: ['-r', 'ts-node/register/transpile-only'],
-    cwd: join(__dirname, '..'),
-  });
-  let pending: ((r: Report) => void) | undefined;
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.on('message', (message: Report & { ready?: boolean }) => {
-      if (message.ready) {
-        resolve({
-          go: (go) =>
-            new Promise<Report>((r) => {
-              pending = r;
-              child.send({ go });
-            }),
-          stop: () => child.send({ exit: true }),
-        });
-      } else pending?.(message);
-    });
-  });
+async function startChild(database: string, namespace: string): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
+  const child = await forkChild<Report>('stampede-child.ts', [database, namespace]);
+  return { go: (go) => child.ask({ go }), stop: child.stop };
 }
 
 /**
@@ -124,15 +108,7 @@ test.serial('a lock holder killed mid-fill delays the others by at most the lock
 });
 
 test.serial('a waiter never accepts a fill that a write made stale while it waited', async (t) => {
-  const db = await createTestDatabase('waiter_race', { authors: 3, articles: 30 });
-  const { ProbeStore } = await import('./helpers/store-probe');
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), lockWaitMs: 600 });
-  t.teardown(async () => {
-    cache.uninstall();
-    await probe.close();
-    await db.drop();
-  });
+  const { db, cache, probe } = await cachedBlogFor(t, 'waiter_race', { authors: 3, articles: 30 }, { lockWaitMs: 600 });
   const { Article } = db.models;
   const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
   const gate = probe.pauseNext('set', (key) => key.includes(':q:'));
@@ -181,15 +157,7 @@ test.serial('waiters stop waiting when the holder releases without a fill, and n
 });
 
 test.serial('concurrent identical misses in one process share one read and get independent results', async (t) => {
-  const db = await createTestDatabase('single_flight', { authors: 3, articles: 30 });
-  const { ProbeStore } = await import('./helpers/store-probe');
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
-  t.teardown(async () => {
-    cache.uninstall();
-    await probe.close();
-    await db.drop();
-  });
+  const { db, cache, probe } = await cachedBlogFor(t, 'single_flight', { authors: 3, articles: 30 });
   const { Article } = db.models;
   const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
   db.sql.take();
@@ -212,15 +180,7 @@ test.serial('concurrent identical misses in one process share one read and get i
 });
 
 test.serial('a read that starts once a flight has begun reading never joins it', async (t) => {
-  const db = await createTestDatabase('flight_seal', { authors: 3, articles: 30 });
-  const { ProbeStore } = await import('./helpers/store-probe');
-  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
-  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), lockWaitMs: 300 });
-  t.teardown(async () => {
-    cache.uninstall();
-    await probe.close();
-    await db.drop();
-  });
+  const { db, cache, probe } = await cachedBlogFor(t, 'flight_seal', { authors: 3, articles: 30 }, { lockWaitMs: 300 });
   const { Article } = db.models;
   const list = { where: { authorId: 3 }, order: [['id', 'ASC']] as [string, string][] };
   const gate = probe.pauseNext('add', (key) => key.endsWith(':lock'));

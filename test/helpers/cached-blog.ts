@@ -3,8 +3,8 @@
  * installed on a real memcached, behind a ProbeStore that counts (and can
  * pause) every store operation.
  */
-import type { TestFn } from 'ava';
-import { MemcachedStore, type OrmCache, ormCache } from '../../source';
+import type { ExecutionContext, TestFn } from 'ava';
+import { MemcachedStore, type OrmCache, type OrmCacheOptions, ormCache } from '../../source';
 import type { SeedOptions } from '../../fixtures/seed';
 import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './servers';
 import { ProbeStore } from './store-probe';
@@ -30,4 +30,25 @@ export function useCachedBlog(test: TestFn<CachedBlog>, label: string, seed: See
     await t.context.probe.close();
     await t.context.db.drop();
   });
+}
+
+/**
+ * The same fixture for one test: a fresh database and a cache on a
+ * ProbeStore over real memcached, torn down with the test.
+ */
+export async function cachedBlogFor(
+  t: ExecutionContext,
+  label: string,
+  seed: SeedOptions,
+  options: Omit<OrmCacheOptions, 'store' | 'namespace'> = {},
+): Promise<CachedBlog> {
+  const db = await createTestDatabase(label, seed);
+  const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 2000 }));
+  const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace(), ...options });
+  t.teardown(async () => {
+    cache.uninstall();
+    await probe.close();
+    await db.drop();
+  });
+  return { db, cache, probe };
 }
