@@ -4,6 +4,7 @@
  * synchronous throw, a user store returning garbage) into a miss or a "not
  * stored", counts it, and reports it to the `error` listener.
  */
+import { randomToken } from './clock';
 import { StoreError } from './errors';
 import type { Metrics } from './metrics';
 import type { CacheStore, CasValue } from './store/contract';
@@ -64,6 +65,16 @@ export class GuardedStore {
 
   add(key: string, value: string, ttl: number): Promise<boolean> {
     return this.#write('add', () => this.store.add(key, value, ttl));
+  }
+
+  /**
+   * The value of a dependency token, creating it (random, no expiry) when
+   * absent; when two readers race to create it, both end up with the one
+   * that won the `add`. `undefined` when the store cannot tell.
+   */
+  async ensureToken(key: string): Promise<string | undefined> {
+    const fresh = randomToken();
+    return (await this.add(key, fresh, 0)) ? fresh : this.get(key);
   }
 
   /** `add` that tells "the key exists" (false) from "the store failed" (null). */

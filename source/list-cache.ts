@@ -158,11 +158,7 @@ export class ListCache {
         tokens.push(registryToken);
         continue;
       }
-      let value = fetched.get(key);
-      if (value === undefined) {
-        const fresh = randomToken();
-        value = (await this.store.add(key, fresh, 0)) ? fresh : await this.store.get(key);
-      }
+      const value = fetched.get(key) ?? (await this.store.ensureToken(key));
       if (value === undefined) return undefined;
       tokens.push(value);
     }
@@ -214,10 +210,7 @@ export class ListCache {
       // Registry keys are the only keys ending in `:s` (see KeySpace): their
       // value is the registry, their token a field of it.
       if (key.endsWith(':s')) value = parseRegistry(value)?.token;
-      else if (value === undefined && create) {
-        const fresh = randomToken();
-        value = (await this.store.add(key, fresh, 0)) ? fresh : await this.store.get(key);
-      }
+      else if (value === undefined && create) value = await this.store.ensureToken(key);
       if (value === undefined) return create ? undefined : out;
       out.set(key, value);
     }

@@ -108,12 +108,7 @@ export class RowCache {
   async tokens(schema: ModelSchema, known?: Map<string, string>, withAbsence = false): Promise<string[] | undefined> {
     const result: string[] = [];
     for (const key of [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])]) {
-      let value = known?.get(key);
-      if (value === undefined) {
-        const fresh = randomToken();
-        if (await this.store.add(key, fresh, 0)) value = fresh;
-        else value = await this.store.get(key);
-      }
+      const value = known?.get(key) ?? (await this.store.ensureToken(key));
       if (value === undefined) return undefined;
       result.push(value);
     }
@@ -143,12 +138,24 @@ export class RowCache {
   async completeFill(ticket: FillTicket, row: Record<string, unknown>, ttl: number): Promise<boolean> {
     const value = this.#encodeFresh(ticket, row);
     if (value === undefined) return false;
-    const stored =
-      ticket.cas === undefined
-        ? await this.store.add(ticket.key, value, ttl)
-        : await this.store.cas(ticket.key, value, ticket.cas, ttl);
+    const stored = await this.#publish(ticket, value, ttl);
     this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
     return stored;
+  }
+
+  /** `add` where the key was absent before the read, else `cas` against what was seen. */
+  #publish(ticket: FillTicket, value: string, ttl: number): Promise<boolean> {
+    return ticket.cas === undefined
+      ? this.store.add(ticket.key, value, ttl)
+      : this.store.cas(ticket.key, value, ticket.cas, ttl);
+  }
+
+  /**
+   * A fill slower than half the tombstone TTL could outlive the tombstone of
+   * a write it raced with, and then `add` would succeed with the old value.
+   */
+  #tooOld(ticket: FillTicket | WarmTicket): boolean {
+    return this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2;
   }
 
   /**
@@ -157,20 +164,9 @@ export class RowCache {
    * other applications are invisible to the cache.
    */
   async completeAbsence(ticket: FillTicket, ttl: number): Promise<boolean> {
-    if (ticket.tokens.length !== 4 || this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2) return false;
-    const value = encodeAbsence(ticket.tokens);
-    const lifetime = Math.min(ttl, ABSENCE_TTL);
-    return ticket.cas === undefined
-      ? this.store.add(ticket.key, value, lifetime)
-      : this.store.cas(ticket.key, value, ticket.cas, lifetime);
-  }
-
-  /** Tokens for warming the row cache from a query about to run. */
-  async beginWarm(schema: ModelSchema): Promise<WarmTicket | undefined> {
-    const { values, ok } = await this.store.getMulti(this.tokenKeys(schema));
-    if (!ok) return undefined;
-    const tokens = await this.tokens(schema, values);
-    return tokens ? { schema, tokens, startedAt: this.clock.now() } : undefined;
+    const withAbsence = this.tokenKeys(ticket.schema).length + this.absenceKeys(ticket.schema).length;
+    if (ticket.tokens.length !== withAbsence || this.#tooOld(ticket)) return false;
+    return this.#publish(ticket, encodeAbsence(ticket.tokens), Math.min(ttl, ABSENCE_TTL));
   }
 
   /**
@@ -213,15 +209,13 @@ export class RowCache {
   }
 
   #encodeFresh(ticket: FillTicket | WarmTicket, row: Record<string, unknown>): string | undefined {
-    // A fill slower than half the tombstone TTL could outlive the tombstone of
-    // a write it raced with, and then `add` would succeed with the old row.
-    if (this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2) {
+    if (this.#tooOld(ticket)) {
       this.metrics.add('rowFillsRejected');
       return undefined;
     }
     // A ticket taken for a possible absence also holds the absence tokens;
     // a row records only the row tokens.
-    const value = encodeRow(ticket.schema, row, ticket.tokens.slice(0, 2));
+    const value = encodeRow(ticket.schema, row, ticket.tokens.slice(0, this.tokenKeys(ticket.schema).length));
     if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return undefined;
     return value;
   }
