@@ -13,6 +13,7 @@ import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
+import type { MetricName } from '../source/metrics';
 import type { QueryCacheOptions } from '../source/types';
 import { type Column, projection } from './columns';
 import {
@@ -26,7 +27,7 @@ import {
   treeKeys,
 } from './include-tree';
 import type { OrmCache } from './orm-cache';
-import { type OpenFlight, SingleFlight } from '../stampede/single-flight';
+import { SingleFlight } from '../stampede/single-flight';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
 
@@ -377,69 +378,140 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       return listSelect(cache, run, model, schema, options, how.columns, entry, ttl);
     }
 
-    const { pkText, values } = how.where;
-    // "No such row" is recorded only for integer keys: a string key is looked
-    // up case-folded, and under a binary collation an absent spelling says
-    // nothing about another one.
-    const absences = schema.primaryKeys.every((a) => a.keyKind === 'integer');
-    let known: Map<string, string> | undefined;
-    if (!refreshRequested(options)) {
-      const lookup = await cache.rows.lookup(schema, [pkText], absences);
-      const row = lookup.rows.get(pkText);
-      if (row) {
-        if (!exactKey(schema, row, values)) {
-          cache.metrics.add('bypassed');
-          return run(options);
-        }
-        cache.metrics.add('rowHits');
-        return buildResult(model, options, how.columns, visible(schema, how, row));
-      }
-      if (lookup.absent.has(pkText)) {
-        cache.metrics.add('rowHits');
-        return buildResult(model, options, how.columns, []);
-      }
-      if (!lookup.ok) {
-        // The store is failing: skip the fill's extra round trips entirely.
-        cache.metrics.add('rowMisses');
-        return run(options);
-      }
-      known = lookup.fetched;
-    }
-    // A cold row: one reader fills it, the others wait for that fill.
-    const lock =
-      refreshRequested(options) || !cache.options.stampedeProtection
-        ? 'unavailable'
-        : await cache.locks.acquire(cache.keys.row(schema, pkText));
-    const release = typeof lock === 'function' ? lock : undefined;
-    if (lock !== 'unavailable') {
-      const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
-        const again = await cache.rows.lookup(schema, [pkText], absences);
-        const row = again.rows.get(pkText);
-        if (row && exactKey(schema, row, values)) return { row };
-        if (again.absent.has(pkText)) return { row: undefined };
-        if (again.ok) known = again.fetched;
-        return undefined;
-      };
-      const filled = release ? await poll() : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
-      if (filled) {
-        await release?.();
-        cache.metrics.add('rowHits');
-        return buildResult(model, options, how.columns, visible(schema, how, filled.row));
-      }
-    }
-    cache.metrics.add('rowMisses');
-    try {
-      const ticket = await cache.rows.beginFill(schema, pkText, known, absences);
-      const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
-      const row = fetched[0];
-      if (ticket) await (row ? cache.rows.completeFill(ticket, row, ttl) : cache.rows.completeAbsence(ticket, ttl));
-      // The database matched this row to the query (a case-insensitive collation
-      // may return another spelling of the key), so it is the right answer here.
-      return buildResult(model, options, how.columns, visible(schema, how, row));
-    } finally {
-      await release?.();
-    }
+    return rowSelect(cache, run, model, schema, options, how, ttl);
   };
+}
+
+/**
+ * A primary-key read from the row cache, with in-process single-flight like
+ * entries: identical concurrent reads of one row share one lookup (and one
+ * fill). The flight key carries the exact key values, since string keys are
+ * looked up case-folded and another spelling may be another row.
+ */
+async function rowSelect(
+  cache: OrmCache,
+  run: (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  how: RowPlan,
+  ttl: number,
+  mayBoard = true,
+): Promise<unknown> {
+  const answer = (outcome: Outcome<RowMaterial>) =>
+    'material' in outcome ? buildResult(model, options, how.columns, visible(schema, how, outcome.material.row ?? undefined)) : outcome.answer;
+  if (!mayBoard || !cache.options.stampedeProtection || refreshRequested(options)) {
+    return answer(await rowCycle(cache, run, schema, options, how, ttl, () => undefined));
+  }
+  const exact = how.where.values.every((v) => typeof v === 'number' || typeof v === 'bigint') ? '' : JSON.stringify(how.where.values);
+  const seat = cache.flights.board(`${cache.keys.row(schema, how.where.pkText)} ${exact}`);
+  if (seat.role === 'passenger') {
+    const result = await seat.result;
+    const copy = SingleFlight.copy(result);
+    if (result === 'retry' || !copy) return rowSelect(cache, run, model, schema, options, how, ttl, false);
+    cache.metrics.add('coalesced');
+    for (const name of result.counters) cache.metrics.add(name);
+    return answer({ material: copy.value as RowMaterial });
+  }
+  await seat.ready;
+  try {
+    const counters: MetricName[] = [];
+    return answer(
+      await rowCycle(cache, run, schema, options, how, ttl, (name, material) => {
+        if (name) counters.push(name);
+        if (material) seat.share(material.value, counters);
+      }),
+    );
+  } finally {
+    seat.land();
+  }
+}
+
+/** A row read's material: the full raw row, or null for "no such row". */
+type RowMaterial = { row: Record<string, unknown> | null };
+
+/** Look the row up; on a miss, one reader fills it and the others wait for that fill. */
+async function rowCycle(
+  cache: OrmCache,
+  run: (options: SelectOptions) => Promise<unknown>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  how: RowPlan,
+  ttl: number,
+  report: Report,
+): Promise<Outcome<RowMaterial>> {
+  const count = (name: MetricName) => {
+    cache.metrics.add(name);
+    report(name);
+  };
+  const served = (row: Record<string, unknown> | undefined) => {
+    const material = { row: row ?? null };
+    report(undefined, { value: material });
+    return { material };
+  };
+  const { pkText, values } = how.where;
+  // "No such row" is recorded only for integer keys: a string key is looked
+  // up case-folded, and under a binary collation an absent spelling says
+  // nothing about another one.
+  const absences = schema.primaryKeys.every((a) => a.keyKind === 'integer');
+  let known: Map<string, string> | undefined;
+  if (!refreshRequested(options)) {
+    const lookup = await cache.rows.lookup(schema, [pkText], absences);
+    const row = lookup.rows.get(pkText);
+    if (row) {
+      if (!exactKey(schema, row, values)) {
+        cache.metrics.add('bypassed');
+        return { answer: await run(options) };
+      }
+      count('rowHits');
+      return served(row);
+    }
+    if (lookup.absent.has(pkText)) {
+      count('rowHits');
+      return served(undefined);
+    }
+    if (!lookup.ok) {
+      // The store is failing: skip the fill's extra round trips entirely.
+      count('rowMisses');
+      return { answer: await run(options) };
+    }
+    known = lookup.fetched;
+  }
+  // A cold row: one reader fills it, the others wait for that fill.
+  const lock =
+    refreshRequested(options) || !cache.options.stampedeProtection
+      ? 'unavailable'
+      : await cache.locks.acquire(cache.keys.row(schema, pkText));
+  const release = typeof lock === 'function' ? lock : undefined;
+  if (lock !== 'unavailable') {
+    const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
+      const again = await cache.rows.lookup(schema, [pkText], absences);
+      const row = again.rows.get(pkText);
+      if (row && exactKey(schema, row, values)) return { row };
+      if (again.absent.has(pkText)) return { row: undefined };
+      if (again.ok) known = again.fetched;
+      return undefined;
+    };
+    const filled = release ? await poll() : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
+    if (filled) {
+      await release?.();
+      count('rowHits');
+      return served(filled.row);
+    }
+  }
+  count('rowMisses');
+  try {
+    const ticket = await cache.rows.beginFill(schema, pkText, known, absences);
+    const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
+    const row = fetched[0];
+    // The database matched this row to the query (a case-insensitive collation
+    // may return another spelling of the key), so it is the right answer here.
+    const outcome = served(row);
+    if (ticket) await (row ? cache.rows.completeFill(ticket, row, ttl) : cache.rows.completeAbsence(ticket, ttl));
+    return outcome;
+  } finally {
+    await release?.();
+  }
 }
 
 function queryTtl(options: SelectOptions): number | undefined {
@@ -471,7 +543,7 @@ async function listSelect(
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
       const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
-      return rows ? { answer: buildResult(model, options, columns, rows) } : 'rebuild';
+      return rows ? { material: rows } : 'rebuild';
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
@@ -484,19 +556,22 @@ async function listSelect(
       const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
       await Promise.all([cache.lists.save(plan, tokens, pks, ttl, soft), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
     },
+    material: (rows) => rows,
     answer: (rows) => buildResult(model, options, columns, rows),
   });
 }
 
-type Hit = { answer: unknown } | 'rebuild' | undefined;
+/**
+ * What a valid entry gives: the material its answer is built from; undefined
+ * to read the database; 'rebuild' when the entry points at rows that no
+ * longer exist (already reported).
+ */
+type Hit<M> = { material: M } | 'rebuild' | undefined;
 
 /** One list-like entry's cache-aside cycle, in the order its correctness needs. */
-interface EntryCycle<R> {
-  /**
-   * The answer a valid entry gives; undefined to read the database; 'rebuild'
-   * when the entry points at rows that no longer exist (already reported).
-   */
-  hit(lookup: ListLookup): Promise<Hit> | Hit;
+interface EntryCycle<R, M> {
+  /** The material of a valid entry (see {@link Hit}). */
+  hit(lookup: ListLookup): Promise<Hit<M>> | Hit<M>;
   /** The query as asked, when the store is not answering. */
   direct(): Promise<unknown>;
   /** Work that must happen after the tokens are taken and before the database read. */
@@ -505,9 +580,60 @@ interface EntryCycle<R> {
   read(): Promise<R>;
   /** Store what was read, under the tokens taken before the read. */
   save(tokens: string[], read: R, soft: SoftExpiry): Promise<unknown>;
-  /** The caller's answer from what was read. */
-  answer(read: R): unknown;
+  /** The material of a database read (the same shape a hit gives). */
+  material(read: R): M;
+  /** The caller's answer, built from material it owns. */
+  answer(material: M): unknown;
 }
+
+/** The end of one cycle: material to build from (and share), or a finished answer (not shareable). */
+type Outcome<M> = { material: M } | { answer: unknown };
+
+/**
+ * One entry read with in-process single-flight: identical concurrent reads
+ * board one flight (stampede/single-flight.ts) and build their answers from
+ * copies of its material. Without stampede protection, and for
+ * `cache: { refresh: true }`, every read runs its own cycle.
+ */
+async function throughEntry<R, M>(
+  cache: OrmCache,
+  plan: ListPlan,
+  options: SelectOptions,
+  cycle: EntryCycle<R, M>,
+  mayBoard = true,
+): Promise<unknown> {
+  const answer = (outcome: Outcome<M>) => ('material' in outcome ? cycle.answer(outcome.material) : outcome.answer);
+  if (!mayBoard || !cache.options.stampedeProtection || refreshRequested(options)) {
+    return answer(await entryCycle(cache, plan, options, cycle, () => undefined));
+  }
+  const seat = cache.flights.board(plan.entryKey);
+  if (seat.role === 'passenger') {
+    const result = await seat.result;
+    const copy = SingleFlight.copy(result);
+    if (result === 'retry' || !copy) return throughEntry(cache, plan, options, cycle, false);
+    cache.metrics.add('coalesced');
+    for (const name of result.counters) cache.metrics.add(name);
+    return cycle.answer(copy.value as M);
+  }
+  await seat.ready;
+  try {
+    const counters: MetricName[] = [];
+    const outcome = await entryCycle(cache, plan, options, cycle, (name, material) => {
+      if (name) counters.push(name);
+      if (material) seat.share(material.value, counters);
+    });
+    return answer(outcome);
+  } finally {
+    seat.land();
+  }
+}
+
+/**
+ * How a cycle reports to its flight: each per-read counter it adds, and the
+ * material as soon as it has it (before storing it: passengers need not wait
+ * for the store).
+ */
+type Report = (counter: MetricName | undefined, material?: { value: unknown }) => void;
 
 /**
  * Look up (unless `cache: { refresh: true }`), serve a valid entry; else
@@ -515,51 +641,50 @@ interface EntryCycle<R> {
  * must be taken before the database read: a write between the two rotates
  * one of them, so the stored entry can never validate.
  */
-async function throughEntry<R>(
+async function entryCycle<R, M>(
   cache: OrmCache,
   plan: ListPlan,
   options: SelectOptions,
-  cycle: EntryCycle<R>,
-  mayJoin = true,
-): Promise<unknown> {
+  cycle: EntryCycle<R, M>,
+  report: Report,
+): Promise<Outcome<M>> {
+  const count = (name: MetricName) => {
+    cache.metrics.add(name);
+    report(name);
+  };
+  const served = (material: M) => {
+    report(undefined, { value: material });
+    return { material };
+  };
   let fetched = new Map<string, string>();
   let release: (() => Promise<void>) | undefined;
-  let flight: OpenFlight | undefined;
   if (!refreshRequested(options)) {
     const lookup = await cache.lists.lookup(plan);
     if (!lookup.ok) {
-      cache.metrics.add('listMisses');
-      return cycle.direct();
+      count('listMisses');
+      return { answer: await cycle.direct() };
     }
     const protection = cache.options.stampedeProtection;
     // Without protection a soft-expired entry is simply expired: a miss.
     const expired = !protection && lookup.soft !== undefined && cache.options.clock.now() >= lookup.soft.softExpiresAt;
     const hit = expired ? undefined : await cycle.hit(lookup);
     if (hit && hit !== 'rebuild') {
-      cache.metrics.add('listHits');
+      count('listHits');
       if (protection && lookup.soft && cache.stampede.due(lookup.soft)) {
-        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, async () => (await fill(cache, plan, options, cycle, lookup.fetched)).answer);
-        if (fresh.refreshed) return fresh.answer;
+        const refill = async () => (await fill(cache, plan, options, cycle, lookup.fetched, () => undefined)).material;
+        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, refill);
+        if (fresh.refreshed) return served(fresh.answer);
+        if (fresh.stale) count('staleServed');
       }
-      return hit.answer;
+      return served(hit.material);
     }
     fetched = lookup.fetched;
     if (hit !== 'rebuild' && protection) {
-      // Concurrent identical misses in this process share one read.
-      const joined = mayJoin ? cache.flights.join(plan.entryKey) : undefined;
-      if (joined) {
-        cache.metrics.add('coalesced');
-        const copy = SingleFlight.copy(await joined);
-        if (copy) return cycle.answer(copy.value as R);
-        return throughEntry(cache, plan, options, cycle, false);
-      }
-      flight = cache.flights.open(plan.entryKey);
-      await flight.sealed;
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
       const lock = await cache.locks.acquire(plan.entryKey);
       release = typeof lock === 'function' ? lock : undefined;
-      const poll = async (): Promise<Hit> => {
+      const poll = async (): Promise<Hit<M>> => {
         const again = await cache.lists.lookup(plan);
         if (!again.ok) return undefined;
         const found = await cycle.hit(again);
@@ -570,44 +695,43 @@ async function throughEntry<R>(
       // entry between this reader's lookup and its lock.
       const filled = lock === 'unavailable' ? undefined : release ? await poll() : await cache.locks.wait(plan.entryKey, poll);
       if (filled && filled !== 'rebuild') {
-        flight.settle('retry');
         await release?.();
-        cache.metrics.add('listHits');
-        return filled.answer;
+        count('listHits');
+        return served(filled.material);
       }
     }
   }
-  cache.metrics.add('listMisses');
+  count('listMisses');
   try {
-    return (await fill(cache, plan, options, cycle, fetched, flight)).answer;
+    return await fill(cache, plan, options, cycle, fetched, report);
   } finally {
-    flight?.settle('retry');
     await release?.();
   }
 }
 
 /**
- * Take the tokens, read the database, hand the read to the flight's joiners,
- * store the entry with its soft expiry; the read and the caller's answer.
+ * Take the tokens, read the database, report the material, store the entry
+ * with its soft expiry.
  */
-async function fill<R>(
+async function fill<R, M>(
   cache: OrmCache,
   plan: ListPlan,
   options: SelectOptions,
-  cycle: EntryCycle<R>,
+  cycle: EntryCycle<R, M>,
   fetched: Map<string, string>,
-  flight?: OpenFlight,
-): Promise<{ read: R; answer: unknown }> {
+  report: Report,
+): Promise<{ material: M }> {
   const tokens = await cache.lists.prepare(plan, fetched);
   await cycle.beforeRead?.();
   const clock = cache.options.clock;
   const started = clock.now();
   const read = await cycle.read();
-  flight?.settle(read);
+  const material = cycle.material(read);
+  report(undefined, { value: material });
   const now = clock.now();
   const soft = { softExpiresAt: now + softTtlFor(cache, plan.schema, options) * 1000, delta: now - started };
   if (tokens) await cycle.save(tokens, read, soft);
-  return { read, answer: cycle.answer(read) };
+  return { material };
 }
 
 /** Soft TTL of an entry: per query, else per model, else global; in seconds. */
@@ -726,12 +850,11 @@ async function wholeSelect(
 ): Promise<unknown> {
   return throughEntry(cache, plan, options, {
     hit: (lookup) =>
-      lookup.whole.found && Array.isArray(lookup.whole.value)
-        ? { answer: buildFromFlat(cache, model, options, lookup.whole.value as Record<string, unknown>[]) }
-        : undefined,
+      lookup.whole.found && Array.isArray(lookup.whole.value) ? { material: lookup.whole.value as Record<string, unknown>[] } : undefined,
     direct: () => run(options),
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
     save: (tokens, rows, soft) => cache.lists.saveWhole(plan, tokens, rows, ttl, soft),
+    material: (rows) => rows,
     answer: (rows) => buildFromFlat(cache, model, options, rows),
   });
 }
@@ -786,7 +909,7 @@ async function treeSelect(
       ]);
       if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
       if (!complete.every(Boolean)) return 'rebuild';
-      return { answer: buildNested(model, options, rebuildTree(schema, how.columns, value.tree, how.includes, index)) };
+      return { material: rebuildTree(schema, how.columns, value.tree, how.includes, index) };
     },
     direct: () => run(options),
     beforeRead: async () => {
@@ -826,7 +949,8 @@ async function treeSelect(
         }),
       );
     },
-    answer: (flat) => buildFromFlat(cache, model, options, flat),
+    material: (flat) => groupJoin(cache, model, options, flat),
+    answer: (nested) => buildNested(model, options, nested),
   });
 }
 
@@ -929,10 +1053,11 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     }
     const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
     return throughEntry(cache, plan, options, {
-      hit: (lookup) => (lookup.whole.found ? { answer: lookup.whole.value } : undefined),
+      hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
       direct: run,
       read: run,
       save: (tokens, value, soft) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema), soft),
+      material: (value) => value,
       answer: (value) => value,
     });
   };

@@ -29,7 +29,7 @@ export interface MetricsSnapshot {
   lockAcquired: number;
   /** Waits that ran out (`lockWaitMs`) and queried the database themselves. */
   lockTimeouts: number;
-  /** Misses that joined another identical in-process read instead of reading. */
+  /** Reads that boarded an identical in-process read (single-flight) instead of looking up themselves. */
   coalesced: number;
   /** Reads that skipped the cache: transactions, `cache: false`, unsupported query shapes. */
   bypassed: number;

@@ -55,18 +55,16 @@ export class SoftExpiryGuard {
   /**
    * Refresh `key` with `fill` if this reader wins the refresh lock. In
    * 'wait' mode the winner's answer is the fresh one; otherwise (and for
-   * losers) `refreshed` is false and the caller serves what it has.
+   * losers) `refreshed` is false and the caller serves what it has, which is
+   * stale (`stale`, for the caller to count) unless the refresh is an early
+   * (XFetch) one.
    */
-  async refresh(key: string, soft: SoftExpiry, fill: () => Promise<unknown>): Promise<{ refreshed: boolean; answer?: unknown }> {
-    // An early (XFetch) refresh serves a copy that is not stale yet.
+  async refresh<T>(key: string, soft: SoftExpiry, fill: () => Promise<T>): Promise<{ refreshed: true; answer: T } | { refreshed: false; stale: boolean }> {
     const stale = this.clock.now() >= soft.softExpiresAt;
     const release = await this.locks.acquire(`${key}:refresh`);
-    if (typeof release !== 'function') {
-      if (stale) this.metrics.add('staleServed');
-      return { refreshed: false };
-    }
+    if (typeof release !== 'function') return { refreshed: false, stale };
     this.metrics.add('refreshes');
-    const run = this.#limit(async () => {
+    const run = this.#limit(async (): Promise<{ refreshed: true; answer: T } | { refreshed: false; stale: boolean }> => {
       try {
         // On success the lock is left to expire (lockTtl): a reader that saw
         // the stale copy just before the refresh landed would otherwise win a
@@ -75,14 +73,13 @@ export class SoftExpiryGuard {
       } catch {
         this.metrics.add('refreshFailures');
         await release();
-        return { refreshed: false };
+        return { refreshed: false, stale };
       }
     });
     if (this.options.refreshMode === 'wait') return run;
-    if (stale) this.metrics.add('staleServed');
     this.#pending.add(run);
     void run.finally(() => this.#pending.delete(run));
-    return { refreshed: false };
+    return { refreshed: false, stale };
   }
 
   /** Resolves when every background refresh started so far has finished. */
