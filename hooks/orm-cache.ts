@@ -57,6 +57,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
+  readonly #background = new Set<Promise<unknown>>();
   #installed = true;
 
   /** @internal use `ormCache.install()` */
@@ -171,9 +172,25 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     }
   }
 
-  /** Resolves when every background refresh started so far has finished (for tests and graceful shutdown). */
-  settled(): Promise<void> {
-    return this.stampede.settled();
+  /**
+   * Resolves when every background refresh and row warming started so far
+   * has finished (for tests and graceful shutdown).
+   */
+  async settled(): Promise<void> {
+    do {
+      await Promise.allSettled([...this.#background]);
+      await this.stampede.settled();
+    } while (this.#background.size > 0);
+  }
+
+  /**
+   * Run store work the caller's answer need not wait for (warming rows a list
+   * read returned); failures are already swallowed by the guarded store.
+   * @internal
+   */
+  later(work: Promise<unknown>): void {
+    this.#background.add(work);
+    void work.finally(() => this.#background.delete(work));
   }
 
   /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */

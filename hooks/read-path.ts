@@ -492,7 +492,10 @@ async function rowCycle(
       if (again.ok) known = again.fetched;
       return undefined;
     };
-    const filled = release ? await poll() : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
+    // Unlike a list, a row's holder does not look again before its query: a
+    // primary-key read costs less than the extra round trip, and a fill that
+    // landed meanwhile only makes this one's `add` fail.
+    const filled = release ? undefined : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
     if (filled) {
       await release?.();
       count('rowHits');
@@ -554,7 +557,10 @@ async function listSelect(
       // read before the database read, as a row fill requires.
       const ticket = { schema, tokens: tokens.slice(0, 2), startedAt };
       const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
-      await Promise.all([cache.lists.save(plan, tokens, pks, ttl, soft), cache.rows.warm(ticket, warm, cache.ttlFor(schema))]);
+      // Warming is not awaited: the answer does not need it, and a warm row
+      // is only ever stored with `add` under the tokens read before the query.
+      cache.later(cache.rows.warm(ticket, warm, cache.ttlFor(schema)));
+      await cache.lists.save(plan, tokens, pks, ttl, soft);
     },
     material: (rows) => rows,
     answer: (rows) => buildResult(model, options, columns, rows),
@@ -938,16 +944,15 @@ async function treeSelect(
       if (!relationTokens || !after || everyWrite.some((k) => before?.get(k) !== after.get(k))) return;
       const rel = [...relationTokens, ...registered];
       await cache.lists.saveWhole(plan, tokens, { tree: encoded.tree, rel }, ttl, soft);
-      await Promise.all(
-        [...encoded.rows].map(([s, rows]) => {
-          // Each model's row tokens were read with the entry's, before the database read.
-          const at = (key: string) => tokens[plan.dependencyKeys.indexOf(key)];
-          const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
-          if (rowTokens.some((t) => t === undefined)) return undefined;
-          const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(s, row) as string, row] as const);
-          return cache.rows.warm({ schema: s, tokens: rowTokens as string[], startedAt }, warm, cache.ttlFor(s));
-        }),
-      );
+      for (const [s, rows] of encoded.rows) {
+        // Each model's row tokens were read with the entry's, before the database read.
+        const at = (key: string) => tokens[plan.dependencyKeys.indexOf(key)];
+        const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
+        if (rowTokens.some((t) => t === undefined)) continue;
+        const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(s, row) as string, row] as const);
+        // Not awaited, as for lists: a row missing from a tree hit is fetched by key.
+        cache.later(cache.rows.warm({ schema: s, tokens: rowTokens as string[], startedAt }, warm, cache.ttlFor(s)));
+      }
     },
     material: (flat) => groupJoin(cache, model, options, flat),
     answer: (nested) => buildNested(model, options, nested),

@@ -72,6 +72,9 @@ function parseRegistry(text: string | undefined): Registry | undefined {
 const sameScheme = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f, i) => f === b[i]);
 
 export class ListCache {
+  /** The schemes each model's registry named when last read here (only ever a hint). */
+  readonly #schemesSeen = new WeakMap<ModelSchema, readonly (readonly string[])[]>();
+
   constructor(
     readonly store: GuardedStore,
     readonly keys: KeySpace,
@@ -275,22 +278,40 @@ export class ListCache {
    * described rotates the list epoch instead. Must run after the write is
    * visible in the database (it reads the registry, which readers fill
    * before their database read).
+   *
+   * One round trip in the usual case: the tokens of the schemes this process
+   * last saw in the registry are rotated while the registry is read; only
+   * schemes it did not know yet cost a second round trip. What is rotated is
+   * never less than what the registry read after the write names.
    */
   async rowsChanged(schema: ModelSchema, versions: readonly Record<string, unknown>[]): Promise<void> {
-    const seen = await this.store.gets(this.keys.registry(schema));
+    const keysOf = (schemes: readonly (readonly string[])[]): Set<string> | undefined => {
+      const keys = new Set<string>();
+      for (const scheme of [[], ...schemes]) {
+        for (const version of versions) {
+          const tuple = rowTuple(schema, scheme, version);
+          if (tuple === undefined) return undefined;
+          if (tuple !== 'none') keys.add(this.keys.conjunction(schema, conjunctionId(scheme, tuple)));
+        }
+      }
+      return keys;
+    };
+    const rotate = async (keys: Iterable<string>) => {
+      const list = [...keys];
+      await Promise.all(list.map((key) => this.store.set(key, randomToken(), 0)));
+      this.metrics.add('invalidations', list.length);
+    };
+    const early = keysOf(this.#schemesSeen.get(schema) ?? []);
+    if (early === undefined) return this.allListsChanged(schema);
+    const [seen] = await Promise.all([this.store.gets(this.keys.registry(schema)), rotate(early)]);
     // Unreadable is not absent: without the scheme list, assume every list.
     if (seen === null) return this.allListsChanged(schema);
-    const schemes = [[], ...(parseRegistry(seen?.value)?.schemes ?? [])];
-    const keys = new Set<string>();
-    for (const scheme of schemes) {
-      for (const version of versions) {
-        const tuple = rowTuple(schema, scheme, version);
-        if (tuple === undefined) return this.allListsChanged(schema);
-        if (tuple !== 'none') keys.add(this.keys.conjunction(schema, conjunctionId(scheme, tuple)));
-      }
-    }
-    await Promise.all([...keys].map((key) => this.store.set(key, randomToken(), 0)));
-    this.metrics.add('invalidations', keys.size);
+    const schemes = parseRegistry(seen?.value)?.schemes ?? [];
+    this.#schemesSeen.set(schema, schemes);
+    const all = keysOf(schemes);
+    if (all === undefined) return this.allListsChanged(schema);
+    const late = [...all].filter((key) => !early.has(key));
+    if (late.length > 0) await rotate(late);
   }
 
   /** Rows changed in ways the writer cannot describe: every list of the model. */

@@ -118,7 +118,8 @@ export class RowCache {
   /**
    * Record tokens and the CAS baseline of a row before reading it from the
    * database. Must be called before the read starts; `undefined` when the
-   * store is failing (the read still happens, nothing is stored).
+   * store is failing (the read still happens, nothing is stored). `known` must
+   * be the result of a successful lookup that asked for this row's key.
    */
   async beginFill(
     schema: ModelSchema,
@@ -129,7 +130,10 @@ export class RowCache {
     const tokens = await this.tokens(schema, known, withAbsence);
     if (!tokens) return undefined;
     const key = this.keys.row(schema, pkText);
-    const seen = await this.store.gets(key);
+    // A key the lookup (which `known` comes from) found absent needs no CAS
+    // baseline: `add` is the publish, and a write between that lookup and the
+    // database read leaves a tombstone that makes the `add` fail.
+    const seen = known && !known.has(key) ? undefined : await this.store.gets(key);
     if (seen === null) return undefined;
     return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
   }

@@ -43,8 +43,10 @@ export class FillLock {
     if (won === null) return 'unavailable';
     if (!won) return 'busy';
     this.metrics.add('lockAcquired');
+    // The release is sent, not awaited: the caller's answer never waits for
+    // it, and a lost release costs waiters at most the lock TTL.
     return async () => {
-      await this.store.delete(lockKey);
+      void this.store.delete(lockKey);
     };
   }
 

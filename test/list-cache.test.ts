@@ -253,3 +253,25 @@ test.serial('a bulk update inside a transaction invalidates only the rows it cha
   t.is(db.sql.selects().length, 0);
   t.deepEqual((await cachedTwice(t, Article, target)).cached, []);
 });
+
+test.serial('a scheme another app registers after this one last read the registry is still rotated by its writes', async (t) => {
+  const { db, cache, probe } = t.context;
+  const { ormCache } = await import('../source');
+  const other = await db.connect();
+  const second = ormCache.install(other.sequelize, { store: probe, namespace: cache.options.namespace });
+  t.teardown(() => second.uninstall());
+  // This app writes once, so it has read the registry (without the new scheme).
+  const article = (await db.models.Article.findOne({ where: { authorId: 4 }, cache: false }))!;
+  await article.update({ title: 'learns the registry' });
+  // The other app caches a list by a scheme nobody used before.
+  const list = { where: { views: article.views }, order: [['id', 'ASC']] as [string, string][] };
+  const before = await other.models.Article.findAll(list);
+  t.true(before.some((a) => a.id === article.id));
+  // This app's write moves the row out of that list: its early rotation knows
+  // nothing of `views`; the registry read in the same write must catch it.
+  await article.update({ views: Number(article.views) + 1_000_000 });
+  other.sql.take();
+  const after = await other.models.Article.findAll(list);
+  t.is(other.sql.selects().length, 1, 'the list was invalidated');
+  t.false(after.some((a) => a.id === article.id));
+});
