@@ -3,25 +3,30 @@
  * in one process run, against the harness's MariaDB and memcached. Prints a
  * markdown table and writes the raw figures to bench/results/.
  *
- *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--quick]
+ *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W4]
  *
- * Latencies are of single operations issued one after another (no
- * concurrency), so they compare the per-operation cost of each path.
+ * Phases run one after another (W1–W3 interleaved, then W4, then W6, then
+ * W5), each in rounds that interleave the systems; the first round of each
+ * phase warms caches and the JIT and is not reported.
+ *
+ * W1–W3 and W6 issue operations one after another (per-operation cost); W4
+ * runs 8 workers at once (throughput); W5 sends 400 identical requests at once.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import type { Model } from 'sequelize';
 import { Sequelize } from 'sequelize-typescript';
-import { addBlogModels, type BlogModels } from '../fixtures/blog';
+import { addBlogModels } from '../fixtures/blog';
 import { prng, seedBlog } from '../fixtures/seed';
-import { MemcachedStore, MemoryStore, type OrmCache, ormCache } from '../source';
+import { MemcachedStore, MemoryStore } from '../source';
 import { decodeEntry } from '../source/codec';
 import type { ModelLike } from '../source/model-schema';
 import { modelSchema } from '../source/model-schema';
-import type { CacheStore } from '../source/store/contract';
 import { CountingStore } from './counting-store';
+import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache } from './systems';
 import { zipf } from './zipf';
 
 function flag(name: string, fallback: number): number {
@@ -33,31 +38,97 @@ const quick = process.argv.includes('--quick');
 const ARTICLES = flag('articles', quick ? 5000 : 100_000);
 const ROUNDS = flag('rounds', quick ? 3 : 5);
 const OPS = flag('ops', quick ? 300 : 1000);
+const W4_WORKERS = 8;
+/** W1–W3 draw their keys (Zipf) from this many hottest articles, and a tenth as many authors. */
+const HOT = flag('hot', 1000);
+const onlyAt = process.argv.indexOf('--only');
+const ONLY = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
+const runs = (workload: string) => !ONLY || ONLY.has(workload);
+const FLOOR = 'floor (get + decode + build)' as const;
 
-interface System {
-  name: string;
-  sequelize: Sequelize;
-  models: BlogModels;
-  cache?: OrmCache;
-  store?: CountingStore;
-  sql: { count: number };
+function progress(done: number, total: number, label: string): void {
+  const width = 30;
+  const filled = Math.round((Math.min(done, total) / total) * width);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((done / total) * 100)).padStart(3)}% ${label.slice(0, 60).padEnd(60)}`);
 }
 
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** Figures of one system on one workload, summed over the measured rounds. */
 interface Sample {
   latencies: number[];
   sql: number;
   storeOps: number;
   elapsed: number;
+  ops: number;
+  stale: number;
+  checked: number;
 }
 
-function progress(done: number, total: number, label: string): void {
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((done / total) * 100)).padStart(3)}% ${label.padEnd(48)}`);
+const emptySample = (): Sample => ({ latencies: [], sql: 0, storeOps: 0, elapsed: 0, ops: 0, stale: 0, checked: 0 });
+
+/** What a run of one system returns besides its latencies. */
+interface RunFigures {
+  latencies: number[];
+  elapsed: number;
+  stale?: number;
+  checked?: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+async function timed(args: number[], run: (arg: number) => Promise<unknown>): Promise<RunFigures> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (const arg of args) {
+    const t0 = performance.now();
+    await run(arg);
+    latencies.push(performance.now() - t0);
+  }
+  return { latencies, elapsed: performance.now() - started };
+}
+
+/**
+ * W4: 95 % reads and 5 % title updates of Zipf-chosen articles, by several
+ * workers at once. A read is checked when no write of its article overlapped
+ * it: it must return the title of the last write that returned before it
+ * began (reads of articles not written yet are not checked).
+ */
+async function mixed(system: System, ids: number[], writes: boolean[], tag: string): Promise<RunFigures> {
+  const versions = new Map<number, { committed?: string; version: number; writing: number }>();
+  const state = (id: number) => versions.get(id) ?? versions.set(id, { version: 0, writing: 0 }).get(id)!;
+  const latencies: number[] = [];
+  let stale = 0;
+  let checked = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let i = next++; i < ids.length; i = next++) {
+      const id = ids[i] as number;
+      const s = state(id);
+      const t0 = performance.now();
+      if (writes[i]) {
+        const title = `${tag}-${i}`;
+        s.version++;
+        s.writing++;
+        await system.update!(id, title);
+        s.writing--;
+        s.version++;
+        s.committed = title;
+      } else {
+        const expected = s.writing === 0 ? s.committed : undefined;
+        const version = s.version;
+        const row = await system.byPk(id);
+        if (expected !== undefined && s.version === version && s.writing === 0) {
+          checked++;
+          if (row?.title !== expected) stale++;
+        }
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: W4_WORKERS }, worker));
+  return { latencies, elapsed: performance.now() - started, stale, checked };
 }
 
 async function main(): Promise<void> {
@@ -70,203 +141,251 @@ async function main(): Promise<void> {
   const url = new URL(mysqlUrl);
   url.pathname = `/${database}`;
   const namespace = `bench${randomBytes(3).toString('hex')}`;
-
-  const open = (name: string, store?: CacheStore, protection = true): System => {
-    const sql = { count: 0 };
-    const sequelize = new Sequelize(url.toString(), { dialect: 'mysql', logging: () => void sql.count++, pool: { max: 10 } });
-    const models = addBlogModels(sequelize);
-    const counted = store ? new CountingStore(store) : undefined;
-    const cache = counted
-      ? ormCache.install(sequelize, { store: counted, namespace: `${namespace}${systems.length}`, stampedeProtection: protection })
-      : undefined;
-    return { name, sequelize, models, cache, store: counted, sql };
-  };
+  const open: Open = (logging) => new Sequelize(url.toString(), { dialect: 'mysql', logging, pool: { max: 10 } });
+  const servers = memcached.split(',');
 
   const systems: System[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
   try {
-    const seeder = open('seed');
-    systems.push(seeder);
-    await seeder.sequelize.sync();
+    const seeder = open(() => undefined);
+    closers.push(() => seeder.close());
+    const seedModels = addBlogModels(seeder);
+    await seeder.sync();
     const authors = Math.max(10, Math.round(ARTICLES / 100));
     process.stderr.write(`seeding ${ARTICLES} articles, ${authors} authors, ${ARTICLES * 2} comments…\n`);
-    await seedBlog(seeder.models, { articles: ARTICLES, authors, commentsPerArticle: 2, tags: 50, batchSize: 2000 });
+    await seedBlog(seedModels, { articles: ARTICLES, authors, commentsPerArticle: 2, tags: 50, batchSize: 2000 });
 
-    const plain = open('no cache');
-    const onMemcached = open('orm-cache (memcached)', new MemcachedStore(memcached.split(','), { timeoutMs: 200 }));
-    const onMemory = open('orm-cache (MemoryStore)', new MemoryStore({ maxItems: 1_000_000, maxBytes: 1024 * 1024 * 1024 }));
-    systems.push(plain, onMemcached, onMemory);
-    const floorStore = new CountingStore(new MemcachedStore(memcached.split(','), { timeoutMs: 200 }));
+    const plain = noCache(open);
+    const onMemcached = ormCacheSystem('orm-cache (memcached)', open, new MemcachedStore(servers, { timeoutMs: 200 }), `${namespace}a`);
+    const onMemory = ormCacheSystem('orm-cache (MemoryStore)', open, new MemoryStore({ maxItems: 1_000_000, maxBytes: 1024 * 1024 * 1024 }), `${namespace}b`);
+    const transparent = transparentCache(open, memcached, `${namespace}c`);
+    const simple = simpleCache(open);
+    const compared = [plain, onMemcached, onMemory, transparent, simple];
+    systems.push(...compared);
+    const floorStore = new CountingStore(new MemcachedStore(servers, { timeoutMs: 200 }));
+    closers.push(() => floorStore.close());
 
     const random = prng(42);
-    const articleRank = zipf(ARTICLES, 1.0, random);
-    const authorRank = zipf(authors, 1.0, random);
-    const permutation = (n: number) => {
-      const ids = Array.from({ length: n }, (_, i) => i + 1);
-      for (let i = n - 1; i > 0; i--) {
+    const permutation = (ids: number[]) => {
+      for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
         [ids[i], ids[j]] = [ids[j] as number, ids[i] as number];
       }
       return ids;
     };
-    const articleIds = permutation(ARTICLES);
-    const authorIds = permutation(authors);
-    const nextArticle = () => articleIds[articleRank()] as number;
+    const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    // W1–W3 draw from all articles; W4 and W6 give each system its own slice
+    // of articles to write, so no system's writes go behind another's cache.
+    const readIds = permutation(range(1, ARTICLES));
+    const authorIds = permutation(range(1, authors));
+    const articleRank = zipf(Math.min(HOT, ARTICLES), 1.0, random);
+    const authorRank = zipf(Math.min(Math.max(10, Math.round(HOT / 10)), authors), 1.0, random);
+    const nextArticle = () => readIds[articleRank()] as number;
     const nextAuthor = () => authorIds[authorRank()] as number;
+    const sliceSize = Math.floor(ARTICLES / compared.length);
+    const slices = new Map(compared.map((s, i) => [s, permutation(range(1 + i * sliceSize, sliceSize))]));
+    const sliceRank = zipf(sliceSize, 1.0, random);
 
-    type Op = (s: System, arg: number) => Promise<unknown>;
-    const workloads: { name: string; arg: () => number; op: Op; floor?: (arg: number) => Promise<unknown> }[] = [
+    const articleSchema = modelSchema(onMemcached.models.Article as unknown as ModelLike);
+    const floor = async (id: number) => {
+      // The least a hit can cost with this client: fetch the same bytes, decode, build.
+      const text = await floorStore.get(onMemcached.cache!.keys.row(articleSchema, String(id)));
+      const entry = decodeEntry(articleSchema, text);
+      if (entry?.type !== 'row') throw new Error(`floor: row ${id} not cached`);
+      return onMemcached.models.Article.build(entry.values, { isNewRecord: false, raw: true });
+    };
+
+    type Runner = (system: System | undefined, round: number) => Promise<RunFigures>;
+    interface Workload {
+      id: string;
+      name: string;
+      systems: (System | typeof FLOOR)[];
+      prepare(round: number): void;
+      run: Runner;
+    }
+    let args: number[] = [];
+    let writes: boolean[] = [];
+    const all: Workload[] = [
       {
+        id: 'W1',
         name: 'W1 findByPk (Zipf)',
-        arg: nextArticle,
-        op: (s, id) => s.models.Article.findByPk(id),
-        floor: async (id) => {
-          // The least a hit can cost with this client: fetch the same bytes, decode, build.
-          const schema = modelSchema(onMemcached.models.Article as unknown as ModelLike);
-          const text = await floorStore.get(onMemcached.cache!.keys.row(schema, String(id)));
-          const entry = decodeEntry(schema, text);
-          if (entry?.type !== 'row') throw new Error(`floor: row ${id} not cached`);
-          return onMemcached.models.Article.build(entry.values, { isNewRecord: false, raw: true });
+        systems: [...compared, FLOOR],
+        prepare: () => (args = Array.from({ length: OPS }, nextArticle)),
+        run: (s) => timed(args, s ? (id) => s.byPk(id) : floor),
+      },
+      {
+        id: 'W2',
+        name: 'W2 findAll 50 rows with a where',
+        systems: compared,
+        prepare: () => (args = Array.from({ length: OPS }, nextAuthor)),
+        run: (s) => timed(args, (a) => s!.list50!(a)),
+      },
+      {
+        id: 'W3',
+        name: 'W3 findAll 20 with author and comments',
+        systems: compared,
+        prepare: () => (args = Array.from({ length: OPS }, nextAuthor)),
+        run: (s) => timed(args, (a) => s!.list20!(a)),
+      },
+      {
+        id: 'W4',
+        name: `W4 95% findByPk / 5% update, ${W4_WORKERS} workers`,
+        systems: compared,
+        prepare: () => {
+          args = Array.from({ length: OPS }, sliceRank);
+          writes = args.map(() => random() < 0.05);
+        },
+        run: (s, round) => {
+          const slice = slices.get(s!) as number[];
+          return mixed(s!, args.map((rank) => slice[rank] as number), writes, `w4r${round}`);
         },
       },
       {
-        name: 'W2 findAll 50 rows with a where',
-        arg: nextAuthor,
-        op: (s, authorId) => s.models.Article.findAll({ where: { authorId, published: true }, order: [['id', 'DESC']], limit: 50 }),
-      },
-      {
-        name: 'W3 findAll 20 with author and comments',
-        arg: nextAuthor,
-        op: (s, authorId) =>
-          s.models.Article.findAll({
-            where: { authorId },
-            include: [s.models.Author, s.models.Comment],
-            order: [['id', 'DESC']],
-            limit: 20,
-          }),
+        id: 'W6',
+        name: 'W6 save() of a loaded article',
+        systems: [plain, onMemcached, onMemory, transparent],
+        prepare: () => (args = Array.from({ length: Math.min(OPS, 300) }, (_, i) => i)),
+        run: async (s, round) => {
+          // Loaded outside the timing, from the database, from the system's slice.
+          const slice = slices.get(s!) as number[];
+          const ids = args.map((i) => slice[sliceSize - 1 - ((round * args.length + i) % Math.floor(sliceSize / 2))] as number);
+          const loaded = (await s!.models.Article.findAll({ where: { id: ids }, cache: false })) as Model[];
+          const byId = new Map(loaded.map((a) => [a.get('id') as number, a]));
+          return timed(ids, (id) => s!.save!(byId.get(id) as Model, `w6-${round}-${id}`));
+        },
       },
     ];
+    const workloads = all.filter((w) => runs(w.id));
 
-    const cached = [plain, onMemcached, onMemory];
     const results = new Map<string, Sample>();
-    const total = ROUNDS * workloads.reduce((n, w) => n + cached.length + (w.floor ? 1 : 0), 0);
+    const total = ROUNDS * workloads.reduce((n, w) => n + w.systems.length, 0);
     let done = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const workload of workloads) {
-        // The same argument sequence for every system of this block.
-        const args = Array.from({ length: OPS }, workload.arg);
-        const runs: [string, (arg: number) => Promise<unknown>, System | undefined][] = cached.map((s) => [s.name, (a: number) => workload.op(s, a), s]);
-        if (workload.floor) runs.push(['floor (get + decode + build)', workload.floor, undefined]);
-        for (const [name, run, system] of runs) {
-          progress(done++, total, `${workload.name} · ${name} · round ${round + 1}/${ROUNDS}`);
-          const sql0 = system?.sql.count ?? 0;
-          const store = system ? system.store : floorStore;
-          const ops0 = store?.total ?? 0;
-          const latencies: number[] = [];
-          const started = performance.now();
-          for (const arg of args) {
-            const t0 = performance.now();
-            await run(arg);
-            latencies.push(performance.now() - t0);
+    // Writes invalidate what reads cached: each phase runs on its own.
+    const phases = [['W1', 'W2', 'W3'], ['W4'], ['W6']].map((ids) => workloads.filter((w) => ids.includes(w.id)));
+    for (const phase of phases) {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const workload of phase) {
+          // The same arguments for every system of this block.
+          workload.prepare(round);
+          for (const entry of workload.systems) {
+            const system = entry === FLOOR ? undefined : entry;
+            const name = system ? system.name : FLOOR;
+            progress(done++, total, `${workload.id} · ${name} · round ${round + 1}/${ROUNDS}`);
+            const sql0 = system?.sql.count ?? 0;
+            const ops0 = system ? system.storeOps() : floorStore.total;
+            const figures = await workload.run(system, round);
+            // Round 1 of a phase warms every cache (and the JIT); it is not reported.
+            if (round === 0) continue;
+            const key = `${workload.name}\u0000${name}`;
+            const sample = results.get(key) ?? emptySample();
+            sample.latencies.push(...figures.latencies);
+            sample.ops += figures.latencies.length;
+            sample.sql += (system?.sql.count ?? 0) - sql0;
+            sample.storeOps += (system ? system.storeOps() : floorStore.total) - ops0;
+            sample.elapsed += figures.elapsed;
+            sample.stale += figures.stale ?? 0;
+            sample.checked += figures.checked ?? 0;
+            results.set(key, sample);
           }
-          const elapsed = performance.now() - started;
-          // Round 1 warms every cache (and the JIT); it is not reported.
-          if (round === 0) continue;
-          const key = `${workload.name}\u0000${name}`;
-          const sample = results.get(key) ?? { latencies: [], sql: 0, storeOps: 0, elapsed: 0 };
-          sample.latencies.push(...latencies);
-          sample.sql += (system?.sql.count ?? 0) - sql0;
-          sample.storeOps += (store?.total ?? 0) - ops0;
-          sample.elapsed += elapsed;
-          results.set(key, sample);
         }
       }
     }
-    progress(total, total, 'done');
-    process.stderr.write('\n');
 
     const rows: Record<string, unknown>[] = [];
     const lines = [
-      `sequelize-orm-cache benchmark — ${ARTICLES} articles, ${ROUNDS - 1} measured rounds × ${OPS} ops per system and workload, sequential; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+      `sequelize-orm-cache benchmark — ${ARTICLES} articles (W1–W3 keys: Zipf over the ${Math.min(HOT, ARTICLES)} hottest articles and ${Math.min(Math.max(10, Math.round(HOT / 10)), authors)} authors; W4/W6: Zipf over a slice of ${sliceSize} articles per system), ${ROUNDS - 1} measured rounds × ${OPS} ops per system and workload; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
       '',
-      '| workload | system | median µs | p99 µs | ops/s | SQL/op | store ops/op | × faster than no cache (median) | × the floor (median) |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| workload | system | median µs | p99 µs | ops/s | SQL/op | memcached requests/op | × no cache (median) | × no cache (ops/s) | × the floor (median) | stale reads / checked |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ];
     for (const workload of workloads) {
       const stats = (name: string) => {
         const s = results.get(`${workload.name}\u0000${name}`);
         if (!s) return undefined;
         const sorted = [...s.latencies].sort((a, b) => a - b);
-        const n = sorted.length;
-        return { median: percentile(sorted, 50), p99: percentile(sorted, 99), opsPerSecond: n / (s.elapsed / 1000), sqlPerOp: s.sql / n, storeOpsPerOp: s.storeOps / n };
+        return {
+          median: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          opsPerSecond: s.ops / (s.elapsed / 1000),
+          sqlPerOp: s.sql / s.ops,
+          storeOpsPerOp: s.storeOps / s.ops,
+          stale: s.stale,
+          checked: s.checked,
+        };
       };
       const base = stats('no cache');
-      const floor = stats('floor (get + decode + build)');
-      for (const name of [...cached.map((s) => s.name), ...(workload.floor ? ['floor (get + decode + build)'] : [])]) {
+      const floorStats = stats(FLOOR);
+      for (const entry of workload.systems) {
+        const name = entry === FLOOR ? FLOOR : entry.name;
         const s = stats(name);
         if (!s) continue;
         rows.push({ workload: workload.name, system: name, ...s });
-        const vsBase = base ? (base.median / s.median).toFixed(2) : '';
-        const vsFloor = floor && name !== 'floor (get + decode + build)' ? (s.median / floor.median).toFixed(2) : '';
+        const memoryOnly = entry !== FLOOR && (entry === onMemory || entry === simple);
         lines.push(
-          `| ${workload.name} | ${name} | ${(s.median * 1000).toFixed(0)} | ${(s.p99 * 1000).toFixed(0)} | ${s.opsPerSecond.toFixed(0)} | ${s.sqlPerOp.toFixed(3)} | ${s.storeOpsPerOp.toFixed(2)} | ${vsBase} | ${vsFloor} |`,
+          `| ${workload.name} | ${name} | ${(s.median * 1000).toFixed(0)} | ${(s.p99 * 1000).toFixed(0)} | ${s.opsPerSecond.toFixed(0)} | ${s.sqlPerOp.toFixed(3)} | ${
+            memoryOnly || entry === plain ? '–' : s.storeOpsPerOp.toFixed(2)
+          } | ${base ? (base.median / s.median).toFixed(2) : ''} | ${base ? (s.opsPerSecond / base.opsPerSecond).toFixed(2) : ''} | ${
+            floorStats && name !== FLOOR ? (s.median / floorStats.median).toFixed(2) : ''
+          } | ${workload.id === 'W4' ? `${s.stale} / ${s.checked}` : ''} |`,
         );
       }
     }
-    // W5: stampedes. 400 concurrent identical requests, in one process, on a
-    // cold key and on a soft-expired key, with and without protection.
-    const unprotected = open('orm-cache (memcached, no protection)', new MemcachedStore(memcached.split(','), { timeoutMs: 200 }), false);
-    systems.push(unprotected);
-    const burst = async (system: System, where: Record<string, unknown>, softTtl?: number) => {
-      const query = () => system.models.Article.findAll({ where, order: [['id', 'DESC']], limit: 50, ...(softTtl ? { cache: { softTtl } } : {}) });
-      const sql0 = system.sql.count;
-      const latencies = await Promise.all(
-        Array.from({ length: 400 }, async () => {
-          const t0 = performance.now();
-          await query();
-          return performance.now() - t0;
-        }),
-      );
-      await system.cache?.settled();
-      return { latencies: latencies.sort((a, b) => a - b), queries: system.sql.count - sql0 };
-    };
-    const stampedeRows: Record<string, unknown>[] = [];
-    lines.push('', '| W5 stampede: 400 concurrent identical findAll | system | DB queries per burst | p50 µs | p99 µs |', '|---|---|---:|---:|---:|');
-    for (const [scenario, soft] of [['cold key', false], ['soft-expired key', true]] as const) {
-      for (const system of [plain, onMemcached, unprotected]) {
-        const queries: number[] = [];
-        const all: number[] = [];
-        for (let round = 0; round < Math.max(2, ROUNDS - 1); round++) {
-          progress(round, ROUNDS, `W5 ${scenario} · ${system.name}`);
-          const where = { authorId: nextAuthor(), title: { [Symbol.for('ne')]: `w5-${randomBytes(4).toString('hex')}` } };
-          if (soft) {
-            await system.models.Article.findAll({ where, order: [['id', 'DESC']], limit: 50, cache: { softTtl: 1 } });
-            await new Promise((r) => setTimeout(r, 1100));
+
+    if (runs('W5')) {
+      // W5: stampedes. 400 concurrent identical requests, in one process, on a
+      // cold key and on a soft-expired key, with and without protection.
+      const unprotected = ormCacheSystem('orm-cache (memcached, no protection)', open, new MemcachedStore(servers, { timeoutMs: 200 }), `${namespace}d`, false);
+      systems.push(unprotected);
+      const burst = async (system: System, where: Record<string, unknown>, softTtl?: number) => {
+        const query = () => system.models.Article.findAll({ ...list50Options(0), where, ...(softTtl ? { cache: { softTtl } } : {}) });
+        const sql0 = system.sql.count;
+        const latencies = await Promise.all(
+          Array.from({ length: 400 }, async () => {
+            const t0 = performance.now();
+            await query();
+            return performance.now() - t0;
+          }),
+        );
+        await system.cache?.settled();
+        return { latencies, queries: system.sql.count - sql0 };
+      };
+      lines.push('', '| W5 stampede: 400 concurrent identical findAll | system | DB queries per burst | p50 µs | p99 µs |', '|---|---|---:|---:|---:|');
+      const bursts = Math.max(2, ROUNDS - 1);
+      let step = 0;
+      for (const [scenario, soft] of [['cold key', false], ['warm key (all hits)', false], ['soft-expired key', true]] as const) {
+        for (const system of [plain, onMemcached, unprotected]) {
+          const queries: number[] = [];
+          const all: number[] = [];
+          for (let round = 0; round < bursts; round++) {
+            progress(step++, bursts * 9, `W5 ${scenario} · ${system.name}`);
+            const where = { authorId: nextAuthor(), title: { [Symbol.for('ne')]: `w5-${randomBytes(4).toString('hex')}` } };
+            if (scenario === 'warm key (all hits)') await system.models.Article.findAll({ ...list50Options(0), where });
+            if (soft) {
+              await system.models.Article.findAll({ ...list50Options(0), where, cache: { softTtl: 1 } });
+              await new Promise((r) => setTimeout(r, 1100));
+            }
+            const result = await burst(system, where, soft ? 300 : undefined);
+            queries.push(result.queries);
+            all.push(...result.latencies);
           }
-          const result = await burst(system, where, soft ? 300 : undefined);
-          queries.push(result.queries);
-          all.push(...result.latencies);
+          all.sort((a, b) => a - b);
+          const row = { workload: 'W5', scenario, system: system.name, queriesPerBurst: queries.reduce((a, b) => a + b, 0) / queries.length, p50: percentile(all, 50), p99: percentile(all, 99) };
+          rows.push(row);
+          lines.push(`| ${scenario} | ${system.name} | ${row.queriesPerBurst.toFixed(1)} | ${(row.p50 * 1000).toFixed(0)} | ${(row.p99 * 1000).toFixed(0)} |`);
         }
-        all.sort((a, b) => a - b);
-        const row = { scenario, system: system.name, queriesPerBurst: queries.reduce((a, b) => a + b, 0) / queries.length, p50: percentile(all, 50), p99: percentile(all, 99) };
-        stampedeRows.push(row);
-        lines.push(`| ${scenario} | ${system.name} | ${row.queriesPerBurst.toFixed(1)} | ${(row.p50 * 1000).toFixed(0)} | ${(row.p99 * 1000).toFixed(0)} |`);
       }
     }
+    progress(1, 1, 'done');
     process.stderr.write('\n');
-    rows.push(...stampedeRows.map((r) => ({ workload: 'W5', ...r })));
     process.stdout.write(`${lines.join('\n')}\n`);
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, JSON.stringify({ articles: ARTICLES, rounds: ROUNDS, ops: OPS, node: process.version, results: rows }, null, 2));
+    writeFileSync(file, JSON.stringify({ articles: ARTICLES, rounds: ROUNDS, ops: OPS, node: process.version, cpus: cpus().length, results: rows }, null, 2));
     process.stderr.write(`raw figures: ${file}\n`);
-    await floorStore.close();
   } finally {
-    for (const s of systems) {
-      s.cache?.uninstall();
-      await s.store?.close();
-      await s.sequelize.close();
-    }
+    for (const s of systems) await s.close().catch(() => undefined);
+    for (const close of closers) await close().catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
     await admin.end();
   }
