@@ -3,7 +3,7 @@
  * in one process run, against the harness's MariaDB and memcached. Prints a
  * markdown table and writes the raw figures to bench/results/.
  *
- *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W4]
+ *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W4,drivers]
  *
  * Phases run one after another (W1–W3 interleaved, then W4, then W6, then
  * W5), each in rounds that interleave the systems; the first round of each
@@ -26,6 +26,7 @@ import { decodeEntry } from '../source/codec';
 import type { ModelLike } from '../source/model-schema';
 import { modelSchema } from '../source/model-schema';
 import { CountingStore } from './counting-store';
+import { compareDrivers } from './drivers';
 import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache } from './systems';
 import { zipf } from './zipf';
 
@@ -374,6 +375,13 @@ async function main(): Promise<void> {
           lines.push(`| ${scenario} | ${system.name} | ${row.queriesPerBurst.toFixed(1)} | ${(row.p50 * 1000).toFixed(0)} | ${(row.p99 * 1000).toFixed(0)} |`);
         }
       }
+    }
+    if (runs('drivers')) {
+      progress(0, 1, 'memcached drivers');
+      const drivers = await compareDrivers(servers[0] as string, `${namespace}drv`, Math.max(2, ROUNDS), OPS);
+      lines.push('', '| memcached request shape | driver | median µs | p99 µs |', '|---|---|---:|---:|');
+      for (const d of drivers) lines.push(`| ${d.shape} | ${d.driver} | ${(d.median * 1000).toFixed(0)} | ${(d.p99 * 1000).toFixed(0)} |`);
+      rows.push(...drivers.map((d) => ({ workload: 'drivers', ...d })));
     }
     progress(1, 1, 'done');
     process.stderr.write('\n');
