@@ -109,8 +109,6 @@ interface Server {
   address: string;
   client: Memcached;
   breaker: CircuitBreaker;
-  /** When the server last answered anything (performance.now()). */
-  answeredAt: number;
 }
 
 /**
@@ -196,7 +194,7 @@ export class MemcachedStore implements CacheStore {
       };
       client.on('failure', () => undefined);
       (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
-      const server = { address, client, breaker, answeredAt: Number.NEGATIVE_INFINITY };
+      const server = { address, client, breaker };
       this.#byAddress.set(address, server);
       return server;
     });
@@ -334,27 +332,20 @@ export class MemcachedStore implements CacheStore {
     if (!server.breaker.allow()) {
       return Promise.reject(new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', server.address));
     }
-    const sentAt = performance.now();
     return withDeadline<T>(operation, server.address, this.#timeoutMs, (settle) => {
       send(server.client, (error, result) => settle(error, result));
     }).then(
       (result) => {
-        server.answeredAt = performance.now();
         server.breaker.success();
         return result;
       },
       (error: unknown) => {
         if (isNotStored(error)) {
-          server.answeredAt = performance.now();
           server.breaker.success();
           throw new StoreError('ESERVER', operation, 'not stored', server.address, { cause: firstError(error) });
         }
         const storeError = toStoreError(error, operation, server.address);
-        // A timeout while the server kept answering (other operations, after
-        // this one was sent) is local backlog — a burst queued in this client —
-        // not a dead or hung server; opening the breaker would send the whole
-        // burst to the database. The operation still fails, as a miss.
-        if (!(storeError.code === 'ETIMEOUT' && server.answeredAt > sentAt)) server.breaker.failure();
+        server.breaker.failure();
         throw storeError;
       },
     );
