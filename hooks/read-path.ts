@@ -388,7 +388,7 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
  * fill). The flight key carries the exact key values, since string keys are
  * looked up case-folded and another spelling may be another row.
  */
-async function rowSelect(
+function rowSelect(
   cache: OrmCache,
   run: (options: SelectOptions) => Promise<unknown>,
   model: ModelStatic<Model>,
@@ -396,35 +396,15 @@ async function rowSelect(
   options: SelectOptions,
   how: RowPlan,
   ttl: number,
-  mayBoard = true,
 ): Promise<unknown> {
-  const answer = (outcome: Outcome<RowMaterial>) =>
-    'material' in outcome ? buildResult(model, options, how.columns, visible(schema, how, outcome.material.row ?? undefined)) : outcome.answer;
-  if (!mayBoard || !cache.options.stampedeProtection || refreshRequested(options)) {
-    return answer(await rowCycle(cache, run, schema, options, how, ttl, () => undefined));
-  }
   const exact = how.where.values.every((v) => typeof v === 'number' || typeof v === 'bigint') ? '' : JSON.stringify(how.where.values);
-  const seat = cache.flights.board(`${cache.keys.row(schema, how.where.pkText)} ${exact}`);
-  if (seat.role === 'passenger') {
-    const result = await seat.result;
-    const copy = SingleFlight.copy(result);
-    if (result === 'retry' || !copy) return rowSelect(cache, run, model, schema, options, how, ttl, false);
-    cache.metrics.add('coalesced');
-    for (const name of result.counters) cache.metrics.add(name);
-    return answer({ material: copy.value as RowMaterial });
-  }
-  await seat.ready;
-  try {
-    const counters: MetricName[] = [];
-    return answer(
-      await rowCycle(cache, run, schema, options, how, ttl, (name, material) => {
-        if (name) counters.push(name);
-        if (material) seat.share(material.value, counters);
-      }),
-    );
-  } finally {
-    seat.land();
-  }
+  return aboard<RowMaterial>(
+    cache,
+    `${cache.keys.row(schema, how.where.pkText)} ${exact}`,
+    options,
+    (report) => rowCycle(cache, run, schema, options, how, ttl, report),
+    (material) => buildResult(model, options, how.columns, visible(schema, how, material.row ?? undefined)),
+  );
 }
 
 /** A row read's material: the full raw row, or null for "no such row". */
@@ -601,34 +581,42 @@ type Outcome<M> = { material: M } | { answer: unknown };
  * copies of its material. Without stampede protection, and for
  * `cache: { refresh: true }`, every read runs its own cycle.
  */
-async function throughEntry<R, M>(
+async function throughEntry<R, M>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R, M>): Promise<unknown> {
+  return aboard(cache, plan.entryKey, options, (report) => entryCycle(cache, plan, options, cycle, report), (m) => cycle.answer(m));
+}
+
+/**
+ * Run `own` as the leader of a flight for `key`, or board the flight waiting
+ * to start and build the answer from a copy of its material; a passenger
+ * whose flight shared nothing runs `own` alone.
+ */
+async function aboard<M>(
   cache: OrmCache,
-  plan: ListPlan,
+  key: string,
   options: SelectOptions,
-  cycle: EntryCycle<R, M>,
-  mayBoard = true,
+  own: (report: Report) => Promise<Outcome<M>>,
+  build: (material: M) => unknown,
 ): Promise<unknown> {
-  const answer = (outcome: Outcome<M>) => ('material' in outcome ? cycle.answer(outcome.material) : outcome.answer);
-  if (!mayBoard || !cache.options.stampedeProtection || refreshRequested(options)) {
-    return answer(await entryCycle(cache, plan, options, cycle, () => undefined));
-  }
-  const seat = cache.flights.board(plan.entryKey);
+  const answer = (outcome: Outcome<M>) => ('material' in outcome ? build(outcome.material) : outcome.answer);
+  if (!cache.options.stampedeProtection || refreshRequested(options)) return answer(await own(() => undefined));
+  const seat = cache.flights.board(key);
   if (seat.role === 'passenger') {
     const result = await seat.result;
     const copy = SingleFlight.copy(result);
-    if (result === 'retry' || !copy) return throughEntry(cache, plan, options, cycle, false);
+    if (result === 'retry' || !copy) return answer(await own(() => undefined));
     cache.metrics.add('coalesced');
     for (const name of result.counters) cache.metrics.add(name);
-    return cycle.answer(copy.value as M);
+    return build(copy.value as M);
   }
   await seat.ready;
   try {
     const counters: MetricName[] = [];
-    const outcome = await entryCycle(cache, plan, options, cycle, (name, material) => {
-      if (name) counters.push(name);
-      if (material) seat.share(material.value, counters);
-    });
-    return answer(outcome);
+    return answer(
+      await own((name, material) => {
+        if (name) counters.push(name);
+        if (material) seat.share(material.value, counters);
+      }),
+    );
   } finally {
     seat.land();
   }
