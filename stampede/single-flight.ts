@@ -89,7 +89,7 @@ export class SingleFlight {
         // Nobody boards a started flight: with no passengers, skip the encoding.
         if (next.passengers === 0) return next.resolve('retry');
         const encoded = encodeAny(material);
-        next.resolve(encoded === undefined ? 'retry' : { material: encoded, counters });
+        next.resolve(encoded === undefined ? 'retry' : { material: encoded, counters: [...counters] });
       },
       land: () => {
         if (landed) return;
