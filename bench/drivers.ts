@@ -7,6 +7,7 @@
 import Memcached from 'memcached';
 import { MemcacheClient } from 'memcache-client';
 import { MemcachedStore } from '../source';
+import { percentile, timed } from './timing';
 
 export interface DriverRow {
   shape: string;
@@ -17,10 +18,6 @@ export interface DriverRow {
 
 const promised = <T>(start: (cb: (error: unknown, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** Median and p99 in milliseconds of each shape on each driver. */
 export async function compareDrivers(server: string, prefix: string, rounds: number, ops: number): Promise<DriverRow[]> {
@@ -60,12 +57,7 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
     for (let round = 0; round < rounds; round++) {
       for (const [shape, drivers] of shapes) {
         for (const [driver, run] of Object.entries(drivers)) {
-          const latencies: number[] = [];
-          for (let i = 0; i < ops; i++) {
-            const t0 = performance.now();
-            await run();
-            latencies.push(performance.now() - t0);
-          }
+          const { latencies } = await timed(Array.from({ length: ops }), run);
           if (round > 0) samples.set(`${shape}\u0000${driver}`, [...(samples.get(`${shape}\u0000${driver}`) ?? []), ...latencies]);
         }
       }

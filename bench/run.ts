@@ -28,6 +28,7 @@ import { modelSchema } from '../source/model-schema';
 import { CountingStore } from './counting-store';
 import { compareDrivers } from './drivers';
 import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache } from './systems';
+import { percentile, timed } from './timing';
 import { zipf } from './zipf';
 
 function flag(name: string, fallback: number): number {
@@ -53,10 +54,6 @@ function progress(done: number, total: number, label: string): void {
   process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((done / total) * 100)).padStart(3)}% ${label.slice(0, 60).padEnd(60)}`);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 /** Figures of one system on one workload, summed over the measured rounds. */
 interface Sample {
   latencies: number[];
@@ -76,17 +73,6 @@ interface RunFigures {
   elapsed: number;
   stale?: number;
   checked?: number;
-}
-
-async function timed(args: number[], run: (arg: number) => Promise<unknown>): Promise<RunFigures> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  for (const arg of args) {
-    const t0 = performance.now();
-    await run(arg);
-    latencies.push(performance.now() - t0);
-  }
-  return { latencies, elapsed: performance.now() - started };
 }
 
 /**

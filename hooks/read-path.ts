@@ -420,10 +420,7 @@ async function rowCycle(
   ttl: number,
   report: Report,
 ): Promise<Outcome<RowMaterial>> {
-  const count = (name: MetricName) => {
-    cache.metrics.add(name);
-    report(name);
-  };
+  const count = counter(cache, report);
   const served = (row: Record<string, unknown> | undefined) => {
     const material = { row: row ?? null };
     report(undefined, { value: material });
@@ -629,6 +626,14 @@ async function aboard<M>(
  */
 type Report = (counter: MetricName | undefined, material?: { value: unknown }) => void;
 
+/** Count a per-read metric here and report it to the read's flight. */
+function counter(cache: OrmCache, report: Report): (name: MetricName) => void {
+  return (name) => {
+    cache.metrics.add(name);
+    report(name);
+  };
+}
+
 /**
  * Look up (unless `cache: { refresh: true }`), serve a valid entry; else
  * register and read the tokens, then read the database, then store. Tokens
@@ -642,10 +647,7 @@ async function entryCycle<R, M>(
   cycle: EntryCycle<R, M>,
   report: Report,
 ): Promise<Outcome<M>> {
-  const count = (name: MetricName) => {
-    cache.metrics.add(name);
-    report(name);
-  };
+  const count = counter(cache, report);
   const served = (material: M) => {
     report(undefined, { value: material });
     return { material };
