@@ -1,12 +1,22 @@
 import { EventEmitter } from 'node:events';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
 import type { InvalidationWarning, StoreError } from '../source/errors';
+import type { Registry } from 'prom-client';
+import {
+  type DashboardOptions,
+  dashboardHandler,
+  type MetricsMiddlewareOptions,
+  type Middleware,
+  metricsHandler,
+  serverTimingHandler,
+} from '../source/express';
 import { GuardedStore } from '../source/guarded-store';
 import { KeySpace, primaryKeyText } from '../source/keys';
-import { Metrics } from '../source/metrics';
+import { type InvalidationCause, Metrics } from '../source/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
 import { ListCache } from '../source/list-cache';
+import { registerMetrics } from '../source/prometheus';
 import { RowCache } from '../source/row-cache';
 import { FillLock } from '../stampede/fill-lock';
 import { SingleFlight } from '../stampede/single-flight';
@@ -41,7 +51,7 @@ export type AnyModel = ModelStatic<Model>;
  */
 export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** Counters; `metrics.snapshot()` returns a plain copy. */
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   /** The store entries live in. */
   readonly store: CacheStore;
   /** @internal */
@@ -58,6 +68,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   readonly #background = new Set<Promise<unknown>>();
+  #registry: Registry | undefined;
   #installed = true;
 
   /** @internal use `ormCache.install()` */
@@ -69,6 +80,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   ) {
     super();
     this.store = options.store;
+    const store = options.store;
+    this.metrics = new Metrics(() => (typeof store.health === 'function' ? store.health() : []));
     this.keys = new KeySpace(options.namespace);
     const guarded = new GuardedStore(options.store, this.metrics, (error) => {
       // EventEmitter throws on an 'error' with no listener; a store failure
@@ -76,9 +89,9 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', error);
     });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
-    this.lists = new ListCache(guarded, this.keys, this.metrics);
-    this.locks = new FillLock(guarded, this.metrics, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
-    this.stampede = new SoftExpiryGuard(this.locks, this.metrics, options.clock, {
+    this.lists = new ListCache(guarded, this.keys);
+    this.locks = new FillLock(guarded, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
+    this.stampede = new SoftExpiryGuard(this.locks, options.clock, {
       refreshMode: options.refreshMode,
       earlyRefreshBeta: options.earlyRefreshBeta,
       refreshConcurrency: options.refreshConcurrency,
@@ -121,7 +134,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   async invalidate(model: AnyModel, pk?: unknown): Promise<void> {
     const schema = this.schemaOf(model);
     if (!schema) return;
-    if (pk === undefined) return this.modelChanged(schema);
+    if (pk === undefined) return this.modelChanged(schema, 'manual');
     const values =
       schema.primaryKeys.length === 1
         ? [pk]
@@ -129,8 +142,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     const text = primaryKeyText(schema, values);
     // A key the row path cannot name is never cached under any key, but the
     // caller asked for an invalidation: drop the whole model to be sure.
-    if (text === undefined) return this.modelChanged(schema);
-    return this.rowsChanged(schema, [text], undefined);
+    if (text === undefined) return this.modelChanged(schema, 'manual');
+    return this.rowsChanged(schema, [text], undefined, 'manual');
   }
 
   /**
@@ -139,7 +152,13 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * the versions are not known.
    * @internal
    */
-  async rowsChanged(schema: ModelSchema, keys: readonly string[], versions: readonly Record<string, unknown>[] | undefined): Promise<void> {
+  async rowsChanged(
+    schema: ModelSchema,
+    keys: readonly string[],
+    versions: readonly Record<string, unknown>[] | undefined,
+    cause: InvalidationCause,
+  ): Promise<void> {
+    this.metrics.invalidated(schema.name, cause);
     await Promise.all([
       keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
       versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
@@ -148,12 +167,13 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /** Report rows a list pointed to that no longer exist. @internal */
   warnMissing(warning: InvalidationWarning): void {
-    this.metrics.add('invalidationWarnings');
+    this.metrics.warned(warning.model, warning.missing, warning.message);
     if (this.listenerCount('invalidationWarning') > 0) this.emit('invalidationWarning', warning);
   }
 
   /** Rows changed that cannot be named: every row and list of the model. @internal */
-  async modelChanged(schema: ModelSchema): Promise<void> {
+  async modelChanged(schema: ModelSchema, cause: InvalidationCause): Promise<void> {
+    this.metrics.invalidated(schema.name, cause);
     await this.rows.rotateEpoch(schema);
   }
 
@@ -193,8 +213,73 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     void work.finally(() => this.#background.delete(work));
   }
 
+  /**
+   * Register the cache's metrics (`orm_cache_hits_total{model,kind}` and the
+   * rest, see the README) on a prom-client registry, or on a registry of
+   * their own when none is given; returns the registry. Register once per
+   * registry. Values are read at scrape time.
+   *
+   * @example
+   * ```ts
+   * import { register } from 'prom-client';
+   * cache.registerMetrics(register); // served by your existing /metrics
+   * ```
+   */
+  registerMetrics(registry?: Registry): Registry {
+    if (registry) return registerMetrics(this.metrics, registry);
+    this.#registry ??= registerMetrics(this.metrics);
+    return this.#registry;
+  }
+
+  /**
+   * Express middleware serving the metrics: `snapshot()` as JSON by default,
+   * Prometheus's text format with `?format=prometheus` or an `Accept:
+   * text/plain` header (what Prometheus sends).
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', cache.metricsMiddleware());
+   * ```
+   */
+  metricsMiddleware(options: MetricsMiddlewareOptions = {}): Middleware {
+    const chosen = options.registry;
+    return metricsHandler(this.metrics, () => chosen ?? this.registerMetrics());
+  }
+
+  /**
+   * Express middleware adding a `Server-Timing` header to each response: the
+   * request's cache hits and misses and the time they took, shown by
+   * browser devtools. Mount it before the routes.
+   *
+   * @example
+   * ```ts
+   * app.use(cache.serverTiming());
+   * ```
+   */
+  serverTiming(): Middleware {
+    return serverTimingHandler(this.metrics);
+  }
+
+  /**
+   * The live dashboard as an Express router: one self-contained page (hit
+   * ratio over time, per-model table, store health, recent
+   * InvalidationWarnings) that polls its own JSON endpoint.
+   *
+   * @example
+   * ```ts
+   * app.use('/cache', cache.dashboard()); // open http://host/cache/
+   * ```
+   */
+  dashboard(options?: DashboardOptions): Middleware {
+    return dashboardHandler(this.metrics, options);
+  }
+
   /** Invalidate everything in this cache's namespace (a token rotation, never `flush_all`). */
   async flush(): Promise<void> {
+    for (const model of Object.values(this.sequelize.models)) {
+      const schema = this.schemaOf(model);
+      if (schema) this.metrics.invalidated(schema.name, 'manual');
+    }
     await this.rows.rotateNamespace();
   }
 
@@ -202,10 +287,10 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * Run an invalidation now, or when the transaction of `options` commits.
    * @internal
    */
-  async invalidateAfterWrite(options: { transaction?: unknown } | undefined, run: () => Promise<void>): Promise<void> {
+  async invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: () => Promise<void>): Promise<void> {
     const transaction = currentTransaction(this.sequelize, options);
     if (transaction) {
-      this.metrics.add('invalidationsDeferred');
+      this.metrics.model(schema.name).invalidationsDeferred++;
       onCommit(transaction, run);
       return;
     }

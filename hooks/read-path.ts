@@ -13,7 +13,7 @@ import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
 import type { ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
-import type { MetricName } from '../source/metrics';
+import type { ReadCounter, ReadMeter } from '../source/metrics';
 import type { QueryCacheOptions } from '../source/types';
 import { type Column, projection } from './columns';
 import {
@@ -335,51 +335,57 @@ function refreshRequested(options: SelectOptions): boolean {
  */
 export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
   return async function select(this: unknown, model, tableName, options) {
-    const run = (opts: SelectOptions) => original.call(this, model, tableName, opts);
+    const direct = (opts: SelectOptions) => original.call(this, model, tableName, opts);
     const forgetting = typeof options?.cache === 'object' && options.cache !== null && FORGET in options.cache;
     if (forgetting) {
       await forgetEntry(cache, model, tableName, options);
       throw new Forgotten();
     }
     const schema = cache.schemaOf(model);
-    if (!schema || !options || options.cache === false) return run(options);
-    if (currentTransaction(cache.sequelize, options)) {
-      cache.metrics.add('bypassed');
-      return run(options);
-    }
+    if (!schema || !options || options.cache === false) return direct(options);
     const how = plan(cache, schema, options);
-    if (!how) {
-      cache.metrics.add('bypassed');
-      return run(options);
-    }
+    const kind = how?.kind === 'row' ? 'row' : 'list';
+    const bypass = () => {
+      cache.metrics.model(schema.name)[kind].bypassed++;
+      return direct(options);
+    };
+    if (!how || currentTransaction(cache.sequelize, options)) return bypass();
+    const entry = how.kind === 'row' ? undefined : entryPlan(cache, schema, tableName, options, how);
+    if (how.kind !== 'row' && !entry) return bypass();
+    const meter = cache.metrics.meter(schema.name, kind);
+    // Every statement a cached read runs is counted (dbQueries, and the
+    // request's Server-Timing): misses, rows a list lacked, refreshes.
+    const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) => {
+      meter.query();
+      return original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), opts);
+    };
+    const run = selectFor(model);
     const ttl = queryTtl(options) ?? cache.ttlFor(schema);
-
-    if (how.kind !== 'row') {
-      const hash = listHash(tableName, options, how);
-      const others = otherSchemas(cache, schema, options);
-      if (hash === undefined || others === undefined) {
-        cache.metrics.add('bypassed');
-        return run(options);
-      }
-      const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
-      const entry = cache.lists.plan(
-        schema,
-        hash,
-        conjunctionOf(schema, options.where),
-        others.filter((o) => !loose.has(o)),
-        others.filter((o) => loose.has(o)),
-      );
-      if (how.kind === 'whole') return wholeSelect(cache, run, model, options, entry, ttl);
-      if (how.kind === 'tree') {
-        const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) =>
-          original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), opts);
-        return treeSelect(cache, selectFor, model, schema, options, how, entry, ttl);
-      }
-      return listSelect(cache, run, model, schema, options, how.columns, entry, ttl);
+    try {
+      if (how.kind === 'row') return await rowSelect(cache, meter, run, model, schema, options, how, ttl);
+      const list = entry as ListPlan;
+      if (how.kind === 'whole') return await wholeSelect(cache, meter, run, model, options, list, ttl);
+      if (how.kind === 'tree') return await treeSelect(cache, meter, selectFor, model, schema, options, how, list, ttl);
+      return await listSelect(cache, meter, run, model, schema, options, how.columns, list, ttl);
+    } finally {
+      meter.done();
     }
-
-    return rowSelect(cache, run, model, schema, options, how, ttl);
   };
+}
+
+/** The entry of a list, tree or whole read; undefined when the query cannot be keyed. */
+function entryPlan(cache: OrmCache, schema: ModelSchema, tableName: unknown, options: SelectOptions, how: Exclude<Plan, RowPlan>): ListPlan | undefined {
+  const hash = listHash(tableName, options, how);
+  const others = otherSchemas(cache, schema, options);
+  if (hash === undefined || others === undefined) return undefined;
+  const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
+  return cache.lists.plan(
+    schema,
+    hash,
+    conjunctionOf(schema, options.where),
+    others.filter((o) => !loose.has(o)),
+    others.filter((o) => loose.has(o)),
+  );
 }
 
 /**
@@ -390,6 +396,7 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
  */
 function rowSelect(
   cache: OrmCache,
+  meter: ReadMeter,
   run: (options: SelectOptions) => Promise<unknown>,
   model: ModelStatic<Model>,
   schema: ModelSchema,
@@ -400,9 +407,10 @@ function rowSelect(
   const exact = how.where.values.every((v) => typeof v === 'number' || typeof v === 'bigint') ? '' : JSON.stringify(how.where.values);
   return aboard<RowMaterial>(
     cache,
+    meter,
     `${cache.keys.row(schema, how.where.pkText)} ${exact}`,
     options,
-    (report) => rowCycle(cache, run, schema, options, how, ttl, report),
+    (report) => rowCycle(cache, meter, run, schema, options, how, ttl, report),
     (material) => buildResult(model, options, how.columns, visible(schema, how, material.row ?? undefined)),
   );
 }
@@ -413,6 +421,7 @@ type RowMaterial = { row: Record<string, unknown> | null };
 /** Look the row up; on a miss, one reader fills it and the others wait for that fill. */
 async function rowCycle(
   cache: OrmCache,
+  meter: ReadMeter,
   run: (options: SelectOptions) => Promise<unknown>,
   schema: ModelSchema,
   options: SelectOptions,
@@ -420,7 +429,7 @@ async function rowCycle(
   ttl: number,
   report: Report,
 ): Promise<Outcome<RowMaterial>> {
-  const count = counter(cache, report);
+  const count = counter(meter, report);
   const served = (row: Record<string, unknown> | undefined) => {
     const material = { row: row ?? null };
     report(undefined, { value: material });
@@ -437,19 +446,20 @@ async function rowCycle(
     const row = lookup.rows.get(pkText);
     if (row) {
       if (!exactKey(schema, row, values)) {
-        cache.metrics.add('bypassed');
+        // Another spelling of a string key: not this read's entry.
+        count('misses');
         return { answer: await run(options) };
       }
-      count('rowHits');
+      count('hits');
       return served(row);
     }
     if (lookup.absent.has(pkText)) {
-      count('rowHits');
+      count('hits');
       return served(undefined);
     }
     if (!lookup.ok) {
       // The store is failing: skip the fill's extra round trips entirely.
-      count('rowMisses');
+      count('misses');
       return { answer: await run(options) };
     }
     known = lookup.fetched;
@@ -458,7 +468,7 @@ async function rowCycle(
   const lock =
     refreshRequested(options) || !cache.options.stampedeProtection
       ? 'unavailable'
-      : await cache.locks.acquire(cache.keys.row(schema, pkText));
+      : await cache.locks.acquire(cache.keys.row(schema, pkText), meter.counters);
   const release = typeof lock === 'function' ? lock : undefined;
   if (lock !== 'unavailable') {
     const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
@@ -472,14 +482,14 @@ async function rowCycle(
     // Unlike a list, a row's holder does not look again before its query: a
     // primary-key read costs less than the extra round trip, and a fill that
     // landed meanwhile only makes this one's `add` fail.
-    const filled = release ? undefined : await cache.locks.wait(cache.keys.row(schema, pkText), poll);
+    const filled = release ? undefined : await cache.locks.wait(cache.keys.row(schema, pkText), poll, meter.counters);
     if (filled) {
       await release?.();
-      count('rowHits');
+      count('hits');
       return served(filled.row);
     }
   }
-  count('rowMisses');
+  count('misses');
   try {
     const ticket = await cache.rows.beginFill(schema, pkText, known, absences);
     const fetched = (await run(fullRowOptions(schema, options, how.where))) as Record<string, unknown>[];
@@ -510,6 +520,7 @@ function pkValuesOf(schema: ModelSchema, row: Record<string, unknown>): PkValues
  */
 async function listSelect(
   cache: OrmCache,
+  meter: ReadMeter,
   run: (options: SelectOptions) => Promise<unknown>,
   model: ModelStatic<Model>,
   schema: ModelSchema,
@@ -519,7 +530,7 @@ async function listSelect(
   ttl: number,
 ): Promise<unknown> {
   const startedAt = cache.options.clock.now();
-  return throughEntry(cache, plan, options, {
+  return throughEntry(cache, meter, plan, options, {
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
       const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
@@ -578,8 +589,21 @@ type Outcome<M> = { material: M } | { answer: unknown };
  * copies of its material. Without stampede protection, and for
  * `cache: { refresh: true }`, every read runs its own cycle.
  */
-async function throughEntry<R, M>(cache: OrmCache, plan: ListPlan, options: SelectOptions, cycle: EntryCycle<R, M>): Promise<unknown> {
-  return aboard(cache, plan.entryKey, options, (report) => entryCycle(cache, plan, options, cycle, report), (m) => cycle.answer(m));
+async function throughEntry<R, M>(
+  cache: OrmCache,
+  meter: ReadMeter,
+  plan: ListPlan,
+  options: SelectOptions,
+  cycle: EntryCycle<R, M>,
+): Promise<unknown> {
+  return aboard(
+    cache,
+    meter,
+    plan.entryKey,
+    options,
+    (report) => entryCycle(cache, meter, plan, options, cycle, report),
+    (m) => cycle.answer(m),
+  );
 }
 
 /**
@@ -589,6 +613,7 @@ async function throughEntry<R, M>(cache: OrmCache, plan: ListPlan, options: Sele
  */
 async function aboard<M>(
   cache: OrmCache,
+  meter: ReadMeter,
   key: string,
   options: SelectOptions,
   own: (report: Report) => Promise<Outcome<M>>,
@@ -601,13 +626,13 @@ async function aboard<M>(
     const result = await seat.result;
     const copy = SingleFlight.copy(result);
     if (result === 'retry' || !copy) return answer(await own(() => undefined));
-    cache.metrics.add('coalesced');
-    for (const name of result.counters) cache.metrics.add(name);
+    meter.count('coalesced');
+    for (const name of result.counters) meter.count(name);
     return build(copy.value as M);
   }
   await seat.ready;
   try {
-    const counters: MetricName[] = [];
+    const counters: ReadCounter[] = [];
     return answer(
       await own((name, material) => {
         if (name) counters.push(name);
@@ -624,12 +649,12 @@ async function aboard<M>(
  * material as soon as it has it (before storing it: passengers need not wait
  * for the store).
  */
-type Report = (counter: MetricName | undefined, material?: { value: unknown }) => void;
+type Report = (counter: ReadCounter | undefined, material?: { value: unknown }) => void;
 
 /** Count a per-read metric here and report it to the read's flight. */
-function counter(cache: OrmCache, report: Report): (name: MetricName) => void {
+function counter(meter: ReadMeter, report: Report): (name: ReadCounter) => void {
   return (name) => {
-    cache.metrics.add(name);
+    meter.count(name);
     report(name);
   };
 }
@@ -642,12 +667,13 @@ function counter(cache: OrmCache, report: Report): (name: MetricName) => void {
  */
 async function entryCycle<R, M>(
   cache: OrmCache,
+  meter: ReadMeter,
   plan: ListPlan,
   options: SelectOptions,
   cycle: EntryCycle<R, M>,
   report: Report,
 ): Promise<Outcome<M>> {
-  const count = counter(cache, report);
+  const count = counter(meter, report);
   const served = (material: M) => {
     report(undefined, { value: material });
     return { material };
@@ -657,7 +683,7 @@ async function entryCycle<R, M>(
   if (!refreshRequested(options)) {
     const lookup = await cache.lists.lookup(plan);
     if (!lookup.ok) {
-      count('listMisses');
+      count('misses');
       return { answer: await cycle.direct() };
     }
     const protection = cache.options.stampedeProtection;
@@ -665,10 +691,10 @@ async function entryCycle<R, M>(
     const expired = !protection && lookup.soft !== undefined && cache.options.clock.now() >= lookup.soft.softExpiresAt;
     const hit = expired ? undefined : await cycle.hit(lookup);
     if (hit && hit !== 'rebuild') {
-      count('listHits');
+      count('hits');
       if (protection && lookup.soft && cache.stampede.due(lookup.soft)) {
         const refill = async () => (await fill(cache, plan, options, cycle, lookup.fetched, () => undefined)).material;
-        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, refill);
+        const fresh = await cache.stampede.refresh(plan.entryKey, lookup.soft, refill, meter.counters);
         if (fresh.refreshed) return served(fresh.answer);
         if (fresh.stale) count('staleServed');
       }
@@ -678,7 +704,7 @@ async function entryCycle<R, M>(
     if (hit !== 'rebuild' && protection) {
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
-      const lock = await cache.locks.acquire(plan.entryKey);
+      const lock = await cache.locks.acquire(plan.entryKey, meter.counters);
       release = typeof lock === 'function' ? lock : undefined;
       const poll = async (): Promise<Hit<M>> => {
         const again = await cache.lists.lookup(plan);
@@ -689,15 +715,16 @@ async function entryCycle<R, M>(
       };
       // The lock holder re-checks once: the previous holder may have filled the
       // entry between this reader's lookup and its lock.
-      const filled = lock === 'unavailable' ? undefined : release ? await poll() : await cache.locks.wait(plan.entryKey, poll);
+      const filled =
+        lock === 'unavailable' ? undefined : release ? await poll() : await cache.locks.wait(plan.entryKey, poll, meter.counters);
       if (filled && filled !== 'rebuild') {
         await release?.();
-        count('listHits');
+        count('hits');
         return served(filled.material);
       }
     }
   }
-  count('listMisses');
+  count('misses');
   try {
     return await fill(cache, plan, options, cycle, fetched, report);
   } finally {
@@ -838,13 +865,14 @@ function buildFromFlat(cache: OrmCache, model: ModelStatic<Model>, options: Sele
  */
 async function wholeSelect(
   cache: OrmCache,
+  meter: ReadMeter,
   run: (options: SelectOptions) => Promise<unknown>,
   model: ModelStatic<Model>,
   options: SelectOptions,
   plan: ListPlan,
   ttl: number,
 ): Promise<unknown> {
-  return throughEntry(cache, plan, options, {
+  return throughEntry(cache, meter, plan, options, {
     hit: (lookup) =>
       lookup.whole.found && Array.isArray(lookup.whole.value) ? { material: lookup.whole.value as Record<string, unknown>[] } : undefined,
     direct: () => run(options),
@@ -862,6 +890,7 @@ async function wholeSelect(
  */
 async function treeSelect(
   cache: OrmCache,
+  meter: ReadMeter,
   selectFor: (model: ModelStatic<Model>) => (options: SelectOptions) => Promise<unknown>,
   model: ModelStatic<Model>,
   schema: ModelSchema,
@@ -881,7 +910,7 @@ async function treeSelect(
   // no write of theirs slipped between the read and the relation tokens.
   let registered: Map<string, string> | undefined;
   let before: Map<string, string> | undefined;
-  return throughEntry(cache, plan, options, {
+  return throughEntry(cache, meter, plan, options, {
     hit: async (lookup) => {
       const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown; rel?: unknown }) : undefined;
       if (!value || !Array.isArray(value.tree) || !Array.isArray(value.rel)) return undefined;
@@ -987,6 +1016,7 @@ async function forgetEntry(cache: OrmCache, model: ModelStatic<Model>, tableName
   if (!schema) return;
   const how = plan(cache, schema, options);
   if (!how) return;
+  cache.metrics.invalidated(schema.name, 'manual');
   if (how.kind === 'row') {
     // A tombstone, not a delete: deleting would reopen the race a write's
     // tombstone closes (a slow filler's `add` would succeed again).
@@ -1012,14 +1042,14 @@ const RAW_SELECT_KEYS = new Set([
  */
 export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSelectFn {
   return async function rawSelect(this: unknown, tableName, options, attributeSelector, model) {
-    const run = () => original.call(this, tableName, options, attributeSelector, model);
+    const direct = () => original.call(this, tableName, options, attributeSelector, model);
     const schema = cache.schemaOf(model);
-    if (!schema || !options || options.cache === false) return run();
+    if (!schema || !options || options.cache === false) return direct();
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
     const others = allowed ? otherSchemas(cache, schema, options) : undefined;
     if (currentTransaction(cache.sequelize, options) || !others) {
-      cache.metrics.add('bypassed');
-      return run();
+      cache.metrics.model(schema.name).count.bypassed++;
+      return direct();
     }
     const dataType = options.dataType as { key?: unknown; toString?: () => string } | undefined;
     const text = canonical([
@@ -1043,17 +1073,38 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     ]);
     const hash = customKey(options) ?? (text === undefined ? undefined : digest(text));
     if (hash === undefined) {
-      cache.metrics.add('bypassed');
-      return run();
+      cache.metrics.model(schema.name).count.bypassed++;
+      return direct();
     }
     const plan = cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others);
-    return throughEntry(cache, plan, options, {
-      hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
-      direct: run,
-      read: run,
-      save: (tokens, value, soft) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema), soft),
-      material: (value) => value,
-      answer: (value) => value,
-    });
+    const meter = cache.metrics.meter(schema.name, 'count');
+    const run = () => {
+      meter.query();
+      return direct();
+    };
+    try {
+      return await countThroughEntry(cache, meter, run, schema, options, plan);
+    } finally {
+      meter.done();
+    }
   };
+}
+
+/** A count or aggregate from its whole-value entry. */
+function countThroughEntry(
+  cache: OrmCache,
+  meter: ReadMeter,
+  run: () => Promise<unknown>,
+  schema: ModelSchema,
+  options: SelectOptions,
+  plan: ListPlan,
+): Promise<unknown> {
+  return throughEntry(cache, meter, plan, options, {
+    hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
+    direct: run,
+    read: run,
+    save: (tokens, value, soft) => cache.lists.saveWhole(plan, tokens, value, queryTtl(options) ?? cache.ttlFor(schema), soft),
+    material: (value) => value,
+    answer: (value) => value,
+  });
 }

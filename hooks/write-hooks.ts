@@ -15,6 +15,7 @@
 import type { Model } from 'sequelize';
 import { rowKeyText } from '../source/keys';
 import type { ModelSchema } from '../source/model-schema';
+import type { InvalidationCause } from '../source/metrics';
 import type { OrmCache } from './orm-cache';
 import { tablesWritten } from './raw-sql';
 import { currentTransaction } from './transactions';
@@ -57,13 +58,16 @@ async function instanceChanged(
   instance: Instance,
   options: Options,
   change: 'insert' | 'update' | 'delete',
+  cause: InvalidationCause,
 ): Promise<void> {
   const model = instance?.constructor;
   const schema = cache.schemaOf(model);
   if (!schema) return;
   const keys = instanceKeys(schema, instance);
-  await cache.invalidateAfterWrite(options, () =>
-    keys ? cache.rowsChanged(schema, keys, instanceVersions(schema, instance, change === 'insert')) : cache.modelChanged(schema),
+  await cache.invalidateAfterWrite(options, schema, () =>
+    keys
+      ? cache.rowsChanged(schema, keys, instanceVersions(schema, instance, change === 'insert'), cause)
+      : cache.modelChanged(schema, cause),
   );
   if (change === 'delete' || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
 }
@@ -74,9 +78,9 @@ function hardDelete(model: unknown, options: Options): boolean {
 }
 
 /** Invalidate rows known only by key (values unknown), or the model when even the keys are unknown. */
-async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined) {
-  await cache.invalidateAfterWrite(options, () =>
-    keys ? cache.rowsChanged(schema, keys, undefined) : cache.modelChanged(schema),
+async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined, cause: InvalidationCause) {
+  await cache.invalidateAfterWrite(options, schema, () =>
+    keys ? cache.rowsChanged(schema, keys, undefined, cause) : cache.modelChanged(schema, cause),
   );
 }
 
@@ -122,7 +126,7 @@ async function cascade(cache: OrmCache, options: Options, table: string | undefi
       if (schema) targets.push(schema);
     }
   }
-  await Promise.all(targets.map((schema) => cache.invalidateAfterWrite(options, () => cache.modelChanged(schema))));
+  await Promise.all(targets.map((schema) => cache.invalidateAfterWrite(options, schema, () => cache.modelChanged(schema, 'cascade'))));
 }
 
 function modelOf(self: unknown, options: Options | undefined): unknown {
@@ -194,7 +198,7 @@ async function affectedChanged(cache: OrmCache, schema: ModelSchema, options: Op
   if (keys.some((k) => k === undefined)) return false;
   const newer = rows.map(after);
   const versions = newer.every((v) => v !== undefined) ? [...rows, ...(newer as Record<string, unknown>[])] : undefined;
-  await cache.invalidateAfterWrite(options, () => cache.rowsChanged(schema, keys as string[], versions));
+  await cache.invalidateAfterWrite(options, schema, () => cache.rowsChanged(schema, keys as string[], versions, 'bulk'));
   return true;
 }
 
@@ -203,23 +207,23 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
   const forWhere = async function (this: unknown, options: Options) {
     const schema = cache.schemaOf(modelOf(this, options));
     if (!schema) return;
-    await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, options.where));
+    await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, options.where), 'bulk');
   };
 
   return {
     // afterCreate and afterUpdate rather than afterSave (which Sequelize
     // proxies to both): an insert has no old version to invalidate.
     async afterCreate(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, 'insert');
+      await instanceChanged(cache, instance, options, 'insert', 'save');
     },
     async afterUpdate(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, 'update');
+      await instanceChanged(cache, instance, options, 'update', 'save');
     },
     async afterDestroy(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, hardDelete(instance?.constructor, options) ? 'delete' : 'update');
+      await instanceChanged(cache, instance, options, hardDelete(instance?.constructor, options) ? 'delete' : 'update', 'destroy');
     },
     async afterRestore(this: unknown, instance: Instance, options: Options) {
-      await instanceChanged(cache, instance, options, 'update');
+      await instanceChanged(cache, instance, options, 'update', 'save');
     },
     async beforeBulkUpdate(this: unknown, options: Options) {
       await selectAffected(cache, modelOf(this, options), options);
@@ -261,25 +265,25 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique key
       // matched, which need not be the primary key the caller passed.
       const keys = instance && !hasOtherUniqueKeys(model, schema) ? instanceKeys(schema, instance) : undefined;
-      await keysChanged(cache, schema, options, keys);
+      await keysChanged(cache, schema, options, keys, 'save');
     },
 
     async afterBulkCreate(this: unknown, instances: Instance[], options: Options) {
       const schema = cache.schemaOf(modelOf(this, options));
       if (!schema) return;
       // updateOnDuplicate / ignoreDuplicates touch rows found by any unique key.
-      if (options.updateOnDuplicate || options.ignoreDuplicates) return keysChanged(cache, schema, options, undefined);
+      if (options.updateOnDuplicate || options.ignoreDuplicates) return keysChanged(cache, schema, options, undefined, 'bulk');
       // Plain inserts change no cached row (a key that existed would make the
       // insert fail, and a deleted row's key was tombstoned by its delete), but
       // the new rows enter lists.
       const versions = instances.flatMap((i) => instanceVersions(schema, i, true));
-      await cache.invalidateAfterWrite(options, () => cache.rowsChanged(schema, [], versions));
+      await cache.invalidateAfterWrite(options, schema, () => cache.rowsChanged(schema, [], versions, 'bulk'));
     },
 
     // sync({ force }) drops the rows, sync({ alter }) may reshape them.
     async afterSync(this: unknown) {
       const schema = cache.schemaOf(this);
-      if (schema) await cache.modelChanged(schema);
+      if (schema) await cache.modelChanged(schema, 'sync');
     },
 
     // Writes with `hooks: false` skip every model hook above but still pass
@@ -296,9 +300,12 @@ export function writeHooks(cache: OrmCache): Record<string, (...args: never[]) =
       }
       if (options?.hooks !== false || !WRITE_TYPES.has(String(options.type))) return;
       const deleted = options.type === 'DELETE' || options.type === 'BULKDELETE';
-      if (instance) return instanceChanged(cache, instance, options, deleted ? 'delete' : options.type === 'INSERT' ? 'insert' : 'update');
+      if (instance) {
+        const change = deleted ? 'delete' : options.type === 'INSERT' ? 'insert' : 'update';
+        return instanceChanged(cache, instance, options, change, deleted ? 'destroy' : 'save');
+      }
       const schema = cache.schemaOf(model);
-      if (schema) await keysChanged(cache, schema, options, undefined);
+      if (schema) await keysChanged(cache, schema, options, undefined, 'bulk');
       if (deleted) await cascade(cache, options, tableOf(model));
     },
   };
@@ -321,7 +328,7 @@ async function invalidateRawWrite(cache: OrmCache, options: Options, sql: string
   await Promise.all(
     tables.map(async (table) => {
       const schema = cache.schemaOf(byTable.get(table));
-      if (schema) await keysChanged(cache, schema, options, undefined);
+      if (schema) await keysChanged(cache, schema, options, undefined, 'raw');
       await cascade(cache, options, table);
     }),
   );
@@ -342,7 +349,7 @@ export function arithmeticWrapper(cache: OrmCache, original: ArithmeticFn): Arit
     const schema = cache.schemaOf(model);
     if (schema) {
       const options = (rest[rest.length - 1] ?? {}) as Options;
-      await keysChanged(cache, schema, options, rowsOfWhere(schema, where));
+      await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save');
     }
     return result;
   };

@@ -29,6 +29,7 @@ export class GuardedStore {
     try {
       const values = await this.store.getMulti(keys);
       if (!(values instanceof Map)) throw new TypeError('getMulti did not return a Map');
+      for (const value of values.values()) this.#read(value);
       return { values, ok: true };
     } catch (error) {
       this.#fail(error, 'getMulti');
@@ -39,7 +40,7 @@ export class GuardedStore {
   async get(key: string): Promise<string | undefined> {
     try {
       const value = await this.store.get(key);
-      return typeof value === 'string' ? value : undefined;
+      return typeof value === 'string' ? this.#read(value) : undefined;
     } catch (error) {
       this.#fail(error, 'get');
       return undefined;
@@ -52,6 +53,7 @@ export class GuardedStore {
       const found = await this.store.gets(key);
       if (found === undefined) return undefined;
       if (typeof found?.value !== 'string' || typeof found.cas !== 'string') throw new TypeError('gets returned garbage');
+      this.#read(found.value);
       return found;
     } catch (error) {
       this.#fail(error, 'gets');
@@ -60,10 +62,12 @@ export class GuardedStore {
   }
 
   set(key: string, value: string, ttl: number): Promise<boolean> {
+    this.#written(value);
     return this.#write('set', () => this.store.set(key, value, ttl));
   }
 
   add(key: string, value: string, ttl: number): Promise<boolean> {
+    this.#written(value);
     return this.#write('add', () => this.store.add(key, value, ttl));
   }
 
@@ -79,6 +83,7 @@ export class GuardedStore {
 
   /** `add` that tells "the key exists" (false) from "the store failed" (null). */
   async tryAdd(key: string, value: string, ttl: number): Promise<boolean | null> {
+    this.#written(value);
     try {
       return (await this.store.add(key, value, ttl)) === true;
     } catch (error) {
@@ -88,6 +93,7 @@ export class GuardedStore {
   }
 
   cas(key: string, value: string, cas: string, ttl: number): Promise<boolean> {
+    this.#written(value);
     return this.#write('cas', () => this.store.cas(key, value, cas, ttl));
   }
 
@@ -104,10 +110,21 @@ export class GuardedStore {
     }
   }
 
+  /** Count the bytes of a value read. */
+  #read(value: string): string {
+    this.metrics.bytesRead += Buffer.byteLength(value);
+    return value;
+  }
+
+  /** Count the bytes of a value sent (whether or not the store takes it). */
+  #written(value: string): void {
+    this.metrics.bytesWritten += Buffer.byteLength(value);
+  }
+
   #fail(error: unknown, operation: string): void {
     const storeError = asStoreError(error, operation);
-    this.metrics.add('storeErrors');
-    if (storeError.code === 'ETIMEOUT') this.metrics.add('storeTimeouts');
+    this.metrics.storeErrors++;
+    if (storeError.code === 'ETIMEOUT') this.metrics.storeTimeouts++;
     try {
       this.report(storeError);
     } catch {

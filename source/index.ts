@@ -12,10 +12,20 @@
 export { ormCache } from '../hooks/install';
 export { OrmCache, type OrmCacheEvents, type AnyModel } from '../hooks/orm-cache';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export { MemcachedStore, type MemcachedStoreOptions, type ServerHealth, memcachedKey } from './store/memcached-store';
-export type { CacheStore, CasValue } from './store/contract';
+export { MemcachedStore, type MemcachedStoreOptions, memcachedKey } from './store/memcached-store';
+export type { CacheStore, CasValue, ServerHealth } from './store/contract';
 export { InvalidationWarning, OptionError, OrmCacheError, StoreError, type StoreErrorCode } from './errors';
 export type { ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';
-export type { MetricsSnapshot } from './metrics';
+export type {
+  InvalidationCause,
+  LatencyHistogram,
+  MetricsSnapshot,
+  ModelMetrics,
+  ReadCounters,
+  ReadKind,
+  RecentWarning,
+} from './metrics';
+export { Metrics } from './metrics';
+export type { DashboardOptions, MetricsMiddlewareOptions, Middleware } from './express';
 export { type Clock, ManualClock } from './clock';
 export { DEFAULT_OPTIONS } from './options';

@@ -18,7 +18,6 @@ import { decodeValue, encodeAny, encodeValue, untagAny } from './codec';
 import { type Conjunction, conjunctionId, rowTuple } from './conjunctions';
 import type { GuardedStore } from './guarded-store';
 import type { KeySpace } from './keys';
-import type { Metrics } from './metrics';
 import type { ModelSchema } from './model-schema';
 
 /** How one list query maps onto keys. */
@@ -78,7 +77,6 @@ export class ListCache {
   constructor(
     readonly store: GuardedStore,
     readonly keys: KeySpace,
-    readonly metrics: Metrics,
   ) {}
 
   /**
@@ -297,9 +295,7 @@ export class ListCache {
       return keys;
     };
     const rotate = async (keys: Iterable<string>) => {
-      const list = [...keys];
-      await Promise.all(list.map((key) => this.store.set(key, randomToken(), 0)));
-      this.metrics.add('invalidations', list.length);
+      await Promise.all([...keys].map((key) => this.store.set(key, randomToken(), 0)));
     };
     const early = keysOf(this.#schemesSeen.get(schema) ?? []);
     if (early === undefined) return this.allListsChanged(schema);
@@ -317,7 +313,6 @@ export class ListCache {
   /** Rows changed in ways the writer cannot describe: every list of the model. */
   async allListsChanged(schema: ModelSchema): Promise<void> {
     await this.store.set(this.keys.listEpoch(schema), randomToken(), 0);
-    this.metrics.add('invalidations');
   }
 }
 

@@ -143,7 +143,7 @@ export class RowCache {
     const value = this.#encodeFresh(ticket, row);
     if (value === undefined) return false;
     const stored = await this.#publish(ticket, value, ttl);
-    this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
+    this.#filled(ticket.schema, stored);
     return stored;
   }
 
@@ -183,8 +183,7 @@ export class RowCache {
       rows.map(async ([pkText, row]) => {
         const value = this.#encodeFresh(ticket, row);
         if (value === undefined) return;
-        const stored = await this.store.add(this.keys.row(ticket.schema, pkText), value, ttl);
-        this.metrics.add(stored ? 'rowFills' : 'rowFillsRejected');
+        this.#filled(ticket.schema, await this.store.add(this.keys.row(ticket.schema, pkText), value, ttl));
       }),
     );
   }
@@ -193,28 +192,29 @@ export class RowCache {
   async tombstone(schema: ModelSchema, pkTexts: readonly string[]): Promise<void> {
     const marker = encodeTombstone(randomToken());
     await Promise.all(
-      pkTexts.map(async (pk) => {
-        await this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl);
-        this.metrics.add('invalidations');
-      }),
+      pkTexts.map((pk) => this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl)),
     );
   }
 
   /** Invalidate every row entry of the model. */
   async rotateEpoch(schema: ModelSchema): Promise<void> {
     await this.store.set(this.keys.epoch(schema), randomToken(), 0);
-    this.metrics.add('invalidations');
   }
 
   /** Invalidate every entry of the namespace. */
   async rotateNamespace(): Promise<void> {
     await this.store.set(this.keys.namespaceToken(), randomToken(), 0);
-    this.metrics.add('invalidations');
+  }
+
+  #filled(schema: ModelSchema, stored: boolean): void {
+    const counters = this.metrics.model(schema.name).row;
+    if (stored) counters.fills++;
+    else counters.fillsRejected++;
   }
 
   #encodeFresh(ticket: FillTicket | WarmTicket, row: Record<string, unknown>): string | undefined {
     if (this.#tooOld(ticket)) {
-      this.metrics.add('rowFillsRejected');
+      this.#filled(ticket.schema, false);
       return undefined;
     }
     // A ticket taken for a possible absence also holds the absence tokens;

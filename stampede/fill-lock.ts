@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomToken } from '../source/clock';
 import type { GuardedStore } from '../source/guarded-store';
-import type { Metrics } from '../source/metrics';
+import type { ReadCounters } from '../source/metrics';
 
 /** Settings of the fill lock, from `install()` options. */
 export interface FillLockOptions {
@@ -27,7 +27,6 @@ export interface FillLockOptions {
 export class FillLock {
   constructor(
     readonly store: GuardedStore,
-    readonly metrics: Metrics,
     readonly options: FillLockOptions,
   ) {}
 
@@ -35,14 +34,14 @@ export class FillLock {
    * Try to become the filler of `key`: the release function when won,
    * `'busy'` when another reader holds the lock, `'unavailable'` when the
    * store cannot tell (then nobody waits: the cache must never make a query
-   * slower by more than its store deadlines).
+   * slower by more than its store deadlines). `counters` are the read's.
    */
-  async acquire(key: string): Promise<(() => Promise<void>) | 'busy' | 'unavailable'> {
+  async acquire(key: string, counters: ReadCounters): Promise<(() => Promise<void>) | 'busy' | 'unavailable'> {
     const lockKey = `${key}:lock`;
     const won = await this.store.tryAdd(lockKey, randomToken(), this.options.lockTtl);
     if (won === null) return 'unavailable';
     if (!won) return 'busy';
-    this.metrics.add('lockAcquired');
+    counters.lockAcquired++;
     // The release is sent, not awaited: the caller's answer never waits for
     // it, and a lost release costs waiters at most the lock TTL.
     return async () => {
@@ -56,8 +55,8 @@ export class FillLock {
    * the lock without a fill (a query with nothing to store, such as a missing
    * row), or `lockWaitMs` has passed; `undefined` unless a value was found.
    */
-  async wait<T>(key: string, check: () => Promise<T | undefined>): Promise<T | undefined> {
-    this.metrics.add('lockWaits');
+  async wait<T>(key: string, check: () => Promise<T | undefined>, counters: ReadCounters): Promise<T | undefined> {
+    counters.lockWaits++;
     const lockKey = `${key}:lock`;
     const deadline = performance.now() + this.options.lockWaitMs;
     let delay = 5;
@@ -70,7 +69,7 @@ export class FillLock {
       if (held === undefined) return check();
       delay = Math.min(delay * 2, 100);
     }
-    this.metrics.add('lockTimeouts');
+    counters.lockTimeouts++;
     return undefined;
   }
 }

@@ -19,10 +19,10 @@
  * caller's result never changes another's.
  */
 import { decodeAny, encodeAny } from '../source/codec';
-import type { MetricName } from '../source/metrics';
+import type { ReadCounter } from '../source/metrics';
 
 /** A flight's outcome: the encoded material and the counters it earned, or "read yourself". */
-export type FlightResult = { material: string; counters: readonly MetricName[] } | 'retry';
+export type FlightResult = { material: string; counters: readonly ReadCounter[] } | 'retry';
 
 /** The first reader of a flight: it reads for everyone aboard. */
 export interface Leader {
@@ -30,7 +30,7 @@ export interface Leader {
   /** Resolves when the flight may start (the previous flight of the key has landed). */
   ready: Promise<void>;
   /** Hand the material (and the per-read counters it earned) to the passengers. Idempotent. */
-  share(material: unknown, counters: readonly MetricName[]): void;
+  share(material: unknown, counters: readonly ReadCounter[]): void;
   /** The flight is over: passengers not yet served read themselves; the next flight may start. */
   land(): void;
 }

@@ -17,7 +17,7 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../source/clock';
 import type { SoftExpiry } from '../source/list-cache';
-import type { Metrics } from '../source/metrics';
+import type { ReadCounters } from '../source/metrics';
 import type { FillLock } from './fill-lock';
 
 export interface SoftExpiryOptions {
@@ -35,7 +35,6 @@ export class SoftExpiryGuard {
 
   constructor(
     readonly locks: FillLock,
-    readonly metrics: Metrics,
     readonly clock: Clock,
     readonly options: SoftExpiryOptions,
     readonly random: () => number = Math.random,
@@ -57,13 +56,18 @@ export class SoftExpiryGuard {
    * 'wait' mode the winner's answer is the fresh one; otherwise (and for
    * losers) `refreshed` is false and the caller serves what it has, which is
    * stale (`stale`, for the caller to count) unless the refresh is an early
-   * (XFetch) one.
+   * (XFetch) one. `counters` are the read's.
    */
-  async refresh<T>(key: string, soft: SoftExpiry, fill: () => Promise<T>): Promise<{ refreshed: true; answer: T } | { refreshed: false; stale: boolean }> {
+  async refresh<T>(
+    key: string,
+    soft: SoftExpiry,
+    fill: () => Promise<T>,
+    counters: ReadCounters,
+  ): Promise<{ refreshed: true; answer: T } | { refreshed: false; stale: boolean }> {
     const stale = this.clock.now() >= soft.softExpiresAt;
-    const release = await this.locks.acquire(`${key}:refresh`);
+    const release = await this.locks.acquire(`${key}:refresh`, counters);
     if (typeof release !== 'function') return { refreshed: false, stale };
-    this.metrics.add('refreshes');
+    counters.refreshes++;
     const run = this.#limit(async (): Promise<{ refreshed: true; answer: T } | { refreshed: false; stale: boolean }> => {
       try {
         // On success the lock is left to expire (lockTtl): a reader that saw
@@ -71,7 +75,7 @@ export class SoftExpiryGuard {
         // freshly released lock and refresh a second time.
         return { refreshed: true, answer: await fill() };
       } catch {
-        this.metrics.add('refreshFailures');
+        counters.refreshFailures++;
         await release();
         return { refreshed: false, stale };
       }

@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from '../clock';
+import type { ServerHealth } from './contract';
 
 /** State of one server's breaker, as shown in metrics. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export type BreakerState = ServerHealth['breaker'];
 
 /** Options of a {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions {

@@ -20,6 +20,16 @@ export interface CasValue {
   cas: string;
 }
 
+/** Health of one server of a store, for metrics and the dashboard. */
+export interface ServerHealth {
+  /** The server's address. */
+  server: string;
+  /** Its circuit breaker: `open` while the store skips it after failures. */
+  breaker: 'closed' | 'open' | 'half-open';
+  /** How many times the breaker opened since the store was created. */
+  breakerOpened: number;
+}
+
 /** A cache engine. Implement it to put the cache on another engine. */
 export interface CacheStore {
   /** Largest value (in UTF-8 bytes) the store accepts; larger writes reject with `ETOOLARGE`. */
@@ -42,6 +52,8 @@ export interface CacheStore {
   touch(key: string, ttlSeconds: number): Promise<boolean>;
   /** Release connections and timers. */
   close(): Promise<void>;
+  /** Each server's health, for metrics; stores without servers leave it out. */
+  health?(): ServerHealth[];
 }
 
 /** memcached treats expirations above this many seconds as Unix timestamps. */

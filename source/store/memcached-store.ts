@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
 import Memcached from 'memcached';
 import { OptionError, StoreError } from '../errors';
-import { type BreakerState, CircuitBreaker } from './circuit-breaker';
+import { CircuitBreaker } from './circuit-breaker';
 import {
   type CacheStore,
   type CasValue,
+  type ServerHealth,
   DEFAULT_MAX_VALUE_BYTES,
   MAX_KEY_BYTES,
   MEMCACHED_RELATIVE_TTL_LIMIT,
@@ -48,14 +49,6 @@ export interface MemcachedStoreOptions {
    * @default 1 MiB − 16 KiB
    */
   maxValueBytes?: number;
-}
-
-/** Health of one memcached server, for metrics and the dashboard. */
-export interface ServerHealth {
-  server: string;
-  breaker: BreakerState;
-  /** How many times the breaker opened since the store was created. */
-  breakerOpened: number;
 }
 
 /** Keys per multi-get command. */

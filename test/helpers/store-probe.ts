@@ -3,7 +3,7 @@
  * operation at a gate while the test runs something else, which is how a
  * race's bad interleaving is forced instead of hoped for.
  */
-import type { CacheStore, CasValue } from '../../source/store/contract';
+import type { CacheStore, CasValue, ServerHealth } from '../../source/store/contract';
 
 type Op = 'get' | 'getMulti' | 'gets' | 'set' | 'add' | 'cas' | 'delete' | 'touch';
 
@@ -81,6 +81,10 @@ export class ProbeStore implements CacheStore {
   touch(key: string, ttl: number): Promise<boolean> {
     return this.#through('touch', key, () => this.inner.touch(key, ttl));
   }
+  health(): ServerHealth[] {
+    return this.inner.health?.() ?? [];
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
