@@ -50,6 +50,7 @@ export function dashboardPage(options: DashboardPageOptions): string {
   th:first-child, td:first-child { text-align: left; }
   th { color: var(--muted); font-weight: 500; font-size: 12px; }
   td.wrap { white-space: normal; text-align: left; }
+  #warnings th, #warnings td { text-align: left; }
   .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; }
   .pill.closed { background: #dcfce7; color: var(--good); }
   .pill.open { background: #ffedd5; color: var(--bad); }

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startServers, type TestServers } from './servers';
+import { ensureBinaries, startServers, type TestServers } from './servers';
 
 const root = join(__dirname, '..', '..');
 
@@ -39,6 +39,8 @@ async function main(): Promise<number> {
     process.stderr.write('[harness] type-checking\n');
     const code = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], process.env);
     if (code !== 0) return code;
+    // The dashboard test drives Debian's Chromium (a fresh CI machine has none).
+    ensureBinaries({ chromium: true });
   }
 
   let servers: TestServers | undefined;

@@ -31,8 +31,10 @@ export function findBinary(name: string): string | undefined {
  * missing. A fresh CI machine has Node and nothing else, so the suite must be
  * able to bring its own servers.
  */
-export function ensureBinaries(needs: { mariadb?: boolean; memcached?: boolean }): void {
+export function ensureBinaries(needs: { mariadb?: boolean; memcached?: boolean; chromium?: boolean }): void {
   const packages: string[] = [];
+  // Chromium only recommends a font; without one, page text renders as nothing.
+  if (needs.chromium && !findBinary('chromium')) packages.push('chromium', 'fonts-liberation');
   if (needs.mariadb && !(findBinary('mariadbd') && findBinary('mariadb-install-db'))) packages.push('mariadb-server');
   if (needs.memcached && !findBinary('memcached')) packages.push('memcached');
   if (packages.length === 0) return;
