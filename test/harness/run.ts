@@ -54,17 +54,20 @@ async function main(): Promise<number> {
 
   try {
     const started = Date.now();
-    servers = await startServers({ memcachedCount });
+    servers = await startServers({ memcachedCount, memcachedOptional: demo });
+    const memcachedFrom =
+      servers.memcached.length === 0 ? 'unavailable' : servers.owned.memcached.length ? 'started' : 'from ORM_CACHE_MEMCACHED';
     process.stderr.write(
       `[harness] MariaDB ${servers.owned.mariadb ? 'started' : 'from ORM_CACHE_MYSQL_URL'}, ` +
-        `memcached ${servers.memcached.join(',')} ${servers.owned.memcached.length ? 'started' : 'from ORM_CACHE_MEMCACHED'} ` +
-        `(${Date.now() - started} ms)\n`,
+        `memcached ${servers.memcached.join(',')} ${memcachedFrom} (${Date.now() - started} ms)\n`,
     );
     const env = {
       ...process.env,
       ORM_CACHE_MYSQL_URL: servers.mysqlUrl,
       ORM_CACHE_MEMCACHED: servers.memcached.join(','),
       ORM_CACHE_HARNESS: '1',
+      ORM_CACHE_MYSQL_FROM: servers.owned.mariadb ? 'started by the harness' : 'from ORM_CACHE_MYSQL_URL',
+      ORM_CACHE_MEMCACHED_FROM: servers.owned.memcached.length ? 'started by the harness' : 'from ORM_CACHE_MEMCACHED',
     };
     if (demo || bench) {
       const script = demo ? join('examples', 'demo.ts') : join('bench', 'run.ts');

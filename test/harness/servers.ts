@@ -269,10 +269,18 @@ export interface TestServers {
  * `ORM_CACHE_MYSQL_URL` / `ORM_CACHE_MEMCACHED` (comma-separated host:port)
  * point at servers to use instead.
  */
-export async function startServers(options: { memcachedCount?: number } = {}): Promise<TestServers> {
+export async function startServers(options: { memcachedCount?: number; memcachedOptional?: boolean } = {}): Promise<TestServers> {
   const envMysql = process.env.ORM_CACHE_MYSQL_URL;
   const envMemcached = process.env.ORM_CACHE_MEMCACHED;
-  ensureBinaries({ mariadb: !envMysql, memcached: !envMemcached });
+  ensureBinaries({ mariadb: !envMysql });
+  let memcachedCount = envMemcached ? 0 : (options.memcachedCount ?? 1);
+  try {
+    ensureBinaries({ memcached: memcachedCount > 0 });
+  } catch (error) {
+    // The demo runs on the embedded MemoryStore where memcached cannot be had.
+    if (!options.memcachedOptional) throw error;
+    memcachedCount = 0;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'orm-cache-'));
   const owned: TestServers['owned'] = { memcached: [] };
   const stop = async () => {
@@ -284,10 +292,12 @@ export async function startServers(options: { memcachedCount?: number } = {}): P
     // when its sibling fails.
     const [mariadb, ...memcached] = await Promise.allSettled([
       envMysql ? Promise.resolve(undefined) : MariadbServer.launch(dir),
-      ...(envMemcached ? [] : Array.from({ length: options.memcachedCount ?? 1 }, () => MemcachedServer.launch())),
+      ...Array.from({ length: memcachedCount }, () =>
+        options.memcachedOptional ? MemcachedServer.launch().catch(() => undefined) : MemcachedServer.launch(),
+      ),
     ]);
     if (mariadb?.status === 'fulfilled') owned.mariadb = mariadb.value;
-    for (const m of memcached) if (m.status === 'fulfilled') owned.memcached.push(m.value as MemcachedServer);
+    for (const m of memcached) if (m.status === 'fulfilled' && m.value) owned.memcached.push(m.value as MemcachedServer);
     const failed = [mariadb, ...memcached].find((r) => r?.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
     return {
