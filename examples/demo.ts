@@ -4,7 +4,10 @@
  * driven by the same built-in load; prints a side-by-side table and leaves
  * the cached server up with its dashboard.
  *
- *   npm run demo [-- --once] [--requests N] [--concurrency N] [--port N]
+ *   npm run demo [-- --once] [--memory] [--requests N] [--concurrency N] [--port N]
+ *
+ * `--memory` runs the cache on the embedded MemoryStore even when memcached
+ * is there (one process needs no shared store).
  *
  * The harness (test/harness/run.ts) starts MariaDB and memcached for it, or
  * uses ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED; where memcached cannot be
@@ -23,6 +26,7 @@ import { blogApi } from './blog-api';
 
 const argv = process.argv.slice(2);
 const once = argv.includes('--once');
+const memory = argv.includes('--memory');
 
 function flag(name: string, fallback: number): number {
   const i = argv.indexOf(name);
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const memcached = (process.env.ORM_CACHE_MEMCACHED ?? '').split(',').filter(Boolean);
+  const memcached = memory ? [] : (process.env.ORM_CACHE_MEMCACHED ?? '').split(',').filter(Boolean);
   const database = `orm_cache_demo_${randomBytes(3).toString('hex')}`;
   const admin = await mysql.createConnection(mysqlUrl);
   await admin.query(`CREATE DATABASE \`${database}\``);
@@ -200,7 +204,9 @@ async function main(): Promise<void> {
     out(
       memcached.length > 0
         ? `  cache      memcached ${memcached.join(', ')} (${process.env.ORM_CACHE_MEMCACHED_FROM ?? 'from ORM_CACHE_MEMCACHED'})`
-        : '  cache      the embedded MemoryStore (memcached is not available on this machine)',
+        : memory
+          ? '  cache      the embedded MemoryStore (--memory)'
+          : '  cache      the embedded MemoryStore (memcached is not available on this machine)',
     );
     const seeding = performance.now();
     await plain.sync();
