@@ -277,15 +277,19 @@ export class Metrics {
   readonly #startedAt = new Date().toISOString();
   readonly #requests = new AsyncLocalStorage<RequestTiming>();
   #tracking = false;
+  /** Store counters, added to by the guarded store. @internal */
   storeErrors = 0;
+  /** @internal */
   storeTimeouts = 0;
+  /** @internal */
   bytesRead = 0;
+  /** @internal */
   bytesWritten = 0;
 
   /** @param health the store's server health, read at snapshot time */
   constructor(readonly health: () => ServerHealth[] = () => []) {}
 
-  /** The counters of one model (created on first use). */
+  /** The counters of one model (created on first use). @internal */
   model(name: string): ModelMetrics {
     let found = this.#models.get(name);
     if (!found) {
@@ -295,22 +299,22 @@ export class Metrics {
     return found;
   }
 
-  /** Start metering one cached read. */
+  /** Start metering one cached read. @internal */
   meter(model: string, kind: ReadKind): ReadMeter {
     return new ReadMeter(this.model(model)[kind], kind, this, this.#tracking ? this.#requests.getStore() : undefined);
   }
 
-  /** Record one cached read's latency. */
+  /** Record one cached read's latency. @internal */
   observe(kind: ReadKind, outcome: 'hit' | 'miss', seconds: number): void {
     this.#latency[kind][outcome].observe(seconds);
   }
 
-  /** Count an invalidation of a model's entries. */
+  /** Count an invalidation of a model's entries. @internal */
   invalidated(model: string, cause: InvalidationCause): void {
     this.model(model).invalidations[cause]++;
   }
 
-  /** Count an InvalidationWarning and keep it for the dashboard. */
+  /** Count an InvalidationWarning and keep it for the dashboard. @internal */
   warned(model: string, missing: readonly unknown[], message: string): void {
     this.model(model).invalidationWarnings++;
     this.#warnings.push({ at: new Date().toISOString(), model, missing: missing.slice(0, 20), message });
@@ -321,6 +325,7 @@ export class Metrics {
    * Run `next` with per-request timing: cached reads made inside it (in its
    * async context) add to `timing`. Until the first call, reads skip the
    * async-context lookup altogether.
+   * @internal
    */
   track<T>(timing: RequestTiming, next: () => T): T {
     this.#tracking = true;
