@@ -14,6 +14,14 @@ function positive(value: unknown): number | undefined {
   return n > 0 ? n : undefined;
 }
 
+/** The article a route's `:id` names, or undefined after answering 404. */
+async function articleOr404(models: BlogModels, req: Request, res: Response) {
+  const id = positive(req.params.id);
+  const article = id ? await models.Article.findByPk(id) : null;
+  if (!article) res.status(404).json({ error: 'no such article' });
+  return article ?? undefined;
+}
+
 /**
  * Build the API; with `cache`, also Server-Timing, `/metrics` and the
  * dashboard at `/cache/` (polling every `dashboardPollMs`).
@@ -47,12 +55,8 @@ export function blogApi(models: BlogModels, cache?: OrmCache, options: { dashboa
 
   // One article, its author and its comments: a row read, a row read, a list.
   app.get('/articles/:id', async (req: Request, res: Response) => {
-    const id = positive(req.params.id);
-    const article = id ? await Article.findByPk(id) : null;
-    if (!article) {
-      res.status(404).json({ error: 'no such article' });
-      return;
-    }
+    const article = await articleOr404(models, req, res);
+    if (!article) return;
     const [author, comments] = await Promise.all([
       Author.findByPk(article.authorId),
       Comment.findAll({ where: { articleId: article.id }, order: [['id', 'ASC']] }),
@@ -82,12 +86,8 @@ export function blogApi(models: BlogModels, cache?: OrmCache, options: { dashboa
   });
 
   app.patch('/articles/:id', async (req: Request, res: Response) => {
-    const id = positive(req.params.id);
-    const article = id ? await Article.findByPk(id) : null;
-    if (!article) {
-      res.status(404).json({ error: 'no such article' });
-      return;
-    }
+    const article = await articleOr404(models, req, res);
+    if (!article) return;
     const { title, body, published } = (req.body ?? {}) as { title?: unknown; body?: unknown; published?: unknown };
     await article.update({
       ...(typeof title === 'string' ? { title } : {}),
@@ -98,12 +98,8 @@ export function blogApi(models: BlogModels, cache?: OrmCache, options: { dashboa
   });
 
   app.delete('/articles/:id', async (req: Request, res: Response) => {
-    const id = positive(req.params.id);
-    const article = id ? await Article.findByPk(id) : null;
-    if (!article) {
-      res.status(404).json({ error: 'no such article' });
-      return;
-    }
+    const article = await articleOr404(models, req, res);
+    if (!article) return;
     await article.destroy();
     res.status(204).end();
   });

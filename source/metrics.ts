@@ -103,8 +103,21 @@ export interface RecentWarning {
   message: string;
 }
 
-/** A point-in-time copy of every counter: totals first, then the breakdowns. */
-export interface MetricsSnapshot {
+/** Read counters the snapshot also gives as totals over every model and kind. */
+const SUMMED = [
+  'staleServed', 'refreshes', 'refreshFailures', 'lockWaits', 'lockAcquired', 'lockTimeouts', 'coalesced', 'bypassed', 'dbQueries', 'dbQueriesSaved',
+] as const;
+
+/** Totals of the {@link ReadCounters} named in `SUMMED`, documented there. */
+type SummedCounters = Pick<ReadCounters, (typeof SUMMED)[number]>;
+
+/**
+ * A point-in-time copy of every counter: totals first (including, summed over
+ * every model and kind, staleServed, refreshes, refreshFailures, lockWaits,
+ * lockAcquired, lockTimeouts, coalesced, bypassed, dbQueries and
+ * dbQueriesSaved), then the breakdowns.
+ */
+export interface MetricsSnapshot extends SummedCounters {
   /** Row reads answered from the cache. */
   rowHits: number;
   /** Row reads that went to the database. */
@@ -123,26 +136,6 @@ export interface MetricsSnapshot {
   countMisses: number;
   /** hits / (hits + misses) over every kind; 0 before the first read. */
   hitRatio: number;
-  /** Soft-expired entries served while one worker refreshed (stampede protection). */
-  staleServed: number;
-  /** Background refreshes run (stampede protection). */
-  refreshes: number;
-  /** Refreshes whose query failed; the stale entry was kept. */
-  refreshFailures: number;
-  /** Reads that waited for another worker's fill (stampede protection). */
-  lockWaits: number;
-  /** Fill and refresh locks won. */
-  lockAcquired: number;
-  /** Waits that ran out (`lockWaitMs`) and queried the database themselves. */
-  lockTimeouts: number;
-  /** Reads that boarded an identical in-process read (single-flight) instead of looking up themselves. */
-  coalesced: number;
-  /** Reads that skipped the cache: transactions, `cache: false`, unsupported query shapes. */
-  bypassed: number;
-  /** SQL statements cached reads ran. */
-  dbQueries: number;
-  /** Statements cached reads did not run (see {@link ReadCounters.dbQueriesSaved}). */
-  dbQueriesSaved: number;
   /** Invalidations performed, every cause. */
   invalidations: number;
   /** Invalidations deferred to a transaction's commit. */
@@ -378,16 +371,7 @@ export class Metrics {
       countHits: total.count.hits,
       countMisses: total.count.misses,
       hitRatio: reads === 0 ? 0 : hits / reads,
-      staleServed: sum('staleServed'),
-      refreshes: sum('refreshes'),
-      refreshFailures: sum('refreshFailures'),
-      lockWaits: sum('lockWaits'),
-      lockAcquired: sum('lockAcquired'),
-      lockTimeouts: sum('lockTimeouts'),
-      coalesced: sum('coalesced'),
-      bypassed: sum('bypassed'),
-      dbQueries: sum('dbQueries'),
-      dbQueriesSaved: sum('dbQueriesSaved'),
+      ...(Object.fromEntries(SUMMED.map((key) => [key, sum(key)])) as SummedCounters),
       invalidations,
       invalidationsDeferred,
       invalidationWarnings,
