@@ -43,6 +43,8 @@ export interface IncludeInfo {
   through?: { as: string; model: ModelStatic<Model>; schema: ModelSchema; columns: Column[] };
   /** For hasOne / hasMany / belongsToMany; belongsTo follows the parent row's foreign key. */
   relation?: Relation;
+  /** For belongsTo: the parent's foreign key attribute and the child's key it points at. */
+  belongsTo?: { foreignKey: string; targetKey: string };
   /**
    * Whether the include can change which parents (or children) appear beyond
    * its relation (required, where, right join, ordering under a limit): then
@@ -61,7 +63,7 @@ type RawInclude = {
   right?: unknown;
   on?: unknown;
   attributes?: unknown[];
-  association?: { associationType?: unknown; isSingleAssociation?: unknown; foreignKey?: unknown; sourceKey?: unknown };
+  association?: { associationType?: unknown; isSingleAssociation?: unknown; foreignKey?: unknown; sourceKey?: unknown; targetKey?: unknown };
   through?: { model?: unknown; as?: unknown; attributes?: unknown[]; where?: unknown };
   include?: RawInclude[];
 };
@@ -106,6 +108,9 @@ export function pointerIncludes(cache: OrmCache, includes: unknown, looseOrder =
     const children = pointerIncludes(cache, include.include, looseOrder);
     if (!children) return undefined;
     const relation = type === 'BelongsTo' ? undefined : relationOf(include, schema, through?.schema);
+    const { foreignKey, targetKey } = include.association ?? {};
+    const belongsTo =
+      type === 'BelongsTo' && typeof foreignKey === 'string' && typeof targetKey === 'string' ? { foreignKey, targetKey } : undefined;
     // The paranoid clause Sequelize puts in an include's where only hides
     // soft-deleted children, and a soft delete rotates the relation's tokens.
     const where = include.where === undefined || onlyParanoid(schema, include.where) ? undefined : include.where;
@@ -121,6 +126,7 @@ export function pointerIncludes(cache: OrmCache, includes: unknown, looseOrder =
       columns,
       through,
       relation,
+      belongsTo,
       filters,
       children,
     });
@@ -243,21 +249,48 @@ function project(row: Record<string, unknown>, columns: Column[]): Record<string
   return out;
 }
 
-/** The nested objects `_groupJoinData` would have produced, from the tree and the rows. */
+/** Whether two key values are the same (the database's integers may come back as numbers or strings). */
+function sameKey(a: unknown, b: unknown): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return false;
+  return a instanceof Buffer || b instanceof Buffer ? Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b) : String(a) === String(b);
+}
+
+/**
+ * The nested objects `_groupJoinData` would have produced, from the tree and
+ * the rows; `undefined` when a row no longer joins the parent the tree puts
+ * it under (a write to it landed between the tree's and the rows' lookups,
+ * and is invalidating the tree): mixing the two would give an answer no
+ * database read could, such as an article with another author's row.
+ */
 export function rebuildTree(
   schema: ModelSchema,
   columns: Column[],
   tree: Node[],
   includes: IncludeInfo[],
   index: RowIndex,
-): Record<string, unknown>[] {
+): Record<string, unknown>[] | undefined {
   const fetch = (s: ModelSchema, encoded: unknown) =>
     index.get(s)?.get(primaryKeyText(s, (encoded as unknown[]).map(decodeValue)) as string) as Record<string, unknown>;
+  class Torn extends Error {}
   const build = (s: ModelSchema, cols: Column[], node: Node, level: IncludeInfo[], through?: IncludeInfo['through']) => {
-    const object = project(fetch(s, node[0]), cols);
-    if (through) object[through.as] = project(fetch(through.schema, node[1]), through.columns);
+    const row = fetch(s, node[0]);
+    const object = project(row, cols);
+    const link = through ? fetch(through.schema, node[1]) : undefined;
+    if (through) object[through.as] = project(link as Record<string, unknown>, through.columns);
     level.forEach((include, i) => {
       const slot = node[i + 2];
+      const children = slot === null ? [] : include.single ? [slot as Node] : (slot as Node[]);
+      for (const child of children) {
+        const childRow = fetch(include.schema, child[0]);
+        const joined = include.belongsTo
+          ? sameKey(row[include.belongsTo.foreignKey], childRow[include.belongsTo.targetKey])
+          : !include.relation ||
+            sameKey(
+              (include.through ? fetch(include.through.schema, child[1]) : childRow)[include.relation.field],
+              row[include.relation.sourceKey],
+            );
+        if (!joined) throw new Torn();
+      }
       if (include.single) {
         object[include.as] = slot === null ? null : build(include.schema, include.columns, slot as Node, include.children, include.through);
       } else {
@@ -266,7 +299,12 @@ export function rebuildTree(
     });
     return object;
   };
-  return tree.map((node) => build(schema, columns, node, includes));
+  try {
+    return tree.map((node) => build(schema, columns, node, includes));
+  } catch (error) {
+    if (error instanceof Torn) return undefined;
+    throw error;
+  }
 }
 
 /** Every relation of an include tree (to register and snapshot before the database read). */

@@ -68,6 +68,9 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   readonly #background = new Set<Promise<unknown>>();
+  /** Models whose invalidation did not reach the store, by name: their epochs are rotated until it does. */
+  readonly #unsent = new Map<string, ModelSchema>();
+  #replayTimer: NodeJS.Timeout | undefined;
   #registry: Registry | undefined;
   #installed = true;
 
@@ -159,10 +162,12 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     cause: InvalidationCause,
   ): Promise<void> {
     this.metrics.invalidated(schema.name, cause);
-    await Promise.all([
-      keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
-      versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
-    ]);
+    await this.#delivered(schema, () =>
+      Promise.all([
+        keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
+        versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
+      ]),
+    );
   }
 
   /** Report rows a list pointed to that no longer exist. @internal */
@@ -174,7 +179,59 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** Rows changed that cannot be named: every row and list of the model. @internal */
   async modelChanged(schema: ModelSchema, cause: InvalidationCause): Promise<void> {
     this.metrics.invalidated(schema.name, cause);
-    await this.rows.rotateEpoch(schema);
+    await this.#delivered(schema, () => this.rows.rotateEpoch(schema));
+  }
+
+  /**
+   * Whether reads skip the cache because an invalidation of this process has
+   * not reached the store yet (it is replayed until it does). @internal
+   */
+  get suspended(): boolean {
+    return this.#unsent.size > 0;
+  }
+
+  /**
+   * Run an invalidation; if any store operation failed meanwhile (a timeout,
+   * a hung or unreachable server), count it as lost and replay it until the
+   * store takes it: the model's epoch is rotated, which invalidates every row
+   * and list of the model, every `replayMs`. Until then this process's reads
+   * go to the database, so it always reads its own writes; other processes
+   * can read an entry the lost invalidation should have removed only until
+   * the replay lands (README, Reliability). Any failure in the window counts,
+   * not just this invalidation's own: replaying too much costs misses,
+   * replaying too little would cost stale reads.
+   */
+  async #delivered(schema: ModelSchema, run: () => Promise<unknown>): Promise<void> {
+    const failuresBefore = this.metrics.storeErrors;
+    await run();
+    if (this.metrics.storeErrors === failuresBefore) return;
+    this.metrics.lostInvalidations++;
+    this.#unsent.set(schema.name, schema);
+    this.#scheduleReplay();
+  }
+
+  #scheduleReplay(): void {
+    if (this.#replayTimer || this.#unsent.size === 0 || !this.#installed) return;
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined;
+      void this.#replay();
+    }, this.options.replayMs);
+    // A pending replay must not keep a finished program alive.
+    this.#replayTimer.unref();
+  }
+
+  async #replay(): Promise<void> {
+    await Promise.all(
+      [...this.#unsent].map(async ([name, schema]) => {
+        const failuresBefore = this.metrics.storeErrors;
+        const sent = await this.rows.rotateEpoch(schema);
+        if (sent && this.metrics.storeErrors === failuresBefore) {
+          this.#unsent.delete(name);
+          this.metrics.invalidationsReplayed++;
+        }
+      }),
+    );
+    this.#scheduleReplay();
   }
 
   /**
@@ -304,6 +361,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   uninstall(): void {
     if (!this.#installed) return;
     this.#installed = false;
+    clearTimeout(this.#replayTimer);
     this.#uninstall();
     if (this.options.ownsStore) void this.store.close().catch(() => undefined);
   }

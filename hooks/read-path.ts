@@ -7,11 +7,11 @@
  * every one of those behaviours for cached reads.
  */
 import type { Model, ModelStatic } from 'sequelize';
-import { conjunctionId, conjunctionOf } from '../source/conjunctions';
+import { type Conjunction, conditionText, conjunctionId, conjunctionOf } from '../source/conjunctions';
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
-import type { ModelSchema } from '../source/model-schema';
+import type { AttributeInfo, ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { ReadCounter, ReadMeter } from '../source/metrics';
 import type { QueryCacheOptions } from '../source/types';
@@ -349,7 +349,7 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       cache.metrics.model(schema.name)[kind].bypassed++;
       return direct(options);
     };
-    if (!how || currentTransaction(cache.sequelize, options)) return bypass();
+    if (!how || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
     const entry = how.kind === 'row' ? undefined : entryPlan(cache, schema, tableName, options, how);
     if (how.kind !== 'row' && !entry) return bypass();
     const meter = cache.metrics.meter(schema.name, kind);
@@ -509,6 +509,13 @@ function queryTtl(options: SelectOptions): number | undefined {
   return typeof ttl === 'number' && Number.isInteger(ttl) && ttl > 0 ? ttl : undefined;
 }
 
+/** Whether a row has one of the value tuples a list's equality conditions allow. */
+function meetsConjunction(schema: ModelSchema, conjunction: Conjunction, row: Record<string, unknown>): boolean {
+  if (conjunction.scheme.length === 0) return true;
+  const texts = conjunction.scheme.map((field) => conditionText(schema.byName.get(field) as AttributeInfo, row[field]));
+  return conjunction.tuples.some((tuple) => tuple.every((text, i) => text === texts[i]));
+}
+
 /** Primary key values of a raw row. */
 function pkValuesOf(schema: ModelSchema, row: Record<string, unknown>): PkValues {
   return schema.primaryKeys.map((a) => row[a.name]);
@@ -534,7 +541,11 @@ async function listSelect(
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
       const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
-      return rows ? { material: rows } : 'rebuild';
+      if (!rows) return 'rebuild';
+      // A row that no longer meets the list's equality conditions was written
+      // between the list's and the rows' lookups; that write is invalidating
+      // the list, so read the database rather than return a mix of both.
+      return rows.every((row) => meetsConjunction(schema, plan.conjunction, row)) ? { material: rows } : undefined;
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
@@ -934,7 +945,8 @@ async function treeSelect(
       ]);
       if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
       if (!complete.every(Boolean)) return 'rebuild';
-      return { material: rebuildTree(schema, how.columns, value.tree, how.includes, index) };
+      const material = rebuildTree(schema, how.columns, value.tree, how.includes, index);
+      return material ? { material } : undefined;
     },
     direct: () => run(options),
     beforeRead: async () => {
@@ -1047,7 +1059,7 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     if (!schema || !options || options.cache === false) return direct();
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
     const others = allowed ? otherSchemas(cache, schema, options) : undefined;
-    if (currentTransaction(cache.sequelize, options) || !others) {
+    if (currentTransaction(cache.sequelize, options) || !others || cache.suspended) {
       cache.metrics.model(schema.name).count.bypassed++;
       return direct();
     }

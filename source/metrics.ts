@@ -146,6 +146,14 @@ export interface MetricsSnapshot extends SummedCounters {
   storeErrors: number;
   /** Store operations that hit their deadline. */
   storeTimeouts: number;
+  /**
+   * Invalidations during which a store operation failed: the model's epoch is
+   * then rotated again until the store takes it (and this process reads from
+   * the database meanwhile).
+   */
+  lostInvalidations: number;
+  /** Lost invalidations the store has since taken (replayed). */
+  invalidationsReplayed: number;
   /** UTF-8 bytes of the values read from the store. */
   bytesRead: number;
   /** UTF-8 bytes of the values written to the store. */
@@ -275,6 +283,10 @@ export class Metrics {
   /** @internal */
   storeTimeouts = 0;
   /** @internal */
+  lostInvalidations = 0;
+  /** @internal */
+  invalidationsReplayed = 0;
+  /** @internal */
   bytesRead = 0;
   /** @internal */
   bytesWritten = 0;
@@ -377,6 +389,8 @@ export class Metrics {
       invalidationWarnings,
       storeErrors: this.storeErrors,
       storeTimeouts: this.storeTimeouts,
+      lostInvalidations: this.lostInvalidations,
+      invalidationsReplayed: this.invalidationsReplayed,
       bytesRead: this.bytesRead,
       bytesWritten: this.bytesWritten,
       models,

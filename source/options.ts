@@ -25,6 +25,7 @@ export interface ResolvedOptions {
   readonly refreshMode: 'background' | 'wait';
   readonly earlyRefreshBeta: number;
   readonly refreshConcurrency: number;
+  readonly replayMs: number;
   readonly clock: Clock;
 }
 
@@ -40,11 +41,12 @@ export const DEFAULT_OPTIONS = Object.freeze({
   refreshMode: 'background' as const,
   earlyRefreshBeta: 0,
   refreshConcurrency: 4,
+  replayMs: 100,
 });
 
 const KNOWN = new Set([
   'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
-  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection',
+  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection', 'replayMs',
 ]);
 const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn']);
 const MAX_TTL = 60 * 60 * 24 * 30;
@@ -110,6 +112,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof refreshConcurrency !== 'number' || !Number.isInteger(refreshConcurrency) || refreshConcurrency < 1) {
     throw new OptionError('refreshConcurrency', `must be a whole number >= 1, got ${describe(refreshConcurrency)}`);
   }
+  const replayMs = options.replayMs ?? DEFAULT_OPTIONS.replayMs;
+  if (typeof replayMs !== 'number' || !Number.isInteger(replayMs) || replayMs < 10 || replayMs > 60_000) {
+    throw new OptionError('replayMs', `must be a whole number of milliseconds from 10 to 60000, got ${describe(replayMs)}`);
+  }
   const stampedeProtection = options.stampedeProtection ?? true;
   if (typeof stampedeProtection !== 'boolean') {
     throw new OptionError('stampedeProtection', `must be true or false, got ${describe(stampedeProtection)}`);
@@ -161,6 +167,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     refreshMode,
     earlyRefreshBeta,
     refreshConcurrency,
+    replayMs,
     clock,
   });
 }

@@ -150,6 +150,8 @@ export function registerMetrics(metrics: Metrics, registry: Registry = new Regis
   );
   counter('store_errors_total', 'Store operations that failed (timeouts and open breakers included).', [], (s) => [[{}, s.storeErrors]]);
   counter('store_timeouts_total', 'Store operations that hit their deadline.', [], (s) => [[{}, s.storeTimeouts]]);
+  counter('lost_invalidations_total', 'Invalidations during which a store operation failed (replayed as epoch rotations).', [], (s) => [[{}, s.lostInvalidations]]);
+  counter('replayed_invalidations_total', 'Lost invalidations the store has since taken.', [], (s) => [[{}, s.invalidationsReplayed]]);
   counter('store_read_bytes_total', 'Bytes of the values read from the store.', [], (s) => [[{}, s.bytesRead]]);
   counter('store_written_bytes_total', 'Bytes of the values written to the store.', [], (s) => [[{}, s.bytesWritten]]);
   gauge('breaker_state', "Each store server's circuit breaker: 1 for its current state.", ['server', 'state'], (s) =>

@@ -196,9 +196,9 @@ export class RowCache {
     );
   }
 
-  /** Invalidate every row entry of the model. */
-  async rotateEpoch(schema: ModelSchema): Promise<void> {
-    await this.store.set(this.keys.epoch(schema), randomToken(), 0);
+  /** Invalidate every row entry (and list) of the model; false when the store did not take it. */
+  rotateEpoch(schema: ModelSchema): Promise<boolean> {
+    return this.store.set(this.keys.epoch(schema), randomToken(), 0);
   }
 
   /** Invalidate every entry of the namespace. */

@@ -105,6 +105,15 @@ export interface OrmCacheOptions {
    * @default 4
    */
   refreshConcurrency?: number;
+  /**
+   * How often an invalidation that did not reach the store (a timeout, a
+   * hung or unreachable memcached) is sent again, in milliseconds, as a
+   * rotation of the model's epoch; until it lands, this process reads from
+   * the database. Bounds how long other processes can read what the lost
+   * invalidation should have removed (README, Reliability).
+   * @default 100
+   */
+  replayMs?: number;
   /** Time source (tests pass a fake clock). @default the system clock */
   clock?: Clock;
 }
