@@ -27,3 +27,55 @@ export function projection(schema: ModelSchema, attributes: unknown[] | undefine
   }
   return columns;
 }
+
+/** The parts of find options that name attributes (selected, filtered, ordered, grouped, aggregated). */
+const NAMING_KEYS = ['attributes', 'where', 'order', 'group', 'having', 'col', 'attributeSelector', 'aggregateColumn', 'distinct'];
+
+type Scannable = { model?: unknown; include?: unknown; through?: unknown } & Record<string, unknown>;
+
+/**
+ * Whether a query mentions an attribute kept out of the cache
+ * (`models: { X: { exclude } }`) of its model or of an included one. Errs on
+ * the side of "yes" (any string naming one, keys included, and any literal
+ * SQL containing one as a word), since "yes" only sends the query to the
+ * database.
+ */
+export function mentionsExcluded(
+  schema: ModelSchema,
+  options: Scannable,
+  schemaOf: (model: unknown) => ModelSchema | undefined,
+  extra: unknown[] = [],
+): boolean {
+  const names = new Set(schema.excluded);
+  const scopes: Scannable[] = [];
+  const gather = (scope: Scannable, depth: number) => {
+    scopes.push(scope);
+    if (depth > 8 || !Array.isArray(scope.include)) return;
+    for (const include of scope.include as Scannable[]) {
+      if (!include || typeof include !== 'object') continue;
+      for (const name of schemaOf(include.model)?.excluded ?? []) names.add(name);
+      for (const name of schemaOf((include.through as Scannable | undefined)?.model)?.excluded ?? []) names.add(name);
+      gather(include, depth + 1);
+      if (include.through && typeof include.through === 'object') scopes.push(include.through as Scannable);
+    }
+  };
+  gather(options, 0);
+  if (names.size === 0) return false;
+  const words = [...names].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const inText = new RegExp(`(^|[^A-Za-z0-9_$])(${words.join('|')})($|[^A-Za-z0-9_$])`);
+  const seen = new Set<object>();
+  const walk = (value: unknown, depth: number): boolean => {
+    if (typeof value === 'string') return inText.test(value);
+    if (value === null || typeof value !== 'object' || depth > 12 || seen.has(value) || ArrayBuffer.isView(value) || value instanceof Date) {
+      return false;
+    }
+    seen.add(value);
+    if (Array.isArray(value)) return value.some((v) => walk(v, depth + 1));
+    for (const key of Reflect.ownKeys(value)) {
+      if (typeof key === 'string' && inText.test(key)) return true;
+      if (walk((value as Record<string | symbol, unknown>)[key], depth + 1)) return true;
+    }
+    return false;
+  };
+  return scopes.some((scope) => NAMING_KEYS.some((key) => walk(scope[key], 0))) || extra.some((v) => walk(v, 0));
+}

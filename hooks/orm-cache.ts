@@ -68,6 +68,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly keys: KeySpace;
   readonly #uninstall: () => void;
   readonly #background = new Set<Promise<unknown>>();
+  /** Models already reported as not cacheable. */
+  readonly #uncacheable = new Set<string>();
   /** Models whose invalidation did not reach the store, by name: their epochs are rotated until it does. */
   readonly #unsent = new Map<string, ModelSchema>();
   #replayTimer: NodeJS.Timeout | undefined;
@@ -90,7 +92,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       // EventEmitter throws on an 'error' with no listener; a store failure
       // must never become a query failure, so only emit to real listeners.
       if (this.listenerCount('error') > 0) this.emit('error', error);
-    });
+    }, options.sign);
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
     this.lists = new ListCache(guarded, this.keys);
     this.locks = new FillLock(guarded, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
@@ -117,9 +119,18 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     const m = model as unknown as ModelLike;
     if (this.options.models[m.name] === false) return undefined;
     if (!m.rawAttributes || !Array.isArray(m.primaryKeyAttributes) || m.primaryKeyAttributes.length === 0) {
+      if (m.rawAttributes && !this.#uncacheable.has(m.name)) {
+        // Said once per model: rows without a key cannot have a row entry,
+        // nor be tombstoned, so they are never cached.
+        this.#uncacheable.add(m.name);
+        process.emitWarning(`sequelize-orm-cache: model ${m.name} has no primary key; its queries are not cached`, {
+          code: 'ORM_CACHE_NO_PRIMARY_KEY',
+        });
+      }
       return undefined;
     }
-    const schema = modelSchema(m);
+    const options = this.options.models[m.name];
+    const schema = modelSchema(m, (options && options.exclude) || []);
     return schema.primaryKeys.length === m.primaryKeyAttributes.length ? schema : undefined;
   }
 
@@ -192,19 +203,25 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Run an invalidation; if any store operation failed meanwhile (a timeout,
-   * a hung or unreachable server), count it as lost and replay it until the
-   * store takes it: the model's epoch is rotated, which invalidates every row
-   * and list of the model, every `replayMs`. Until then this process's reads
-   * go to the database, so it always reads its own writes; other processes
-   * can read an entry the lost invalidation should have removed only until
-   * the replay lands (README, Reliability). Any failure in the window counts,
-   * not just this invalidation's own: replaying too much costs misses,
-   * replaying too little would cost stale reads.
+   * a dropped connection, a hung or unreachable server), the model's epoch
+   * is rotated, which invalidates every row and list of the model: at once,
+   * twice more with short pauses, and then every `replayMs` until the store
+   * takes it. A store that merely dropped a connection takes the first retry,
+   * so the write returns with its invalidation delivered. While one is still
+   * pending this process reads from the database, so it always reads its own
+   * writes; other processes can read what it should have removed until the
+   * replay lands (README, Reliability). Any failure in the window counts, not
+   * just this invalidation's own: replaying too much costs misses, replaying
+   * too little would cost stale reads.
    */
   async #delivered(schema: ModelSchema, run: () => Promise<unknown>): Promise<void> {
     const failuresBefore = this.metrics.storeErrors;
     await run();
     if (this.metrics.storeErrors === failuresBefore) return;
+    for (const pause of [0, 10, 40]) {
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      if (await this.rows.rotateEpoch(schema)) return;
+    }
     this.metrics.lostInvalidations++;
     this.#unsent.set(schema.name, schema);
     this.#scheduleReplay();
@@ -223,9 +240,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   async #replay(): Promise<void> {
     await Promise.all(
       [...this.#unsent].map(async ([name, schema]) => {
-        const failuresBefore = this.metrics.storeErrors;
-        const sent = await this.rows.rotateEpoch(schema);
-        if (sent && this.metrics.storeErrors === failuresBefore) {
+        if (await this.rows.rotateEpoch(schema)) {
           this.#unsent.delete(name);
           this.metrics.invalidationsReplayed++;
         }

@@ -4,12 +4,20 @@
  * synchronous throw, a user store returning garbage) into a miss or a "not
  * stored", counts it, and reports it to the `error` listener.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { randomToken } from './clock';
 import { StoreError } from './errors';
 import type { Metrics } from './metrics';
 import type { CacheStore, CasValue } from './store/contract';
 
 export type ErrorReporter = (error: StoreError) => void;
+
+/** Characters of the HMAC prefix of a signed value (base64url of 16 bytes) and its separator. */
+const SIGNATURE_CHARS = 22;
+const SIGNED_OVERHEAD = SIGNATURE_CHARS + 1;
+
+/** A value read that failed its signature check. */
+const FORGED = Symbol('forged');
 
 function asStoreError(error: unknown, operation: string): StoreError {
   if (error instanceof StoreError) return error;
@@ -18,18 +26,40 @@ function asStoreError(error: unknown, operation: string): StoreError {
 }
 
 export class GuardedStore {
+  readonly #secret: string | undefined;
+
+  /**
+   * @param secret - with one, every value is stored behind an HMAC of its
+   *   key and content, and a value whose HMAC does not verify (planted by
+   *   whoever can reach memcached, or corrupted) reads as absent.
+   */
   constructor(
     readonly store: CacheStore,
     readonly metrics: Metrics,
     readonly report: ErrorReporter,
-  ) {}
+    secret?: string,
+  ) {
+    this.#secret = secret;
+  }
+
+  /** Largest value the callers may hand over (room is kept for the signature). */
+  get maxValueBytes(): number {
+    return this.store.maxValueBytes - (this.#secret === undefined ? 0 : SIGNED_OVERHEAD);
+  }
 
   /** The values found, and whether the store answered at all (callers skip fills when not). */
   async getMulti(keys: readonly string[]): Promise<{ values: Map<string, string>; ok: boolean }> {
     try {
-      const values = await this.store.getMulti(keys);
-      if (!(values instanceof Map)) throw new TypeError('getMulti did not return a Map');
-      for (const value of values.values()) this.#read(value);
+      const found = await this.store.getMulti(keys);
+      if (!(found instanceof Map)) throw new TypeError('getMulti did not return a Map');
+      const values = new Map<string, string>();
+      for (const [key, value] of found) {
+        // A forged value reads as present but empty: no entry decodes from
+        // it (so a fill replaces it by CAS), and token readers take '' for
+        // "missing" (so it is replaced by a fresh token, never recorded).
+        const opened = this.#open(key, value);
+        values.set(key, opened === FORGED ? '' : opened);
+      }
       return { values, ok: true };
     } catch (error) {
       this.#fail(error, 'getMulti');
@@ -38,23 +68,32 @@ export class GuardedStore {
   }
 
   async get(key: string): Promise<string | undefined> {
+    const value = await this.#get(key);
+    return value === FORGED ? undefined : value;
+  }
+
+  async #get(key: string): Promise<string | undefined | typeof FORGED> {
     try {
       const value = await this.store.get(key);
-      return typeof value === 'string' ? this.#read(value) : undefined;
+      return typeof value === 'string' ? this.#open(key, value) : undefined;
     } catch (error) {
       this.#fail(error, 'get');
       return undefined;
     }
   }
 
-  /** `null` when the store failed (distinct from `undefined`, "absent"). */
+  /**
+   * `null` when the store failed (distinct from `undefined`, "absent"). A
+   * value that fails its signature comes back empty, with its CAS, so that
+   * a fill can replace it.
+   */
   async gets(key: string): Promise<CasValue | undefined | null> {
     try {
       const found = await this.store.gets(key);
       if (found === undefined) return undefined;
       if (typeof found?.value !== 'string' || typeof found.cas !== 'string') throw new TypeError('gets returned garbage');
-      this.#read(found.value);
-      return found;
+      const opened = this.#open(key, found.value);
+      return { value: opened === FORGED ? '' : opened, cas: found.cas };
     } catch (error) {
       this.#fail(error, 'gets');
       return null;
@@ -62,30 +101,34 @@ export class GuardedStore {
   }
 
   set(key: string, value: string, ttl: number): Promise<boolean> {
-    this.#written(value);
-    return this.#write('set', () => this.store.set(key, value, ttl));
+    const sealed = this.#seal(key, value);
+    return this.#write('set', () => this.store.set(key, sealed, ttl));
   }
 
   add(key: string, value: string, ttl: number): Promise<boolean> {
-    this.#written(value);
-    return this.#write('add', () => this.store.add(key, value, ttl));
+    const sealed = this.#seal(key, value);
+    return this.#write('add', () => this.store.add(key, sealed, ttl));
   }
 
   /**
    * The value of a dependency token, creating it (random, no expiry) when
    * absent; when two readers race to create it, both end up with the one
-   * that won the `add`. `undefined` when the store cannot tell.
+   * that won the `add`. `undefined` when the store cannot tell. A token that
+   * fails its signature is replaced: a new token only ever invalidates.
    */
   async ensureToken(key: string): Promise<string | undefined> {
     const fresh = randomToken();
-    return (await this.add(key, fresh, 0)) ? fresh : this.get(key);
+    if (await this.add(key, fresh, 0)) return fresh;
+    const found = await this.#get(key);
+    if (found !== FORGED) return found;
+    return (await this.set(key, fresh, 0)) ? fresh : undefined;
   }
 
   /** `add` that tells "the key exists" (false) from "the store failed" (null). */
   async tryAdd(key: string, value: string, ttl: number): Promise<boolean | null> {
-    this.#written(value);
+    const sealed = this.#seal(key, value);
     try {
-      return (await this.store.add(key, value, ttl)) === true;
+      return (await this.store.add(key, sealed, ttl)) === true;
     } catch (error) {
       this.#fail(error, 'add');
       return null;
@@ -93,8 +136,32 @@ export class GuardedStore {
   }
 
   cas(key: string, value: string, cas: string, ttl: number): Promise<boolean> {
-    this.#written(value);
-    return this.#write('cas', () => this.store.cas(key, value, cas, ttl));
+    const sealed = this.#seal(key, value);
+    return this.#write('cas', () => this.store.cas(key, sealed, cas, ttl));
+  }
+
+  #signature(key: string, value: string): string {
+    // The key is signed too, so a genuine value cannot be moved to another key.
+    return createHmac('sha256', this.#secret as string).update(key).update('\n').update(value).digest('base64url').slice(0, SIGNATURE_CHARS);
+  }
+
+  /** The value as stored: signed when a secret is set. Counts its bytes. */
+  #seal(key: string, value: string): string {
+    const sealed = this.#secret === undefined ? value : `${this.#signature(key, value)}.${value}`;
+    this.metrics.bytesWritten += Buffer.byteLength(sealed);
+    return sealed;
+  }
+
+  /** A stored value's content, or FORGED when its signature does not verify. Counts its bytes. */
+  #open(key: string, stored: string): string | typeof FORGED {
+    this.metrics.bytesRead += Buffer.byteLength(stored);
+    if (this.#secret === undefined) return stored;
+    const value = stored.slice(SIGNED_OVERHEAD);
+    const given = Buffer.from(stored.slice(0, SIGNATURE_CHARS));
+    const expected = Buffer.from(this.#signature(key, value));
+    if (stored[SIGNATURE_CHARS] === '.' && given.length === expected.length && timingSafeEqual(given, expected)) return value;
+    this.metrics.forgedEntries++;
+    return FORGED;
   }
 
   delete(key: string): Promise<boolean> {
@@ -108,17 +175,6 @@ export class GuardedStore {
       this.#fail(error, operation);
       return false;
     }
-  }
-
-  /** Count the bytes of a value read. */
-  #read(value: string): string {
-    this.metrics.bytesRead += Buffer.byteLength(value);
-    return value;
-  }
-
-  /** Count the bytes of a value sent (whether or not the store takes it). */
-  #written(value: string): void {
-    this.metrics.bytesWritten += Buffer.byteLength(value);
   }
 
   #fail(error: unknown, operation: string): void {

@@ -159,7 +159,8 @@ export class ListCache {
         tokens.push(registryToken);
         continue;
       }
-      const value = fetched.get(key) ?? (await this.store.ensureToken(key));
+      // `||`: an empty value is a forged one (GuardedStore), never a token.
+      const value = fetched.get(key) || (await this.store.ensureToken(key));
       if (value === undefined) return undefined;
       tokens.push(value);
     }
@@ -191,7 +192,7 @@ export class ListCache {
       }
       if (scheme.length === 0 || registry.schemes.some((s) => sameScheme(s, scheme))) return registry.token;
       const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, [...scheme]] });
-      if (Buffer.byteLength(text) > this.store.store.maxValueBytes) return undefined;
+      if (Buffer.byteLength(text) > this.store.maxValueBytes) return undefined;
       if (await this.store.cas(key, text, seen.cas, 0)) return registry.token;
     }
     return undefined;
@@ -211,7 +212,7 @@ export class ListCache {
       // Registry keys are the only keys ending in `:s` (see KeySpace): their
       // value is the registry, their token a field of it.
       if (key.endsWith(':s')) value = parseRegistry(value)?.token;
-      else if (value === undefined && create) value = await this.store.ensureToken(key);
+      else if (!value && create) value = await this.store.ensureToken(key);
       if (value === undefined) return create ? undefined : out;
       out.set(key, value);
     }
@@ -231,7 +232,7 @@ export class ListCache {
    * and a head is only visible once its chunks are.
    */
   async #write(key: string, tokens: readonly string[], text: string, ttl: number): Promise<boolean> {
-    const max = this.store.store.maxValueBytes;
+    const max = this.store.maxValueBytes;
     if (Buffer.byteLength(text) <= max) return this.store.set(key, text, ttl);
     // A UTF-16 unit is at most 3 bytes of UTF-8, so this many units always fit.
     const size = Math.floor((max - 64) / 3);

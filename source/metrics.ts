@@ -147,13 +147,15 @@ export interface MetricsSnapshot extends SummedCounters {
   /** Store operations that hit their deadline. */
   storeTimeouts: number;
   /**
-   * Invalidations during which a store operation failed: the model's epoch is
-   * then rotated again until the store takes it (and this process reads from
-   * the database meanwhile).
+   * Invalidations that did not reach the store, even after three immediate
+   * retries: the model's epoch is rotated every `replayMs` until the store
+   * takes it (and this process reads from the database meanwhile).
    */
   lostInvalidations: number;
   /** Lost invalidations the store has since taken (replayed). */
   invalidationsReplayed: number;
+  /** Values read whose signature did not verify (with `sign`): treated as absent. */
+  forgedEntries: number;
   /** UTF-8 bytes of the values read from the store. */
   bytesRead: number;
   /** UTF-8 bytes of the values written to the store. */
@@ -287,6 +289,8 @@ export class Metrics {
   /** @internal */
   invalidationsReplayed = 0;
   /** @internal */
+  forgedEntries = 0;
+  /** @internal */
   bytesRead = 0;
   /** @internal */
   bytesWritten = 0;
@@ -391,6 +395,7 @@ export class Metrics {
       storeTimeouts: this.storeTimeouts,
       lostInvalidations: this.lostInvalidations,
       invalidationsReplayed: this.invalidationsReplayed,
+      forgedEntries: this.forgedEntries,
       bytesRead: this.bytesRead,
       bytesWritten: this.bytesWritten,
       models,

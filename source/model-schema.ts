@@ -47,6 +47,12 @@ export interface ModelSchema {
   paranoid: AttributeInfo | undefined;
   /** Paranoid with a non-NULL default for deletedAt: the row path is not used. */
   paranoidUnsupported: boolean;
+  /**
+   * Attributes kept out of the cache (`models: { X: { exclude } }`), by
+   * attribute name and by column name: never stored, and a query that
+   * mentions one goes to the database.
+   */
+  excluded: ReadonlySet<string>;
 }
 
 /** The subset of a Sequelize model class the schema reader uses. */
@@ -95,18 +101,28 @@ function keyKind(key: string): KeyKind {
   return 'other';
 }
 
-const cache = new WeakMap<object, ModelSchema>();
+const cache = new WeakMap<object, Map<string, ModelSchema>>();
 
-/** The schema of `model`, recomputed whenever its attribute map is replaced. */
-export function modelSchema(model: ModelLike): ModelSchema {
+/**
+ * The schema of `model` without the `exclude`d attributes, recomputed
+ * whenever its attribute map is replaced.
+ */
+export function modelSchema(model: ModelLike, exclude: readonly string[] = []): ModelSchema {
   const raw = model.rawAttributes;
-  const known = cache.get(raw);
+  const variant = exclude.join(',');
+  let variants = cache.get(raw);
+  const known = variants?.get(variant);
   if (known && known.name === model.name) return known;
+  const excluded = new Set<string>();
+  for (const name of exclude) {
+    excluded.add(name);
+    excluded.add(raw[name]?.field ?? name);
+  }
 
   const attributes: AttributeInfo[] = [];
   for (const [name, definition] of Object.entries(raw)) {
     const key = typeKey(definition.type);
-    if (key === 'VIRTUAL') continue;
+    if (key === 'VIRTUAL' || excluded.has(name)) continue;
     attributes.push({
       name,
       field: definition.field ?? name,
@@ -132,9 +148,12 @@ export function modelSchema(model: ModelLike): ModelSchema {
     }
   }
 
-  const shape = JSON.stringify(
+  // Exclusions are part of the shape: entries written before an attribute
+  // was excluded (and so holding it) are never read under the new keys.
+  const shape = JSON.stringify([
     Object.entries(raw).map(([name, d]) => [name, d.field ?? name, typeText(d.type), !!d.primaryKey]),
-  );
+    ...(exclude.length > 0 ? [[...exclude].sort()] : []),
+  ]);
   const hash = createHash('sha256').update(shape).digest('base64url').slice(0, 10);
   const keyName = /^[A-Za-z0-9_$.-]{1,64}$/.test(model.name)
     ? model.name
@@ -150,7 +169,9 @@ export function modelSchema(model: ModelLike): ModelSchema {
     byName,
     paranoid,
     paranoidUnsupported,
+    excluded,
   };
-  cache.set(raw, schema);
+  if (!variants) cache.set(raw, (variants = new Map()));
+  variants.set(variant, schema);
   return schema;
 }

@@ -26,6 +26,7 @@ export interface ResolvedOptions {
   readonly earlyRefreshBeta: number;
   readonly refreshConcurrency: number;
   readonly replayMs: number;
+  readonly sign: string | undefined;
   readonly clock: Clock;
 }
 
@@ -46,9 +47,9 @@ export const DEFAULT_OPTIONS = Object.freeze({
 
 const KNOWN = new Set([
   'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
-  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection', 'replayMs',
+  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection', 'replayMs', 'sign',
 ]);
-const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn']);
+const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn', 'exclude']);
 const MAX_TTL = 60 * 60 * 24 * 30;
 
 function seconds(option: string, value: unknown, fallback: number, min = 1): number {
@@ -116,6 +117,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof replayMs !== 'number' || !Number.isInteger(replayMs) || replayMs < 10 || replayMs > 60_000) {
     throw new OptionError('replayMs', `must be a whole number of milliseconds from 10 to 60000, got ${describe(replayMs)}`);
   }
+  const sign = options.sign;
+  if (sign !== undefined && (typeof sign !== 'string' || sign.length < 16)) {
+    throw new OptionError('sign', `must be a secret string of at least 16 characters, got ${typeof sign === 'string' ? `${sign.length} characters` : describe(sign)}`);
+  }
   const stampedeProtection = options.stampedeProtection ?? true;
   if (typeof stampedeProtection !== 'boolean') {
     throw new OptionError('stampedeProtection', `must be true or false, got ${describe(stampedeProtection)}`);
@@ -139,16 +144,25 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
         throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
       }
       for (const key of Object.keys(value)) {
-        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, softTtl, dependsOn)');
+        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, softTtl, dependsOn, exclude)');
       }
       const dependsOn = value.dependsOn ?? [];
       if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string' && d.length > 0)) {
         throw new OptionError(`models.${name}.dependsOn`, `must be an array of model names, got ${describe(dependsOn)}`);
       }
+      const exclude = value.exclude ?? [];
+      if (!Array.isArray(exclude) || !exclude.every((d) => typeof d === 'string' && d.length > 0)) {
+        throw new OptionError(`models.${name}.exclude`, `must be an array of attribute names, got ${describe(exclude)}`);
+      }
       const modelTtl = seconds(`models.${name}.ttl`, value.ttl, ttl);
       const modelSoftTtl = seconds(`models.${name}.softTtl`, value.softTtl, Math.min(softTtl, modelTtl));
       if (modelSoftTtl > modelTtl) throw new OptionError(`models.${name}.softTtl`, `(${modelSoftTtl}) must not exceed its ttl (${modelTtl})`);
-      models[name] = Object.freeze({ ttl: modelTtl, softTtl: modelSoftTtl, dependsOn: Object.freeze([...dependsOn]) as string[] });
+      models[name] = Object.freeze({
+        ttl: modelTtl,
+        softTtl: modelSoftTtl,
+        dependsOn: Object.freeze([...dependsOn]) as string[],
+        exclude: Object.freeze([...new Set(exclude)].sort()) as string[],
+      });
     }
   }
 
@@ -168,6 +182,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     earlyRefreshBeta,
     refreshConcurrency,
     replayMs,
+    sign,
     clock,
   });
 }

@@ -151,6 +151,7 @@ export function registerMetrics(metrics: Metrics, registry: Registry = new Regis
   counter('store_errors_total', 'Store operations that failed (timeouts and open breakers included).', [], (s) => [[{}, s.storeErrors]]);
   counter('store_timeouts_total', 'Store operations that hit their deadline.', [], (s) => [[{}, s.storeTimeouts]]);
   counter('lost_invalidations_total', 'Invalidations during which a store operation failed (replayed as epoch rotations).', [], (s) => [[{}, s.lostInvalidations]]);
+  counter('forged_entries_total', 'Values read whose signature did not verify (sign option): treated as absent.', [], (s) => [[{}, s.forgedEntries]]);
   counter('replayed_invalidations_total', 'Lost invalidations the store has since taken.', [], (s) => [[{}, s.invalidationsReplayed]]);
   counter('store_read_bytes_total', 'Bytes of the values read from the store.', [], (s) => [[{}, s.bytesRead]]);
   counter('store_written_bytes_total', 'Bytes of the values written to the store.', [], (s) => [[{}, s.bytesWritten]]);

@@ -108,7 +108,8 @@ export class RowCache {
   async tokens(schema: ModelSchema, known?: Map<string, string>, withAbsence = false): Promise<string[] | undefined> {
     const result: string[] = [];
     for (const key of [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])]) {
-      const value = known?.get(key) ?? (await this.store.ensureToken(key));
+      // `||`: an empty value is a forged one (GuardedStore), never a token.
+      const value = known?.get(key) || (await this.store.ensureToken(key));
       if (value === undefined) return undefined;
       result.push(value);
     }
@@ -220,7 +221,7 @@ export class RowCache {
     // A ticket taken for a possible absence also holds the absence tokens;
     // a row records only the row tokens.
     const value = encodeRow(ticket.schema, row, ticket.tokens.slice(0, this.tokenKeys(ticket.schema).length));
-    if (value === undefined || Buffer.byteLength(value) > this.store.store.maxValueBytes) return undefined;
+    if (value === undefined || Buffer.byteLength(value) > this.store.maxValueBytes) return undefined;
     return value;
   }
 }

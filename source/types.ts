@@ -19,6 +19,15 @@ export interface ModelCacheOptions {
    * @default []
    */
   dependsOn?: string[];
+  /**
+   * Attributes never written to the cache (secrets such as password hashes:
+   * memcached has no authentication). Rows are cached without them, and a
+   * query that selects, filters, orders or aggregates by one of them goes to
+   * the database, so it never gets a silent `undefined`. Primary keys cannot
+   * be excluded.
+   * @default []
+   */
+  exclude?: string[];
 }
 
 /** Options of `ormCache.install()`. */
@@ -114,6 +123,17 @@ export interface OrmCacheOptions {
    * @default 100
    */
   replayMs?: number;
+  /**
+   * A secret (at least 16 characters) to sign every value with
+   * (HMAC-SHA256 over key and value). memcached has no authentication: with
+   * a secret, a value planted or altered by anyone who can reach it reads as
+   * absent (counted in `forgedEntries`) instead of being served. It does not
+   * stop such a party from deleting values or putting back an older genuine
+   * value of the same key; see the README's threat model. Every process of
+   * the app needs the same secret.
+   * @default undefined (values are not signed)
+   */
+  sign?: string;
   /** Time source (tests pass a fake clock). @default the system clock */
   clock?: Clock;
 }

@@ -24,6 +24,15 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['a bad per-model ttl', { models: { Article: { ttl: 'long' } } }, /`models.Article.ttl`/],
   ['a negative warmLimit', { warmLimit: -1 }, /`warmLimit`/],
   ['dependsOn that is not a list of names', { models: { Article: { dependsOn: 'Author' } } }, /`models.Article.dependsOn`/],
+  ['a ttl given as a string', { ttl: '60' }, /`ttl` must be a whole number of seconds from 1 to 2592000 \(30 days\), got "60"/],
+  ['stampedeProtection given as a string', { stampedeProtection: 'yes' }, /`stampedeProtection` must be true or false, got "yes"/],
+  ['a namespace that is a number', { namespace: 5 }, /`namespace`/],
+  ['options that are not an object', 'fast' as never, /`options` must be an object/],
+  ['a sign secret that is too short', { sign: 'short' }, /`sign` must be a secret string of at least 16 characters, got 5 characters/],
+  ['a sign secret that is a Buffer', { sign: Buffer.from('0123456789abcdef0123') }, /`sign` must be a secret string/],
+  ['a replayMs of zero', { replayMs: 0 }, /`replayMs` must be a whole number of milliseconds from 10 to 60000/],
+  ['exclude that is not a list of names', { models: { Author: { exclude: 'email' } } }, /`models.Author.exclude` must be an array of attribute names/],
+  ['exclude with an empty name', { models: { Author: { exclude: [''] } } }, /`models.Author.exclude`/],
 ];
 
 for (const [what, options, message] of invalid) {

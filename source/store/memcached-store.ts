@@ -98,6 +98,69 @@ function positive(option: string, value: number | undefined, fallback: number): 
   return value;
 }
 
+/** The parts of a connection of the `memcached` client that its response parser uses. */
+interface ClientStream {
+  bufferArray: string[];
+  responseBuffer: string;
+  metaData: { callback?: (...args: unknown[]) => void }[];
+  destroy(): void;
+}
+
+type ParsingClient = {
+  rawDataReceived(stream: ClientStream): unknown;
+  delegateCallback(meta: unknown, error: unknown, result: unknown, callback: (...args: unknown[]) => void): void;
+};
+
+/**
+ * Whether a connection's buffered response lines have lost their framing: a
+ * VALUE whose data line is not the declared number of bytes. memcached 2.2.2
+ * splits responses on CR LF instead of reading the declared length, so a
+ * value holding CR LF (never one of ours: they are refused on write; only a
+ * foreign writer's) turns its remainder into "responses" that are handed to
+ * the next requests on the connection: an earlier answer for the same key
+ * could then be taken for a current one. Invalid UTF-8 shows up the same way
+ * (the client decodes as UTF-8).
+ */
+function unframed(lines: readonly string[]): boolean {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (!line.startsWith('VALUE ')) continue;
+    const data = lines[i + 1];
+    if (data === undefined) return false;
+    if (Buffer.byteLength(data) !== Number(line.split(' ')[3])) return true;
+    i++;
+  }
+  return false;
+}
+
+/**
+ * Check every batch of response lines before the client parses it, and after:
+ * a connection whose framing is lost (see {@link unframed}), or whose parser
+ * stopped at a line it does not know (every later answer would wait behind
+ * it, or be shifted), is closed and each of its pending requests fails. A
+ * failed read is a miss and a failed write is replayed, so a confused
+ * connection costs misses, never a wrong answer.
+ */
+function guardResponseStream(client: Memcached, address: string): void {
+  const parsing = client as unknown as ParsingClient;
+  const parse = parsing.rawDataReceived.bind(client);
+  const drop = (stream: ClientStream) => {
+    const pending = stream.metaData.splice(0);
+    stream.bufferArray = [];
+    stream.responseBuffer = '';
+    stream.destroy();
+    const error = new Error(`memcached ${address}: response stream lost its framing (a value with CR/LF or invalid UTF-8); connection closed`);
+    for (const meta of pending) if (meta.callback) parsing.delegateCallback(meta, error, false, meta.callback);
+  };
+  parsing.rawDataReceived = (stream: ClientStream) => {
+    if (unframed(stream.bufferArray)) return drop(stream);
+    parse(stream);
+    const head = stream.bufferArray[0];
+    // Normally only a VALUE waiting for its END stays buffered.
+    if (head !== undefined && head !== '' && !head.startsWith('VALUE ')) drop(stream);
+  };
+}
+
 interface Server {
   address: string;
   client: Memcached;
@@ -185,6 +248,7 @@ export class MemcachedStore implements CacheStore {
       ) => {
         if (socket && typeof socket.end === 'function') socket.end();
       };
+      guardResponseStream(client, address);
       client.on('failure', () => undefined);
       (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
       const server = { address, client, breaker };

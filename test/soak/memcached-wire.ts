@@ -49,11 +49,22 @@ export class Wire {
   async keys(): Promise<string[]> {
     const text = await this.#call(Buffer.from('lru_crawler metadump all\r\n'), ['END\r\n', 'BUSY currently processing crawler request\r\n']);
     const keys: string[] = [];
-    for (const line of text.split('\r\n')) {
+    // metadump ends its lines with a bare LF, and the whole with END CR LF.
+    for (const line of text.split(/\r?\n/)) {
       const match = /^key=(\S+)/.exec(line);
       if (match) keys.push(decodeURIComponent(match[1] as string));
     }
     return keys;
+  }
+
+  /** The value under `key`, as bytes. */
+  async get(key: string): Promise<Buffer | undefined> {
+    await this.#call(Buffer.from(`get ${key}\r\n`), ['END\r\n']);
+    const raw = this.#buffer;
+    const header = /^VALUE \S+ \d+ (\d+)\r\n/.exec(raw.toString('latin1'));
+    if (!header) return undefined;
+    const start = header[0].length;
+    return raw.subarray(start, start + Number(header[1]));
   }
 
   /** `set` arbitrary bytes under `key`. */

@@ -39,8 +39,8 @@ interface FaultContext {
   window: { start?: number; end?: number };
   /** Set when the workers are done. */
   done: { value: boolean };
-  /** Spawn an extra soak process (the lock holder). */
-  spawnExtra(overrides: Partial<WorkerConfig>): Promise<SoakProcess>;
+  /** Lock-holder processes, started (and READY) with the workers, waiting for `go()`. */
+  holders: SoakProcess[];
   notes: string[];
 }
 
@@ -49,12 +49,56 @@ interface Scenario {
   fault: string;
   memcachedCount?: number;
   memoryMb?: number;
+  /** Lock holders to start with the workers (readers whose every SELECT is slow). */
+  holders?: number;
+  /** `sign` secret for the workers. */
+  sign?: string;
   inject?(ctx: FaultContext): Promise<void>;
 }
 
 /** How long a fault lasts: a few seconds, less in short runs. */
 const faultMs = (ctx: FaultContext) => Math.min(3000, Math.max(800, ctx.durationMs * 0.25));
 const faultStart = (ctx: FaultContext) => ctx.durationMs * 0.3;
+
+/**
+ * From 20% to 80% of the run, overwrite random keys of the (first) memcached:
+ * with random bytes (binary, CR/LF, protocol text), or, with `forge`, with
+ * the key's own value altered by one character, as someone who can reach
+ * memcached but lacks the `sign` secret would.
+ */
+async function corrupt(ctx: FaultContext, forge = false): Promise<void> {
+  const wire = await Wire.open((ctx.memcached[0] as MemcachedServer).address);
+  await ctx.at(ctx.durationMs * 0.2);
+  ctx.window.start = now();
+  let corrupted = 0;
+  try {
+    while (!ctx.done.value && now() < (ctx.window.start as number) + ctx.durationMs * 600) {
+      const keys = await wire.keys();
+      for (let i = 0; i < 20 && keys.length > 0; i++) {
+        const key = keys[Math.floor(Math.random() * keys.length)] as string;
+        let value: Buffer | undefined;
+        if (forge) {
+          const genuine = (await wire.get(key))?.toString('utf8');
+          if (!genuine || genuine.length < 30) continue;
+          // Change one character of the content, after the signature.
+          const at = 23 + Math.floor(Math.random() * (genuine.length - 23));
+          const swapped = genuine[at] === '1' ? '2' : '1';
+          value = Buffer.from(genuine.slice(0, at) + swapped + genuine.slice(at + 1));
+        } else {
+          const garbage = randomBytes(1 + Math.floor(Math.random() * 200));
+          // Now and then something that looks like protocol text.
+          value = Math.random() < 0.3 ? Buffer.concat([Buffer.from('["r",[]]\r\nEND\r\nVALUE x 0 1\r\n'), garbage]) : garbage;
+        }
+        if (await wire.set(key, value)) corrupted++;
+        await sleep(5);
+      }
+    }
+  } finally {
+    ctx.window.end = now();
+    wire.close();
+    ctx.notes.push(`${corrupted} keys overwritten ${forge ? 'with altered copies of their values' : 'with garbage'}`);
+  }
+}
 
 const SCENARIOS: Scenario[] = [
   { name: 'baseline', fault: 'none' },
@@ -136,48 +180,33 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'corrupt-bytes',
     fault: 'random bytes (binary, CR/LF) written over cache keys',
-    async inject(ctx) {
-      const wire = await Wire.open((ctx.memcached[0] as MemcachedServer).address);
-      await ctx.at(ctx.durationMs * 0.2);
-      ctx.window.start = now();
-      let corrupted = 0;
-      try {
-        while (!ctx.done.value && now() < (ctx.window.start as number) + ctx.durationMs * 600) {
-          const keys = (await wire.keys()).filter((k) => !k.startsWith('junk'));
-          for (let i = 0; i < 20 && keys.length > 0; i++) {
-            const key = keys[Math.floor(Math.random() * keys.length)] as string;
-            const garbage = randomBytes(1 + Math.floor(Math.random() * 200));
-            // Now and then something that looks like protocol text.
-            const value = Math.random() < 0.3 ? Buffer.concat([Buffer.from('["r",[]]\r\nEND\r\nVALUE x 0 1\r\n'), garbage]) : garbage;
-            if (await wire.set(key, value)) corrupted++;
-            await sleep(5);
-          }
-        }
-      } finally {
-        ctx.window.end = now();
-        wire.close();
-        ctx.notes.push(`${corrupted} keys overwritten with garbage`);
-      }
-    },
+    inject: (ctx) => corrupt(ctx),
   },
   {
     name: 'lock-holder-killed',
-    fault: 'a process holding fill locks killed -9 mid-refresh',
+    fault: 'processes holding fill locks killed -9 mid-refresh',
+    holders: 3,
     async inject(ctx) {
       await ctx.at(faultStart(ctx));
       ctx.window.start = now();
       let kills = 0;
-      while (!ctx.done.value && now() < (ctx.window.start as number) + faultMs(ctx) * 1000) {
-        const holder = await ctx.spawnExtra({ role: 'lock-holder', slowSelectMs: 3000, loops: 6 });
+      for (const holder of ctx.holders) {
+        if (ctx.done.value) break;
         holder.go();
         await holder.holding;
-        await sleep(150);
+        await sleep(200);
         holder.child.kill('SIGKILL');
         kills++;
       }
       ctx.window.end = now();
-      ctx.notes.push(`lock holder killed ${kills} times while holding fill locks`);
+      ctx.notes.push(`${kills} lock-holding processes killed`);
     },
+  },
+  {
+    name: 'forged-values-signed',
+    fault: 'values altered in place by one character, with `sign` set: forged values read as absent',
+    sign: 'soak-secret-0123456789',
+    inject: (ctx) => corrupt(ctx, true),
   },
 ];
 
@@ -319,14 +348,16 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     timeoutMs: 50,
     softTtl: 2,
     sabotage: options.sabotage,
-    sign: options.sign,
+    sign: scenario.sign ?? options.sign,
   };
   const logs = Array.from({ length: options.processes }, (_, i) => join(dir, `${scenario.name}-${i}.jsonl`));
   const workers = logs.map((log, index) => spawnWorker({ ...base, index, log }));
-  const extras: SoakProcess[] = [];
+  const holders = Array.from({ length: scenario.holders ?? 0 }, (_, i) =>
+    spawnWorker({ ...base, index: options.processes + i, log: join(dir, 'holder.jsonl'), role: 'lock-holder', slowSelectMs: 3000, loops: 6 }),
+  );
   const notes: string[] = [];
   try {
-    await Promise.all(workers.map((w) => w.ready));
+    await Promise.all([...workers, ...holders].map((w) => w.ready));
     const started = Date.now();
     for (const w of workers) w.go();
     const done = { value: false };
@@ -339,24 +370,22 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
       window,
       done,
       notes,
-      async spawnExtra(overrides) {
-        const extra = spawnWorker({ ...base, index: options.processes + extras.length, log: join(dir, 'extra.jsonl'), ...overrides });
-        extras.push(extra);
-        await extra.ready;
-        return extra;
-      },
+      holders,
     };
     const injecting = scenario.inject?.(ctx).catch((error: unknown) => {
       notes.push(`fault injection failed: ${String(error)}`);
     });
     const codes = await Promise.all(workers.map((w) => w.exited));
     done.value = true;
+    if (process.env.SOAK_DEBUG) process.stderr.write(`[soak] workers exited ${codes.join(',')}\n`);
     await injecting;
+    if (process.env.SOAK_DEBUG) process.stderr.write('[soak] fault injection done\n');
     const ops: Op[] = [];
     let storeErrors = 0;
     let lostInvalidations = 0;
     let hits = 0;
     let workerFailures = 0;
+    let forged = 0;
     codes.forEach((code, i) => {
       if (code !== 0) {
         workerFailures++;
@@ -366,7 +395,13 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     for (const log of logs) {
       try {
         for (const line of readFileSync(log, 'utf8').split('\n')) if (line) ops.push(JSON.parse(line) as Op);
-        const meta = JSON.parse(readFileSync(`${log}.meta.json`, 'utf8')) as { storeErrors: number; lostInvalidations: number; hits: number };
+        const meta = JSON.parse(readFileSync(`${log}.meta.json`, 'utf8')) as {
+          storeErrors: number;
+          lostInvalidations: number;
+          hits: number;
+          forgedEntries: number;
+        };
+        forged += meta.forgedEntries;
         storeErrors += meta.storeErrors;
         lostInvalidations += meta.lostInvalidations;
         hits += meta.hits;
@@ -376,10 +411,13 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
       }
     }
     const result = checkHistory(initial, ops);
+    if (scenario.sign) notes.push(`${forged} forged values read as absent`);
     const inWindow =
       window.start === undefined
         ? undefined
-        : result.latencies.filter((l) => l.start >= (window.start as number) && l.start <= (window.end ?? Infinity) + 1_000_000).map((l) => l.ms);
+        : result.latencies
+            .filter((l) => l.start + l.ms * 1000 >= (window.start as number) && l.start <= (window.end ?? Infinity) + 1_000_000)
+            .map((l) => l.ms);
     return {
       scenario: scenario.name,
       fault: scenario.fault,
@@ -393,7 +431,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
       notes,
     };
   } finally {
-    for (const p of [...workers, ...extras]) p.child.kill('SIGKILL');
+    for (const p of [...workers, ...holders]) p.child.kill('SIGKILL');
     await Promise.allSettled(memcached.map((m) => m.stop()));
   }
 }

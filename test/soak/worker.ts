@@ -37,7 +37,7 @@ const cache = ormCache.install(db.sequelize, {
   namespace: config.namespace,
   ttl: 120,
   softTtl: config.softTtl,
-  ...(config.sign ? { sign: config.sign } : {}),
+  sign: config.sign,
 });
 cache.on('error', () => undefined);
 
@@ -264,7 +264,12 @@ function writeLog(): void {
   const snapshot = cache.metrics.snapshot();
   writeFileSync(
     `${config.log}.meta.json`,
-    JSON.stringify({ storeErrors: snapshot.storeErrors, lostInvalidations: snapshot.lostInvalidations ?? 0, hits: snapshot.rowHits + snapshot.listHits }),
+    JSON.stringify({
+      storeErrors: snapshot.storeErrors,
+      lostInvalidations: snapshot.lostInvalidations,
+      forgedEntries: snapshot.forgedEntries,
+      hits: snapshot.rowHits + snapshot.listHits + snapshot.countHits,
+    }),
   );
 }
 
