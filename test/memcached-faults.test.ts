@@ -11,6 +11,7 @@ import { StoreError } from '../source/errors';
 import { MemcachedStore } from '../source/store/memcached-store';
 import { freePort, MemcachedServer } from './harness/servers';
 import { startFakeServer } from './helpers/fake-servers';
+import { Wire } from './soak/memcached-wire';
 import { memcachedServers } from './helpers/servers';
 
 async function failure(promise: Promise<unknown>): Promise<{ error: StoreError; ms: number }> {
@@ -148,4 +149,24 @@ test('invalid store options are rejected, naming the option', (t) => {
   t.regex(t.throws(() => new MemcachedStore([]))!.message, /`servers`/);
   t.regex(t.throws(() => new MemcachedStore('127.0.0.1:11211', { timeoutMs: -1 }))!.message, /`timeoutMs`/);
   t.regex(t.throws(() => new MemcachedStore('localhost'))!.message, /`servers`/);
+});
+
+test('a value planted with CR/LF closes its connection instead of shifting later answers onto other requests', async (t) => {
+  const wire = await Wire.open(memcachedServers()[0] as string);
+  t.teardown(() => wire.close());
+  const prefix = `frame${Date.now()}`;
+  // The tail of the planted value is a well-formed answer for another key:
+  // a client that splits on CR LF hands it to the next request on the line.
+  await wire.set(`${prefix}:planted`, Buffer.from(`head\r\nVALUE ${prefix}:other 0 5\r\nwrong\r\nEND\r\n`), 60);
+  await wire.set(`${prefix}:other`, Buffer.from('right'), 60);
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 1000, poolSize: 1, breakerThreshold: 1000 });
+  t.teardown(() => store.close());
+  for (let round = 0; round < 20; round++) {
+    // Pipelined on the one connection: the planted answer, then the other key.
+    const [planted, other] = await Promise.allSettled([store.get(`${prefix}:planted`), store.get(`${prefix}:other`)]);
+    t.not(planted.status === 'fulfilled' ? planted.value : undefined, 'head', 'the truncated value is never returned');
+    if (other.status === 'fulfilled') t.is(other.value, 'right');
+  }
+  // And the store keeps working.
+  t.is(await store.get(`${prefix}:other`), 'right');
 });

@@ -4,6 +4,9 @@
  * them, and stop everything afterwards, also on failure or Ctrl-C.
  *
  *   node test/harness/run.js [--demo | --bench] [--memcached N] [ava, demo or bench arguments]
+ *
+ * After the ava suite passes (and when no test files were named), `npm test`
+ * also runs the short soak (test/soak/run.ts, every scenario for a few seconds).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -74,7 +77,13 @@ async function main(): Promise<number> {
       return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
     }
     const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-    return await run(process.execPath, [ava, ...passThrough], env);
+    const code = await run(process.execPath, [ava, ...passThrough], env);
+    // The short soak: every fault scenario for a few seconds, in processes of
+    // its own (it starts and kills its own servers). Skipped when only some
+    // test files were asked for.
+    if (code !== 0 || passThrough.some((arg) => !arg.startsWith('-'))) return code;
+    process.stderr.write('[harness] short soak (npm run soak for the long one)\n');
+    return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', join('test', 'soak', 'run.ts'), '--seconds', '4', '--processes', '3', '--loops', '3'], env);
   } finally {
     await stop();
   }

@@ -5,7 +5,10 @@
  * Prints one line per scenario and exits non-zero on any stale-after-return
  * read, impossible read or cache-caused application error.
  *
- *   npm run soak -- [--minutes 2] [--processes 4] [--loops 4] [--only a,b] [--json file] [--sabotage]
+ *   npm run soak -- [--minutes 2 | --seconds S] [--processes 4] [--loops 4] [--only a,b] [--json file] [--sabotage]
+ *
+ * `--minutes` is the whole run, shared by the scenarios; `--seconds` sets
+ * each scenario's length instead (`npm test` runs every scenario briefly).
  *
  * The soak starts its own MariaDB and memcached servers (it kills and stops
  * them), on loopback ports in a temp directory.
@@ -254,6 +257,7 @@ function spawnWorker(config: WorkerConfig): SoakProcess {
 
 interface Options {
   minutes: number;
+  seconds?: number;
   processes: number;
   loops: number;
   rows: number;
@@ -282,6 +286,7 @@ function parseArgs(argv: string[]): Options {
   }
   return {
     minutes: number('--minutes', 2),
+    seconds: value('--seconds') === undefined ? undefined : number('--seconds', 0),
     processes: number('--processes', 4),
     loops: number('--loops', 4),
     rows: number('--rows', 48),
@@ -471,7 +476,10 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   ensureBinaries({ mariadb: true, memcached: true });
   const scenarios = SCENARIOS.filter((s) => !options.only || options.only.includes(s.name));
-  const durationMs = Math.max(3000, Math.floor((options.minutes * 60_000) / scenarios.length) - 2500);
+  // Each scenario also spends a few seconds starting processes and seeding.
+  const durationMs = options.seconds
+    ? options.seconds * 1000
+    : Math.max(3000, Math.floor((options.minutes * 60_000) / scenarios.length) - 4500);
   const dir = mkdtempSync(join(tmpdir(), 'orm-cache-soak-'));
   const mariadb = new MariadbServer(dir, await freePort());
   const stop = async () => {
