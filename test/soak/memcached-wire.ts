@@ -57,6 +57,13 @@ export class Wire {
     return keys;
   }
 
+  /** One number from `stats` (e.g. `evictions`). */
+  async stat(name: string): Promise<number | undefined> {
+    const text = await this.#call(Buffer.from('stats\r\n'), ['END\r\n']);
+    const match = new RegExp(`STAT ${name} (\\d+)`).exec(text);
+    return match ? Number(match[1]) : undefined;
+  }
+
   /** The value under `key`, as bytes. */
   async get(key: string): Promise<Buffer | undefined> {
     await this.#call(Buffer.from(`get ${key}\r\n`), ['END\r\n']);

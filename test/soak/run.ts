@@ -163,8 +163,9 @@ const SCENARIOS: Scenario[] = [
         }
       } finally {
         ctx.window.end = now();
+        const evictions = await wire.stat('evictions').catch(() => undefined);
         wire.close();
-        ctx.notes.push(`${written} junk items of 24 KB written`);
+        ctx.notes.push(`${written} junk items of 24 KB written, ${evictions ?? '?'} evictions`);
       }
     },
   },
