@@ -103,49 +103,53 @@ async function corrupt(ctx: FaultContext, forge = false): Promise<void> {
   }
 }
 
+/** Begin a fault at 30% of the run and end it `faultMs` later, recording its window. */
+async function timedFault(ctx: FaultContext, begin: () => unknown, end: () => unknown): Promise<void> {
+  await ctx.at(faultStart(ctx));
+  ctx.window.start = now();
+  await begin();
+  await sleep(faultMs(ctx));
+  await end();
+  ctx.window.end = now();
+}
+
+/** `kill -9` one memcached server, and start it again (empty) on its port. */
+function killAndRestart(ctx: FaultContext, index: number): Promise<void> {
+  const server = ctx.memcached[index] as MemcachedServer;
+  return timedFault(
+    ctx,
+    async () => {
+      server.process?.signal('SIGKILL');
+      await server.process?.exited();
+    },
+    () => server.start(),
+  );
+}
+
 const SCENARIOS: Scenario[] = [
   { name: 'baseline', fault: 'none' },
   {
     name: 'memcached-kill',
     fault: 'memcached kill -9, restarted empty',
-    async inject(ctx) {
-      const server = ctx.memcached[0] as MemcachedServer;
-      await ctx.at(faultStart(ctx));
-      ctx.window.start = now();
-      server.process?.signal('SIGKILL');
-      await server.process?.exited();
-      await sleep(faultMs(ctx));
-      await server.start();
-      ctx.window.end = now();
-    },
+    inject: (ctx) => killAndRestart(ctx, 0),
   },
   {
     name: 'memcached-hang',
     fault: 'memcached SIGSTOP, then SIGCONT',
-    async inject(ctx) {
+    inject: (ctx) => {
       const server = ctx.memcached[0] as MemcachedServer;
-      await ctx.at(faultStart(ctx));
-      ctx.window.start = now();
-      server.process?.signal('SIGSTOP');
-      await sleep(faultMs(ctx));
-      server.process?.signal('SIGCONT');
-      ctx.window.end = now();
+      return timedFault(
+        ctx,
+        () => server.process?.signal('SIGSTOP'),
+        () => server.process?.signal('SIGCONT'),
+      );
     },
   },
   {
     name: 'ring-node-kill',
     fault: '3-node ring, one node kill -9, restarted',
     memcachedCount: 3,
-    async inject(ctx) {
-      const server = ctx.memcached[1] as MemcachedServer;
-      await ctx.at(faultStart(ctx));
-      ctx.window.start = now();
-      server.process?.signal('SIGKILL');
-      await server.process?.exited();
-      await sleep(faultMs(ctx));
-      await server.start();
-      ctx.window.end = now();
-    },
+    inject: (ctx) => killAndRestart(ctx, 1),
   },
   {
     name: 'memory-pressure',
@@ -172,14 +176,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'mariadb-restart',
     fault: 'MariaDB stopped and restarted',
-    async inject(ctx) {
-      await ctx.at(faultStart(ctx));
-      ctx.window.start = now();
-      await ctx.mariadb.stop();
-      await sleep(Math.min(1000, faultMs(ctx) / 2));
-      await ctx.mariadb.start();
-      ctx.window.end = now();
-    },
+    inject: (ctx) => timedFault(ctx, () => ctx.mariadb.stop(), async () => void (await ctx.mariadb.start())),
   },
   {
     name: 'corrupt-bytes',
