@@ -119,19 +119,26 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     const m = model as unknown as ModelLike;
     if (this.options.models[m.name] === false) return undefined;
     if (!m.rawAttributes || !Array.isArray(m.primaryKeyAttributes) || m.primaryKeyAttributes.length === 0) {
-      if (m.rawAttributes && !this.#uncacheable.has(m.name)) {
-        // Said once per model: rows without a key cannot have a row entry,
-        // nor be tombstoned, so they are never cached.
-        this.#uncacheable.add(m.name);
-        process.emitWarning(`sequelize-orm-cache: model ${m.name} has no primary key; its queries are not cached`, {
-          code: 'ORM_CACHE_NO_PRIMARY_KEY',
-        });
-      }
+      // Rows without a key cannot have a row entry, nor be tombstoned.
+      if (m.rawAttributes) this.#uncacheableOnce(m.name, 'has no primary key');
       return undefined;
     }
     const options = this.options.models[m.name];
-    const schema = modelSchema(m, (options && options.exclude) || []);
+    const exclude = (options && options.exclude) || [];
+    const excludedKey = exclude.find((name) => m.primaryKeyAttributes.includes(name));
+    if (excludedKey) {
+      this.#uncacheableOnce(m.name, `has its primary key ${excludedKey} in \`models.${m.name}.exclude\``);
+      return undefined;
+    }
+    const schema = modelSchema(m, exclude);
     return schema.primaryKeys.length === m.primaryKeyAttributes.length ? schema : undefined;
+  }
+
+  /** Say once per model that it is not cached, and why (a process warning). */
+  #uncacheableOnce(model: string, why: string): void {
+    if (this.#uncacheable.has(model)) return;
+    this.#uncacheable.add(model);
+    process.emitWarning(`sequelize-orm-cache: model ${model} ${why}; its queries are not cached`, { code: 'ORM_CACHE_NOT_CACHED' });
   }
 
   /** Hard TTL of a model's row entries, in seconds. @internal */

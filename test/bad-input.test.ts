@@ -4,7 +4,7 @@
  * or injected memcached command, never a crash. Options are covered in
  * install.test.ts.
  */
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { DataTypes, Op } from 'sequelize';
 import { MemcachedStore, ormCache } from '../source';
 import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
@@ -12,6 +12,17 @@ import { createTestDatabase, memcachedServers, uniqueNamespace } from './helpers
 
 const test = anyTest as TestFn<CachedBlog>;
 useCachedBlog(test, 'bad_input', { authors: 3, articles: 20 });
+
+/** The "not cached" process warnings about `model` (other tests of this file run at the same time). */
+function notCachedWarnings(t: ExecutionContext<unknown>, model: string): Error[] {
+  const warnings: Error[] = [];
+  const listen = (warning: Error) => {
+    if ((warning as Error & { code?: string }).code === 'ORM_CACHE_NOT_CACHED' && warning.message.includes(`model ${model} `)) warnings.push(warning);
+  };
+  process.on('warning', listen);
+  t.teardown(() => void process.off('warning', listen));
+  return warnings;
+}
 
 const plain = (rows: { get(o: { plain: true }): unknown }[]) => rows.map((r) => r.get({ plain: true }));
 
@@ -97,13 +108,8 @@ test('a model without a primary key is not cached, and this is said once', async
   await Visit.bulkCreate([{ path: '/a', hits: 1 }, { path: '/b', hits: 2 }]);
   const store = new MemcachedStore(memcachedServers());
   const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
-  const warnings: Error[] = [];
-  const listen = (warning: Error) => {
-    if ((warning as Error & { code?: string }).code === 'ORM_CACHE_NO_PRIMARY_KEY') warnings.push(warning);
-  };
-  process.on('warning', listen);
+  const warnings = notCachedWarnings(t, 'Visit');
   t.teardown(async () => {
-    process.off('warning', listen);
     cache.uninstall();
     await store.close();
     await db.drop();
@@ -141,4 +147,22 @@ test('two apps with different namespaces on one memcached never read each otherâ
     }
   }
   t.true(caches.every((c) => c.metrics.snapshot().rowHits > 0), 'both apps were served from the cache');
+});
+
+test('excluding a primary key leaves the model uncached, and this is said once', async (t) => {
+  const db = await createTestDatabase('exclude_pk', { authors: 2, articles: 2 });
+  const store = new MemcachedStore(memcachedServers());
+  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace(), models: { Author: { exclude: ['id'] } } });
+  const warnings = notCachedWarnings(t, 'Author');
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  db.sql.take();
+  for (let i = 0; i < 3; i++) t.is((await db.models.Author.findByPk(1))?.id, 1);
+  t.is(db.sql.selects().length, 3);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]?.message ?? '', /model Author has its primary key id in `models.Author.exclude`; its queries are not cached/);
 });

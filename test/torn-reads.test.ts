@@ -16,6 +16,16 @@ useCachedBlog(test, 'torn', { authors: 3, articles: 24 });
 /** The multi-get of Article rows (not the one of the entry, which reads a `:q:` key). */
 const articleRows = (key: string) => key.includes(':Article:') && key.includes(':r:') && !key.includes(':q:');
 
+/** Run `read`, holding it at its Article row lookup while `write` runs to completion. */
+async function writeBetweenLookups<T>(probe: CachedBlog['probe'], read: () => Promise<T>, write: () => Promise<unknown>): Promise<T> {
+  const gate = probe.pauseNext('getMulti', articleRows);
+  const reading = read();
+  await gate.reached;
+  await write();
+  gate.release();
+  return reading;
+}
+
 test.serial('a list hit whose row left the list meanwhile is read from the database', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
@@ -23,12 +33,7 @@ test.serial('a list hit whose row left the list meanwhile is read from the datab
   await Article.findAll(query);
   const [moved] = await Article.findAll(query);
   t.truthy(moved);
-  const gate = probe.pauseNext('getMulti', articleRows);
-  const reading = Article.findAll(query);
-  await gate.reached;
-  await Article.update({ authorId: 2 }, { where: { id: moved!.id } });
-  gate.release();
-  const result = await reading;
+  const result = await writeBetweenLookups(probe, () => Article.findAll(query), () => Article.update({ authorId: 2 }, { where: { id: moved!.id } }));
   t.true(result.every((a) => a.authorId === 1), `authors ${result.map((a) => a.authorId).join(',')}`);
   t.deepEqual(result.map((a) => a.id), (await Article.findAll({ ...query, cache: false })).map((a) => a.id));
 });
@@ -40,13 +45,10 @@ test.serial('an include hit whose child row changed parent meanwhile is read fro
   await Article.findAll(query);
   const [moved] = await Article.findAll(query);
   t.truthy(moved);
-  const gate = probe.pauseNext('getMulti', articleRows);
-  const reading = Article.findAll(query);
-  await gate.reached;
   const otherAuthor = moved!.authorId === 3 ? 2 : 3;
-  await Article.update({ authorId: otherAuthor }, { where: { id: moved!.id } });
-  gate.release();
-  const result = await reading;
+  const result = await writeBetweenLookups(probe, () => Article.findAll(query), () =>
+    Article.update({ authorId: otherAuthor }, { where: { id: moved!.id } }),
+  );
   for (const article of result) t.is(article.author?.id, article.authorId, `article ${article.id}`);
   t.is(result.find((a) => a.id === moved!.id)?.author?.id, otherAuthor);
 });
