@@ -356,9 +356,13 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
     const meter = cache.metrics.meter(schema.name, kind);
     // Every statement a cached read runs is counted (dbQueries, and the
     // request's Server-Timing): misses, rows a list lacked, refreshes.
+    // Every statement of a cached read goes to the primary (`useMaster`):
+    // its result is stored, and a lagging replica would store the row as it
+    // was before a write that has already returned (and invalidated). Hits
+    // never reach the database at all.
     const selectFor = (other: ModelStatic<Model>) => (opts: SelectOptions) => {
       meter.query();
-      return original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), opts);
+      return original.call(this, other, (other as unknown as { getTableName(): unknown }).getTableName(), { ...opts, useMaster: true });
     };
     const run = selectFor(model);
     const ttl = queryTtl(options) ?? cache.ttlFor(schema);
@@ -1093,7 +1097,8 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     const meter = cache.metrics.meter(schema.name, 'count');
     const run = () => {
       meter.query();
-      return direct();
+      // From the primary, as for selects: the result is stored.
+      return original.call(this, tableName, { ...options, useMaster: true }, attributeSelector, model);
     };
     try {
       return await countThroughEntry(cache, meter, run, schema, options, plan);

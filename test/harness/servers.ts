@@ -171,9 +171,14 @@ export class MariadbServer {
   readonly socket: string;
   readonly dataDir: string;
 
+  /**
+   * @param replication - `serverId` (1 and up) turns on the binary log with
+   *   GTIDs, so the server can be a primary or a replica.
+   */
   constructor(
     readonly dir: string,
     readonly port: number,
+    readonly replication: { serverId: number } | undefined = undefined,
   ) {
     this.socket = join(dir, 'mariadb.sock');
     this.dataDir = join(dir, 'data');
@@ -222,6 +227,9 @@ export class MariadbServer {
         'collation-server=utf8mb4_general_ci',
         `pid-file=${join(this.dir, 'mariadb.pid')}`,
         `log-error=${join(this.dir, 'mariadb.err')}`,
+        ...(this.replication
+          ? [`server-id=${this.replication.serverId}`, 'log-bin=mariadb-bin', 'binlog-format=ROW', 'log-slave-updates=1', `relay-log=${join(this.dir, 'relay')}`]
+          : []),
         '',
       ].join('\n'),
     );
@@ -252,6 +260,59 @@ export class MariadbServer {
   static async launch(dir: string): Promise<MariadbServer> {
     return new MariadbServer(dir, await freePort()).start();
   }
+
+  /**
+   * Replicate `primary` (GTID, from its first transaction), `delaySeconds`
+   * behind it (MASTER_DELAY) to force lag. Both need a `replication` server id.
+   */
+  async replicate(primary: MariadbServer, delaySeconds = 0): Promise<void> {
+    const admin = await mysql.createConnection({ socketPath: this.socket, user: 'root' });
+    try {
+      await admin.query('STOP SLAVE');
+      await admin.query("SET GLOBAL gtid_slave_pos = ''");
+      await admin.query(
+        `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='${TEST_USER}', ` +
+          `MASTER_PASSWORD='${TEST_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_DELAY=${Math.floor(delaySeconds)}`,
+      );
+      await admin.query('START SLAVE');
+    } finally {
+      await admin.end();
+    }
+  }
+
+  /** Resolves when this replica has applied everything `primary` had committed when called. */
+  async caughtUp(primary: MariadbServer, timeoutMs = 30_000): Promise<void> {
+    const [source, replica] = await Promise.all([
+      mysql.createConnection({ socketPath: primary.socket, user: 'root' }),
+      mysql.createConnection({ socketPath: this.socket, user: 'root' }),
+    ]);
+    try {
+      const [rows] = await source.query('SELECT @@gtid_binlog_pos AS pos');
+      const pos = String((rows as { pos: string }[])[0]?.pos ?? '');
+      const [waited] = await replica.query('SELECT MASTER_GTID_WAIT(?, ?) AS ok', [pos, timeoutMs / 1000]);
+      if ((waited as { ok: number }[])[0]?.ok !== 0) throw new Error(`replica did not reach ${pos} within ${timeoutMs} ms`);
+    } finally {
+      await Promise.all([source.end(), replica.end()]);
+    }
+  }
+}
+
+/** A primary and a replica of it (optionally lagging), in subfolders of `dir`. */
+export async function startReplicaPair(dir: string, options: { delaySeconds?: number } = {}): Promise<{ primary: MariadbServer; replica: MariadbServer }> {
+  ensureBinaries({ mariadb: true });
+  mkdirSync(join(dir, 'primary'), { recursive: true });
+  mkdirSync(join(dir, 'replica'), { recursive: true });
+  const [primary, replica] = await Promise.all([
+    new MariadbServer(join(dir, 'primary'), await freePort(), { serverId: 1 }).start(),
+    new MariadbServer(join(dir, 'replica'), await freePort(), { serverId: 2 }).start(),
+  ]);
+  try {
+    await replica.replicate(primary, options.delaySeconds ?? 0);
+  } catch (error) {
+    await Promise.allSettled([primary.stop(), replica.stop()]);
+    throw error;
+  }
+  return { primary, replica };
 }
 
 /** Everything a run needs, started together. */
