@@ -27,6 +27,7 @@ export class CircuitBreaker {
   #openedAt = 0;
   #state: BreakerState = 'closed';
   #probing = false;
+  #recoveredAt = 0;
 
   constructor(options: CircuitBreakerOptions) {
     this.#threshold = options.failureThreshold;
@@ -57,9 +58,15 @@ export class CircuitBreaker {
   }
 
   success(): void {
+    if (this.#state !== 'closed') this.#recoveredAt = this.#clock.now();
     this.#failures = 0;
     this.#probing = false;
     this.#state = 'closed';
+  }
+
+  /** When the breaker last closed after being open (0: never). */
+  get recoveredAt(): number {
+    return this.#recoveredAt;
   }
 
   failure(): void {

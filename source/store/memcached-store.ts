@@ -43,6 +43,17 @@ export interface MemcachedStoreOptions {
    */
   poolSize?: number;
   /**
+   * After a server's breaker closes again (it was unreachable, and answers
+   * now), reads from it are misses for this long, in ms, while writes go
+   * through. A server that comes back with its old contents (paused,
+   * partitioned: not restarted) may still hold entries whose invalidations
+   * were lost while it was away; the processes that lost them replay them
+   * within about a breaker cooldown plus `replayMs` of its return, and
+   * nothing is read from it until then.
+   * @default breakerCooldownMs + 1000
+   */
+  returnGraceMs?: number;
+  /**
    * Largest value sent, in UTF-8 bytes. memcached rejects items at its 1 MiB
    * limit (key and header included) and the client then marks the server as
    * failing, so values are refused locally well before that.
@@ -199,6 +210,7 @@ interface Server {
 export class MemcachedStore implements CacheStore {
   readonly maxValueBytes: number;
   readonly #timeoutMs: number;
+  readonly #returnGraceMs: number;
   readonly #servers: Server[];
   readonly #byAddress = new Map<string, Server>();
   readonly #ring: HashRing;
@@ -216,6 +228,7 @@ export class MemcachedStore implements CacheStore {
     const failureThreshold = positive('breakerThreshold', options.breakerThreshold, 3);
     const cooldownMs = positive('breakerCooldownMs', options.breakerCooldownMs, 1000);
     const poolSize = positive('poolSize', options.poolSize, 10);
+    this.#returnGraceMs = options.returnGraceMs === 0 ? 0 : positive('returnGraceMs', options.returnGraceMs, cooldownMs + 1000);
 
     this.#ring = new HashRing(list, 'md5', { compatibility: 'ketama', 'default port': 11211 });
     this.#servers = list.map((address) => {
@@ -269,8 +282,14 @@ export class MemcachedStore implements CacheStore {
 
   async get(key: string): Promise<string | undefined> {
     const k = memcachedKey(key);
-    const value = await this.#run<unknown>('get', this.#serverFor(k), (c, cb) => c.get(k, cb));
-    return typeof value === 'string' ? value : undefined;
+    const server = this.#serverFor(k);
+    const value = await this.#run<unknown>('get', server, (c, cb) => c.get(k, cb));
+    return typeof value === 'string' && !this.#returning(server) ? value : undefined;
+  }
+
+  /** Whether `server` came back from an outage too recently to be read from. */
+  #returning(server: Server): boolean {
+    return server.breaker.recoveredAt > 0 && Date.now() - server.breaker.recoveredAt < this.#returnGraceMs;
   }
 
   async getMulti(keys: readonly string[]): Promise<Map<string, string>> {
@@ -297,6 +316,7 @@ export class MemcachedStore implements CacheStore {
         const data = await this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
           c.getMulti(entries.map(([k]) => k), cb),
         );
+        if (this.#returning(server)) return;
         for (const [k, original] of entries) {
           const value = data?.[k];
           if (typeof value === 'string') found.set(original, value);
@@ -313,6 +333,7 @@ export class MemcachedStore implements CacheStore {
     );
     const value = data?.[k];
     const cas = data?.cas;
+    if (this.#returning(this.#serverFor(k))) return undefined;
     return typeof value === 'string' && typeof cas === 'string' ? { value, cas } : undefined;
   }
 

@@ -128,9 +128,15 @@ function rootUserFlag(): string[] {
 export class MemcachedServer {
   process: ManagedProcess | undefined;
 
+  /**
+   * @param memoryFile - memcached's restartable cache (`-e`): stopped with
+   *   {@link MemcachedServer.stopKeepingContents}, the server starts again
+   *   with the items it held.
+   */
   constructor(
     readonly port: number,
     readonly memoryMb = 64,
+    readonly memoryFile: string | undefined = undefined,
   ) {}
 
   get address(): string {
@@ -143,7 +149,11 @@ export class MemcachedServer {
     if (!bin) throw new Error('memcached not found');
     const child = spawn(
       bin,
-      ['-l', '127.0.0.1', '-p', String(this.port), '-U', '0', '-m', String(this.memoryMb), '-t', '2', '-c', '4096', ...rootUserFlag()],
+      [
+        '-l', '127.0.0.1', '-p', String(this.port), '-U', '0', '-m', String(this.memoryMb), '-t', '2', '-c', '4096',
+        ...(this.memoryFile ? ['-e', this.memoryFile] : []),
+        ...rootUserFlag(),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.process = new ManagedProcess(`memcached:${this.port}`, child);
@@ -160,8 +170,20 @@ export class MemcachedServer {
     await this.process?.stop();
   }
 
-  static async launch(memoryMb = 64): Promise<MemcachedServer> {
-    return new MemcachedServer(await freePort(), memoryMb).start();
+  /**
+   * Stop so that the next `start()` comes back with the same items (needs a
+   * `memoryFile`; memcached saves on SIGUSR1). memcached refuses to restore
+   * within the second it stopped, so this returns a second later.
+   */
+  async stopKeepingContents(): Promise<void> {
+    if (!this.memoryFile) throw new Error('stopKeepingContents needs a memoryFile');
+    this.process?.signal('SIGUSR1');
+    await this.process?.exited();
+    await sleep(1100);
+  }
+
+  static async launch(memoryMb = 64, memoryFile?: string): Promise<MemcachedServer> {
+    return new MemcachedServer(await freePort(), memoryMb, memoryFile).start();
   }
 }
 
