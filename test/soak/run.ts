@@ -52,6 +52,8 @@ interface Scenario {
   fault: string;
   memcachedCount?: number;
   memoryMb?: number;
+  /** Start memcached with memory files (`-e`), so a server can come back with its items. */
+  memoryFiles?: boolean;
   /** Lock holders to start with the workers (readers whose every SELECT is slow). */
   holders?: number;
   /** `sign` secret for the workers. */
@@ -150,6 +152,20 @@ const SCENARIOS: Scenario[] = [
     fault: '3-node ring, one node kill -9, restarted',
     memcachedCount: 3,
     inject: (ctx) => killAndRestart(ctx, 1),
+  },
+  {
+    name: 'ring-node-returns-with-items',
+    fault: '3-node ring, one node stopped keeping its items (restartable cache) and started again with them',
+    memcachedCount: 3,
+    memoryFiles: true,
+    inject: (ctx) => {
+      const server = ctx.memcached[1] as MemcachedServer;
+      return timedFault(
+        ctx,
+        () => server.stopKeepingContents(),
+        () => server.start(),
+      );
+    },
   },
   {
     name: 'memory-pressure',
@@ -335,7 +351,10 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
   const database = `soak_${scenario.name.replace(/-/g, '_')}`;
   const initial = await seedDatabase(mariadb, database, options);
   const memcached: MemcachedServer[] = [];
-  for (let i = 0; i < (scenario.memcachedCount ?? 1); i++) memcached.push(await MemcachedServer.launch(scenario.memoryMb ?? 64));
+  for (let i = 0; i < (scenario.memcachedCount ?? 1); i++) {
+    const file = scenario.memoryFiles ? join(dir, `${scenario.name}-memory-${i}`) : undefined;
+    memcached.push(await MemcachedServer.launch(scenario.memoryMb ?? 64, file));
+  }
   const namespace = `soak${randomBytes(3).toString('hex')}`;
   const base: Omit<WorkerConfig, 'index' | 'log'> = {
     role: 'worker',
