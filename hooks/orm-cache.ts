@@ -66,6 +66,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly flights = new SingleFlight();
   /** @internal */
   readonly keys: KeySpace;
+  /** Whether any model keeps attributes out of the cache (reads check their queries only then). @internal */
+  readonly excluding: boolean;
   readonly #uninstall: () => void;
   readonly #background = new Set<Promise<unknown>>();
   /** Models already reported as not cacheable. */
@@ -88,6 +90,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     const store = options.store;
     this.metrics = new Metrics(() => (typeof store.health === 'function' ? store.health() : []));
     this.keys = new KeySpace(options.namespace);
+    this.excluding = Object.values(options.models).some((m) => m && m.exclude && m.exclude.length > 0);
     const guarded = new GuardedStore(options.store, this.metrics, (error) => {
       // EventEmitter throws on an 'error' with no listener; a store failure
       // must never become a query failure, so only emit to real listeners.

@@ -350,7 +350,7 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
       return direct(options);
     };
     if (!how || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
-    if (mentionsExcluded(schema, options, (m) => cache.schemaOf(m))) return bypass();
+    if (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m))) return bypass();
     const entry = how.kind === 'row' ? undefined : entryPlan(cache, schema, tableName, options, how);
     if (how.kind !== 'row' && !entry) return bypass();
     const meter = cache.metrics.meter(schema.name, kind);
@@ -1064,7 +1064,7 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     if (!schema || !options || options.cache === false) return direct();
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
     const others = allowed ? otherSchemas(cache, schema, options) : undefined;
-    if (currentTransaction(cache.sequelize, options) || !others || cache.suspended || mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector])) {
+    if (currentTransaction(cache.sequelize, options) || !others || cache.suspended || (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector]))) {
       cache.metrics.model(schema.name).count.bypassed++;
       return direct();
     }

@@ -52,6 +52,11 @@ export class GuardedStore {
     try {
       const found = await this.store.getMulti(keys);
       if (!(found instanceof Map)) throw new TypeError('getMulti did not return a Map');
+      if (this.#secret === undefined) {
+        // Nothing to verify: count the bytes and hand the map on as it is.
+        for (const [key, value] of found) this.#open(key, value);
+        return { values: found, ok: true };
+      }
       const values = new Map<string, string>();
       for (const [key, value] of found) {
         // A forged value reads as present but empty: no entry decodes from

@@ -20,6 +20,9 @@ type Labels = Record<string, string>;
 type Series = [Labels, number][];
 
 /** One snapshot per scrape: every collector of one scrape reads the same numbers. */
+/** Process-wide store counters of the snapshot, exported without labels. */
+type TotalField = 'storeErrors' | 'storeTimeouts' | 'lostInvalidations' | 'forgedEntries' | 'invalidationsReplayed' | 'bytesRead' | 'bytesWritten';
+
 function perScrape(metrics: Metrics): () => MetricsSnapshot {
   let current: MetricsSnapshot | undefined;
   return () => {
@@ -148,13 +151,14 @@ export function registerMetrics(metrics: Metrics, registry: Registry = new Regis
   counter('invalidation_warnings_total', 'Cached entries that pointed at rows that no longer exist.', ['model'], (s) =>
     perModel(s, (m) => m.invalidationWarnings),
   );
-  counter('store_errors_total', 'Store operations that failed (timeouts and open breakers included).', [], (s) => [[{}, s.storeErrors]]);
-  counter('store_timeouts_total', 'Store operations that hit their deadline.', [], (s) => [[{}, s.storeTimeouts]]);
-  counter('lost_invalidations_total', 'Invalidations during which a store operation failed (replayed as epoch rotations).', [], (s) => [[{}, s.lostInvalidations]]);
-  counter('forged_entries_total', 'Values read whose signature did not verify (sign option): treated as absent.', [], (s) => [[{}, s.forgedEntries]]);
-  counter('replayed_invalidations_total', 'Lost invalidations the store has since taken.', [], (s) => [[{}, s.invalidationsReplayed]]);
-  counter('store_read_bytes_total', 'Bytes of the values read from the store.', [], (s) => [[{}, s.bytesRead]]);
-  counter('store_written_bytes_total', 'Bytes of the values written to the store.', [], (s) => [[{}, s.bytesWritten]]);
+  const totalCounter = (name: string, help: string, field: TotalField) => counter(name, help, [], (s) => [[{}, s[field]]]);
+  totalCounter('store_errors_total', 'Store operations that failed (timeouts and open breakers included).', 'storeErrors');
+  totalCounter('store_timeouts_total', 'Store operations that hit their deadline.', 'storeTimeouts');
+  totalCounter('lost_invalidations_total', 'Invalidations the store did not take, even retried at once (replayed as epoch rotations).', 'lostInvalidations');
+  totalCounter('forged_entries_total', 'Values read whose signature did not verify (sign option): treated as absent.', 'forgedEntries');
+  totalCounter('replayed_invalidations_total', 'Lost invalidations the store has since taken.', 'invalidationsReplayed');
+  totalCounter('store_read_bytes_total', 'Bytes of the values read from the store.', 'bytesRead');
+  totalCounter('store_written_bytes_total', 'Bytes of the values written to the store.', 'bytesWritten');
   gauge('breaker_state', "Each store server's circuit breaker: 1 for its current state.", ['server', 'state'], (s) =>
     s.servers.flatMap((h) => (['closed', 'open', 'half-open'] as const).map((state): [Labels, number] => [{ server: h.server, state }, h.breaker === state ? 1 : 0])),
   );
