@@ -1,7 +1,10 @@
 /**
- * `ormCache.install(sequelize, options)`: validate options, put the read
- * wrapper on the instance's query interface and the write hooks on the
- * instance, and return the {@link OrmCache} that `uninstall()` takes back out.
+ * `ormCache.install(sequelize, options)`: validate options, put the read and
+ * write wrappers on the instance's query interface and the statement wrapper
+ * on `sequelize.query`, and return the {@link OrmCache} that `uninstall()`
+ * takes back out. No Sequelize hook is used: an app or a test that resets
+ * or replaces the hook tables (`sequelize.options.hooks = {}`) cannot take
+ * invalidation away.
  * Everything is reached through the instance handed in, never through this
  * package's own `require('sequelize')`, so it works with any copy of it.
  */
@@ -11,15 +14,32 @@ import { resolveOptions } from '../source/options';
 import type { OrmCacheOptions } from '../source/types';
 import { OrmCache } from './orm-cache';
 import { cachedRawSelect, cachedSelect, type RawSelectFn, type SelectFn } from './read-path';
-import { arithmeticWrapper, writeHooks } from './write-hooks';
+import { ORM_WRITE, statementRan, writeWrappers } from './write-path';
 
 const installed = new WeakMap<Sequelize, OrmCache>();
-let sequence = 0;
 
-type HookHost = {
-  addHook(type: string, name: string, fn: (...args: never[]) => unknown): unknown;
-  removeHook(type: string, name: string): unknown;
-};
+type HookHost = { addHook(type: string, name: string, fn: (...args: never[]) => unknown): unknown };
+
+type QueryFn = (sql: unknown, options?: Record<string | symbol, unknown>) => Promise<unknown>;
+
+/** Query types of the statements ORM reads send (their text need not be read). */
+const READ_TYPES = new Set(['SELECT', 'SHOWTABLES', 'SHOWINDEXES', 'DESCRIBE', 'SHOWCONSTRAINTS', 'FOREIGNKEYS']);
+
+/**
+ * `sequelize.query` with every statement that is not a marked query
+ * interface write read for the tables it may write (raw SQL, DDL).
+ */
+function statementWrapper(cache: OrmCache, original: QueryFn): QueryFn {
+  return async function (this: unknown, sql, options) {
+    try {
+      return await original.call(this, sql, options);
+    } finally {
+      const text = typeof sql === 'string' ? sql : (sql as { query?: unknown } | null)?.query;
+      const ormRead = !!options?.model && READ_TYPES.has(String(options.type));
+      if (typeof text === 'string' && !options?.[ORM_WRITE] && !ormRead) await statementRan(cache, options ?? {}, text);
+    }
+  };
+}
 
 /**
  * Install the cache on a Sequelize instance.
@@ -45,15 +65,13 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
     throw new OrmCacheError('ERR_INSTALLED', 'sequelize-orm-cache is already installed on this Sequelize instance; uninstall() it first');
   }
   const resolved = resolveOptions(options);
-  const hookName = `sequelize-orm-cache:${++sequence}`;
-  const host = sequelize as unknown as HookHost;
   const queryInterface = sequelize.getQueryInterface() as unknown as Record<string, unknown>;
   const wrapped: string[] = [];
-  let hookTypes: string[] = [];
+  const instance = sequelize as unknown as Record<string, unknown>;
 
   const cache = new OrmCache(sequelize, resolved, () => {
-    for (const type of hookTypes) host.removeHook(type, hookName);
     for (const method of wrapped) delete queryInterface[method];
+    if (instance.query === query) delete instance.query;
     installed.delete(sequelize);
   });
 
@@ -68,12 +86,13 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
   };
   wrap('select', (original: SelectFn) => cachedSelect(cache, original));
   wrap('rawSelect', (original: RawSelectFn) => cachedRawSelect(cache, original));
-  wrap('increment', (original) => arithmeticWrapper(cache, original));
-  wrap('decrement', (original) => arithmeticWrapper(cache, original));
-
-  const hooks = writeHooks(cache);
-  hookTypes = Object.keys(hooks);
-  for (const [type, fn] of Object.entries(hooks)) host.addHook(type, hookName, fn);
+  for (const [method, make] of Object.entries(writeWrappers(cache))) wrap(method, make);
+  if (Object.prototype.hasOwnProperty.call(instance, 'query')) {
+    for (const method of wrapped) delete queryInterface[method];
+    throw new OrmCacheError('ERR_INSTALLED', 'sequelize.query is already wrapped by another plugin; install sequelize-orm-cache first');
+  }
+  const query = statementWrapper(cache, sequelize.query as unknown as QueryFn);
+  instance.query = query;
 
   installed.set(sequelize, cache);
   return cache;

@@ -1,6 +1,6 @@
 /**
  * Raw SQL through `sequelize.query()` bypasses every model hook, so writes are
- * recognised from the statement text (afterQuery sees it) and the epoch of
+ * recognised from the statement text (the wrapped `sequelize.query` sees it) and the epoch of
  * every cached model whose table it names is rotated. Recognition errs on the
  * side of invalidating: a table name anywhere in a writing statement counts,
  * and a statement whose tables cannot be known (CALL, EXECUTE) invalidates
@@ -25,19 +25,34 @@ function strip(sql: string): string {
   return sql.replace(/'(?:[^'\\]|\\.|'')*'|\/\*[\s\S]*?\*\/|(?:--\s|#)[^\n]*/g, (m) => (m.startsWith("'") ? "''" : ' '));
 }
 
+/** Statements that change tables rather than rows. */
+const DDL = new Set(['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE']);
+
 /** What a statement writes: nothing, the named tables among `tables`, or possibly anything. */
 export function tablesWritten(sql: string, tables: readonly string[]): 'all' | string[] {
+  return statementWrites(sql, tables).tables;
+}
+
+/** {@link tablesWritten}, and whether the statement is DDL (CREATE, ALTER, DROP, RENAME, TRUNCATE). */
+export function statementWrites(sql: string, tables: readonly string[]): { tables: 'all' | string[]; ddl: boolean } {
   const text = strip(sql);
   const statements = text.split(';').map((s) => s.trim()).filter(Boolean);
   let writes = false;
+  let ddl = false;
   for (const statement of statements) {
     const first = /^[\s(]*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase();
     if (!first) continue;
-    if (OPAQUE.has(first)) return 'all';
+    if (OPAQUE.has(first)) return { tables: 'all', ddl };
     if (READ_ONLY.has(first)) continue;
     writes = true;
+    if (DDL.has(first)) ddl = true;
   }
-  if (!writes) return [];
+  if (!writes) return { tables: [], ddl };
+  return { tables: named(text, tables), ddl };
+}
+
+/** The tables among `tables` that the (stripped) text names. */
+function named(text: string, tables: readonly string[]): string[] {
   return tables.filter((table) => {
     const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     return new RegExp(`(^|[^A-Za-z0-9_$])${escaped}($|[^A-Za-z0-9_$])`, 'i').test(text);

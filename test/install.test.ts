@@ -54,15 +54,18 @@ test('install() needs a Sequelize instance', (t) => {
   t.throws(() => ormCache.install({} as never), { instanceOf: TypeError });
 });
 
-test('uninstall() removes the wrappers and hooks', (t) => {
+test('uninstall() removes every wrapper, and install() adds no Sequelize hook', (t) => {
   const sequelize = offline();
   const queryInterface = sequelize.getQueryInterface();
+  const methods = ['select', 'rawSelect', 'insert', 'update', 'delete', 'bulkInsert', 'bulkUpdate', 'bulkDelete', 'upsert', 'increment', 'decrement'];
+  const own = (target: object, name: string) => Object.prototype.hasOwnProperty.call(target, name);
   const cache = ormCache.install(sequelize);
-  t.true(Object.prototype.hasOwnProperty.call(queryInterface, 'select'));
-  t.true(sequelize.hasHook('afterCreate') && sequelize.hasHook('afterUpdate'));
+  for (const method of methods) t.true(own(queryInterface, method), method);
+  t.true(own(sequelize, 'query'));
+  t.deepEqual(Object.values(sequelize.options.hooks ?? {}).flat(), []);
   cache.uninstall();
-  t.false(Object.prototype.hasOwnProperty.call(queryInterface, 'select'));
-  t.false(sequelize.hasHook('afterCreate') || sequelize.hasHook('afterUpdate'));
+  for (const method of methods) t.false(own(queryInterface, method), method);
+  t.false(own(sequelize, 'query'));
   t.false(cache.installed);
 });
 
