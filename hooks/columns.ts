@@ -8,9 +8,15 @@ export interface Column {
   from: string;
 }
 
-/** Result columns from `attributes` (after field mapping), or undefined for computed ones. */
-export function projection(schema: ModelSchema, attributes: unknown[] | undefined): Column[] | undefined {
-  if (!attributes) return schema.attributes.map((a) => ({ as: a.name, from: a.name }));
+/**
+ * Result columns from `attributes` (after field mapping), or undefined for
+ * computed ones and for shapes Sequelize resolves later: an included model's
+ * default scope arrives as `{ exclude: [...] }`, expanded only when the SQL
+ * is generated.
+ */
+export function projection(schema: ModelSchema, attributes: unknown): Column[] | undefined {
+  if (attributes === undefined || attributes === null) return schema.attributes.map((a) => ({ as: a.name, from: a.name }));
+  if (!Array.isArray(attributes)) return undefined;
   const columns: Column[] = [];
   for (const entry of attributes) {
     if (typeof entry === 'string') {

@@ -12,6 +12,7 @@ import {
 } from '../source/express';
 import { GuardedStore } from '../source/guarded-store';
 import { KeySpace, primaryKeyText } from '../source/keys';
+import { digest } from '../source/query-key';
 import { type InvalidationCause, Metrics } from '../source/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
@@ -25,6 +26,23 @@ import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import { FORGET, Forgotten } from './read-path';
 import { currentTransaction, onCommit } from './transactions';
+
+/**
+ * A digest of the instance settings that decide which JavaScript value a
+ * column's content becomes (the connection time zone, the driver's date,
+ * number and type-cast options): two instances that differ in them read
+ * the same DATETIME as different instants, so neither may serve the
+ * other's entries, though both must see the other's invalidations.
+ */
+function valueProfile(sequelize: Sequelize): string {
+  const options = (sequelize as unknown as { options?: { timezone?: unknown; dialectOptions?: Record<string, unknown> } }).options ?? {};
+  const driver = options.dialectOptions ?? {};
+  const parsing = ['dateStrings', 'typeCast', 'supportBigNumbers', 'bigNumberStrings', 'decimalNumbers', 'timezone'].map((name) => {
+    const value = driver[name];
+    return typeof value === 'function' ? String(value) : (value ?? null);
+  });
+  return digest(JSON.stringify([options.timezone ?? null, parsing])).slice(0, 8);
+}
 
 /** Events of an {@link OrmCache}. */
 export interface OrmCacheEvents {
@@ -95,7 +113,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       // EventEmitter throws on an 'error' with no listener; a store failure
       // must never become a query failure, so only emit to real listeners.
       if (this.listenerCount('error') > 0) this.emit('error', error);
-    }, options.sign);
+    }, options.sign, { key: this.keys.namespaceToken(), suffix: `|${valueProfile(sequelize)}` });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
     this.lists = new ListCache(guarded, this.keys);
     this.locks = new FillLock(guarded, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });

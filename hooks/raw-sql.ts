@@ -58,3 +58,26 @@ function named(text: string, tables: readonly string[]): string[] {
     return new RegExp(`(^|[^A-Za-z0-9_$])${escaped}($|[^A-Za-z0-9_$])`, 'i').test(text);
   });
 }
+
+/** What a FROM or JOIN names: `t`, `` `t` ``, `db.t`, and comma lists after FROM. */
+const SOURCE = /\b(FROM|JOIN)\s+((?:[`"]?[\w$]+[`"]?(?:\.[`"]?[\w$]+[`"]?)?(?:\s+(?:AS\s+)?(?!WHERE|JOIN|ON|GROUP|ORDER|LIMIT|HAVING|UNION|INNER|LEFT|RIGHT|CROSS|NATURAL|STRAIGHT_JOIN|USING|FOR|LOCK|WINDOW)[\w$]+)?\s*,\s*)*[`"]?[\w$]+[`"]?(?:\.[`"]?[\w$]+[`"]?)?)/gi;
+
+/**
+ * The tables among `tables` that SQL text inside a read (a literal in a
+ * where, attribute, order, group, having or include `on`) reads, or
+ * `undefined` when it reads one that is not among them (a view, another
+ * app's table): its writes could never invalidate the entry. Errs on the
+ * side of reading more: a table name anywhere in the text counts.
+ */
+export function tablesRead(sql: string, tables: readonly string[]): string[] | undefined {
+  const text = strip(sql);
+  const known = new Set(tables.map((t) => t.toLowerCase()));
+  for (const match of text.matchAll(SOURCE)) {
+    for (const item of (match[2] as string).split(',')) {
+      const name = item.trim().split(/\s+/)[0]?.replace(/[`"]/g, '') ?? '';
+      const table = (name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : name).toLowerCase();
+      if (!known.has(table)) return undefined;
+    }
+  }
+  return named(text, tables);
+}

@@ -28,6 +28,7 @@ import {
 } from './include-tree';
 import type { OrmCache } from './orm-cache';
 import { SingleFlight } from '../stampede/single-flight';
+import { tablesRead } from './raw-sql';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
 
@@ -109,7 +110,10 @@ type Plan = RowPlan | ListPlanKind | WholePlan | TreePlan;
 /** How to serve a select: row cache, pointer list, include tree, whole value, or not at all. */
 function plan(cache: OrmCache, schema: ModelSchema, options: SelectOptions): Plan | undefined {
   const main = projection(schema, options.attributes);
-  const columns = neutral(options) ? main : undefined;
+  // No column at all (`attributes: []`) is an error Sequelize raises when it
+  // builds the SQL, or a join that selects only included columns: never a
+  // list of empty rows. The whole-value path sends the query as it is.
+  const columns = neutral(options) && main && main.length > 0 ? main : undefined;
   if (!columns) {
     const allowed = Object.keys(options).every((k) => WHOLE_KEYS.has(k) || options[k] === undefined || options[k] === false);
     if (!allowed || (options.raw && options.nest)) return undefined;
@@ -228,10 +232,12 @@ function customKey(options: SelectOptions): string | undefined {
   return typeof custom === 'string' && custom.length > 0 ? digest(`key:${custom}`) : undefined;
 }
 
-/** The hash of everything that shapes the result; undefined when not representable. */
-function listHash(tableName: unknown, options: SelectOptions, how: Plan): string | undefined {
+/**
+ * The hash of everything that shapes the result; undefined when not
+ * representable. The SQL text of its literals is pushed onto `sql`.
+ */
+function listHash(tableName: unknown, options: SelectOptions, how: Plan, sql: string[]): string | undefined {
   const custom = customKey(options);
-  if (custom) return custom;
   const columns = how.kind === 'list' ? how.columns : undefined;
   const text = canonical([
     how.kind,
@@ -251,24 +257,31 @@ function listHash(tableName: unknown, options: SelectOptions, how: Plan): string
     options.replacements,
     options.bind,
     options.indexHints,
-  ]);
-  return text === undefined ? undefined : digest(text);
+  ], sql);
+  return custom ?? (text === undefined ? undefined : digest(text));
 }
 
 /**
- * Schemas of the other models an entry depends on: included models and
- * `dependsOn`; `undefined` when one of them is not cached (its writes
- * invalidate nothing, so the entry could go stale).
+ * Schemas of the other models an entry depends on: included models,
+ * `dependsOn` (classes or names), and the models of every table the SQL text
+ * of its literals (`sql`) reads; `undefined` when one of them is not cached
+ * (its writes invalidate nothing, so the entry could go stale) or a literal
+ * reads a table no model stores.
  */
-function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptions): ModelSchema[] | undefined {
+function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptions, sql: readonly string[]): ModelSchema[] | undefined {
   const cacheOption = typeof options.cache === 'object' && options.cache !== null ? options.cache : {};
   const perModel = cache.options.models[schema.name];
-  const named = (perModel && perModel.dependsOn) || [];
+  const byName = (model: unknown) => (typeof model === 'string' ? cache.sequelize.models[model] : model);
   const models = [
     ...includedModels(options.include),
-    ...((cacheOption as { dependsOn?: unknown[] }).dependsOn ?? []),
-    ...named.map((name: string) => cache.sequelize.models[name]),
+    ...((cacheOption as { dependsOn?: unknown[] }).dependsOn ?? []).map(byName),
+    ...((perModel && perModel.dependsOn) || []).map(byName),
   ];
+  if (sql.length > 0) {
+    const read = literalModels(cache, sql);
+    if (!read) return undefined;
+    models.push(...read);
+  }
   const schemas: ModelSchema[] = [];
   for (const model of models) {
     const other = cache.schemaOf(model);
@@ -276,6 +289,23 @@ function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptio
     if (other !== schema && !schemas.includes(other)) schemas.push(other);
   }
   return schemas;
+}
+
+/** The models of every table literal SQL text reads; undefined when it reads a table no model stores. */
+function literalModels(cache: OrmCache, sql: readonly string[]): unknown[] | undefined {
+  const byTable = new Map<string, unknown[]>();
+  for (const model of Object.values(cache.sequelize.models)) {
+    const table = (model as unknown as { getTableName(): string | { tableName: string } }).getTableName();
+    const name = typeof table === 'string' ? table : table.tableName;
+    byTable.set(name, [...(byTable.get(name) ?? []), model]);
+  }
+  const models: unknown[] = [];
+  for (const text of sql) {
+    const tables = tablesRead(text, [...byTable.keys()]);
+    if (!tables) return undefined;
+    for (const table of tables) models.push(...(byTable.get(table) ?? []));
+  }
+  return models;
 }
 
 /**
@@ -380,8 +410,9 @@ export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
 
 /** The entry of a list, tree or whole read; undefined when the query cannot be keyed. */
 function entryPlan(cache: OrmCache, schema: ModelSchema, tableName: unknown, options: SelectOptions, how: Exclude<Plan, RowPlan>): ListPlan | undefined {
-  const hash = listHash(tableName, options, how);
-  const others = otherSchemas(cache, schema, options);
+  const sql: string[] = [];
+  const hash = listHash(tableName, options, how, sql);
+  const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
   if (hash === undefined || others === undefined) return undefined;
   const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
   return cache.lists.plan(
@@ -1040,8 +1071,9 @@ async function forgetEntry(cache: OrmCache, model: ModelStatic<Model>, tableName
     await cache.rows.tombstone(schema, [how.where.pkText]);
     return;
   }
-  const hash = listHash(tableName, options, how);
-  const others = otherSchemas(cache, schema, options);
+  const sql: string[] = [];
+  const hash = listHash(tableName, options, how, sql);
+  const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
   if (hash === undefined || others === undefined) return;
   await cache.lists.forget(cache.lists.plan(schema, hash, conjunctionOf(schema, options.where), others));
 }
@@ -1063,11 +1095,11 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
     const schema = cache.schemaOf(model);
     if (!schema || !options || options.cache === false) return direct();
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
-    const others = allowed ? otherSchemas(cache, schema, options) : undefined;
-    if (currentTransaction(cache.sequelize, options) || !others || cache.suspended || (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector]))) {
+    if (!allowed || currentTransaction(cache.sequelize, options) || cache.suspended || (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector]))) {
       cache.metrics.model(schema.name).count.bypassed++;
       return direct();
     }
+    const sql: string[] = [];
     const dataType = options.dataType as { key?: unknown; toString?: () => string } | undefined;
     const text = canonical([
       'aggregate',
@@ -1087,9 +1119,10 @@ export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSele
       typeof dataType?.key === 'string' ? dataType.key : null,
       options.replacements,
       options.bind,
-    ]);
+    ], sql);
     const hash = customKey(options) ?? (text === undefined ? undefined : digest(text));
-    if (hash === undefined) {
+    const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
+    if (hash === undefined || others === undefined) {
       cache.metrics.model(schema.name).count.bypassed++;
       return direct();
     }

@@ -33,13 +33,31 @@ export class GuardedStore {
    *   key and content, and a value whose HMAC does not verify (planted by
    *   whoever can reach memcached, or corrupted) reads as absent.
    */
+  readonly #profile: { key: string; suffix: string } | undefined;
+
+  /**
+   * @param profile - the value of the token `profile.key` reads with
+   *   `profile.suffix` appended (see OrmCache: how this Sequelize instance
+   *   turns column values into JavaScript values), so that every entry records
+   *   it and an entry another instance stored under other settings never
+   *   validates here, while both share the stored token and its rotations.
+   */
   constructor(
     readonly store: CacheStore,
     readonly metrics: Metrics,
     readonly report: ErrorReporter,
     secret?: string,
+    profile?: { key: string; suffix: string },
   ) {
     this.#secret = secret;
+    this.#profile = profile;
+  }
+
+  #profiled(values: Map<string, string>): Map<string, string> {
+    const profile = this.#profile;
+    const value = profile && values.get(profile.key);
+    if (profile && value) values.set(profile.key, value + profile.suffix);
+    return values;
   }
 
   /** Largest value the callers may hand over (room is kept for the signature). */
@@ -55,7 +73,7 @@ export class GuardedStore {
       if (this.#secret === undefined) {
         // Nothing to verify: count the bytes and hand the map on as it is.
         for (const [key, value] of found) this.#open(key, value);
-        return { values: found, ok: true };
+        return { values: this.#profiled(found), ok: true };
       }
       const values = new Map<string, string>();
       for (const [key, value] of found) {
@@ -65,7 +83,7 @@ export class GuardedStore {
         const opened = this.#open(key, value);
         values.set(key, opened === FORGED ? '' : opened);
       }
-      return { values, ok: true };
+      return { values: this.#profiled(values), ok: true };
     } catch (error) {
       this.#fail(error, 'getMulti');
       return { values: new Map(), ok: false };
@@ -122,11 +140,12 @@ export class GuardedStore {
    * fails its signature is replaced: a new token only ever invalidates.
    */
   async ensureToken(key: string): Promise<string | undefined> {
+    const suffix = this.#profile?.key === key ? this.#profile.suffix : '';
     const fresh = randomToken();
-    if (await this.add(key, fresh, 0)) return fresh;
+    if (await this.add(key, fresh, 0)) return fresh + suffix;
     const found = await this.#get(key);
-    if (found !== FORGED) return found;
-    return (await this.set(key, fresh, 0)) ? fresh : undefined;
+    if (found !== FORGED) return found && found + suffix;
+    return (await this.set(key, fresh, 0)) ? fresh + suffix : undefined;
   }
 
   /** `add` that tells "the key exists" (false) from "the store failed" (null). */

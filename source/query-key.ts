@@ -24,6 +24,8 @@ interface WalkState {
   /** Depth inside Sequelize method objects (literal, fn, …), where SQL text lives. */
   inSql: number;
   volatile: boolean;
+  /** SQL text of the literals met, when the caller collects it. */
+  sql: string[] | undefined;
 }
 
 function walk(value: unknown, state: WalkState): unknown {
@@ -57,6 +59,8 @@ function walk(value: unknown, state: WalkState): unknown {
     if (className) {
       out.push(['$class', className]);
       state.inSql += 1;
+      const val = (value as { val?: unknown }).val;
+      if (className === 'Literal' && typeof val === 'string') state.sql?.push(val);
     }
     for (const key of Object.keys(value).sort()) out.push([key, walk((value as Record<string, unknown>)[key], state)]);
     const symbols = Object.getOwnPropertySymbols(value)
@@ -72,10 +76,12 @@ function walk(value: unknown, state: WalkState): unknown {
 
 /**
  * Canonical JSON of `value`, or `undefined` when it cannot be represented
- * faithfully or calls a volatile SQL function (NOW(), RAND(), …).
+ * faithfully or calls a volatile SQL function (NOW(), RAND(), …). The SQL
+ * text of every literal met is pushed onto `sql` when it is given (the
+ * tables it reads are dependencies of the entry).
  */
-export function canonical(value: unknown): string | undefined {
-  const state: WalkState = { seen: new Set(), inSql: 0, volatile: false };
+export function canonical(value: unknown, sql?: string[]): string | undefined {
+  const state: WalkState = { seen: new Set(), inSql: 0, volatile: false, sql };
   try {
     const text = JSON.stringify(walk(value, state));
     return state.volatile ? undefined : text;

@@ -4,6 +4,7 @@
  * (migrations, seeders), calls that name another model or none, and DDL.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { ormCache } from '../source';
 import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
 
 const test = anyTest as TestFn<CachedBlog>;
@@ -106,4 +107,26 @@ test.serial('Model.increment and raw SQL invalidate; DDL of migrations (addColum
   db.sql.take();
   await reads.row();
   t.true(db.sql.selects().length > 0, 'the row is read again after the table changed');
+});
+
+test.serial('instances with other time zones share one namespace: each reads its own values, and sees the other\'s writes', async (t) => {
+  const { db, cache } = t.context;
+  const other = await db.connect({ timezone: '+07:00' });
+  const otherCache = ormCache.install(other.sequelize, { store: cache.store, namespace: cache.options.namespace });
+  t.teardown(() => otherCache.uninstall());
+  type Dated = { title: string; createdAt: Date };
+  const read = async (models: typeof db.models, options: { cache?: false } = {}) =>
+    (await models.Article.findByPk(9, options)) as unknown as Dated;
+  for (let i = 0; i < 2; i++) {
+    for (const models of [db.models, other.models]) {
+      t.is((await read(models)).createdAt.getTime(), (await read(models, { cache: false })).createdAt.getTime());
+    }
+  }
+  const here = await read(db.models);
+  const there = await read(other.models);
+  t.is(Math.abs(here.createdAt.getTime() - there.createdAt.getTime()), 7 * 3600 * 1000, 'the same DATETIME read in two time zones');
+  await other.models.Article.update({ title: 'changed by the test' }, { where: { id: 9 } });
+  t.is((await read(db.models)).title, 'changed by the test');
+  await db.models.Article.update({ title: 'put back' }, { where: { id: 9 } });
+  t.is((await read(other.models)).title, 'put back');
 });

@@ -50,7 +50,7 @@ export interface TestDatabase {
   sql: SqlLog;
   seeded: SeededBlog;
   /** Another connection pool + models on the same database (a second "app"). */
-  connect(): Promise<{ sequelize: Sequelize; models: BlogModels; sql: SqlLog }>;
+  connect(options?: { timezone?: string }): Promise<{ sequelize: Sequelize; models: BlogModels; sql: SqlLog }>;
   drop(): Promise<void>;
 }
 
@@ -61,7 +61,7 @@ function databaseUrl(name: string): string {
 }
 
 /** Open Sequelize with the blog models on database `name`. */
-export async function openBlog(name: string, options: { pool?: number } = {}) {
+export async function openBlog(name: string, options: { pool?: number; timezone?: string } = {}) {
   const sql = new SqlLog();
   const sequelize = new Sequelize(databaseUrl(name), {
     dialect: 'mysql',
@@ -69,6 +69,7 @@ export async function openBlog(name: string, options: { pool?: number } = {}) {
       sql.statements.push(statement);
     },
     pool: { max: options.pool ?? 10 },
+    ...(options.timezone ? { timezone: options.timezone } : {}),
   });
   const models = addBlogModels(sequelize);
   return { sequelize, models, sql };
@@ -92,8 +93,8 @@ export async function createTestDatabase(label: string, seed: SeedOptions = {}):
     models,
     sql,
     seeded,
-    async connect() {
-      const opened = await openBlog(name);
+    async connect(options = {}) {
+      const opened = await openBlog(name, options);
       others.push(opened.sequelize);
       return opened;
     },

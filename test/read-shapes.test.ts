@@ -1,0 +1,67 @@
+/**
+ * Query shapes that must behave exactly as uncached: attribute lists
+ * Sequelize resolves late, no columns at all, and SQL text inside a read.
+ */
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import type { FindOptions } from 'sequelize';
+import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
+
+const test = anyTest as TestFn<CachedBlog>;
+
+useCachedBlog(test, 'read_shapes', { authors: 4, articles: 16, commentsPerArticle: 1 });
+
+const plain = (v: unknown): unknown =>
+  Array.isArray(v) ? v.map(plain) : v && typeof v === 'object' && 'get' in v ? (v as { get(o: object): unknown }).get({ plain: true }) : v;
+
+type Finder = { findAll(o?: FindOptions): Promise<unknown[]> };
+
+/** Read twice through the cache and once around it: all three equal. */
+async function sameAsUncached(t: ExecutionContext<CachedBlog>, model: Finder, options: FindOptions) {
+  const first = await model.findAll(options);
+  const second = await model.findAll(options);
+  const truth = await model.findAll({ ...options, cache: false });
+  t.deepEqual(plain(first), plain(truth));
+  t.deepEqual(plain(second), plain(truth));
+  return second;
+}
+
+test.serial("an included model's default scope with attributes: { exclude } is applied as uncached", async (t) => {
+  const { Article, Author } = t.context.db.models;
+  Author.addScope('defaultScope', { attributes: { exclude: ['bio', 'email'] } }, { override: true });
+  t.teardown(() => Author.addScope('defaultScope', {}, { override: true }));
+  const articles = (await sameAsUncached(t, Article as unknown as Finder, { where: { id: [1, 2] }, include: [Author], order: [['id', 'ASC']] })) as {
+    author: { get(o: object): Record<string, unknown> };
+  }[];
+  t.false('email' in (articles[0]?.author.get({ plain: true }) ?? { email: 1 }));
+});
+
+test.serial('findAll({ attributes: [] }) rejects as it does uncached, and an include may carry every column', async (t) => {
+  const { Article, Author } = t.context.db.models;
+  const uncached = await Article.findAll({ attributes: [], cache: false }).catch((error: Error) => error);
+  t.true(uncached instanceof Error);
+  const cached = await Article.findAll({ attributes: [] }).catch((error: Error) => error);
+  t.true(cached instanceof Error);
+  t.is((cached as Error).message, (uncached as Error).message);
+  t.is((cached as Error).constructor, (uncached as Error).constructor);
+  await sameAsUncached(t, Article as unknown as Finder, { attributes: [], include: [{ model: Author, attributes: ['name'] }], where: { id: 3 }, raw: true });
+});
+
+test.serial('a literal naming another table depends on its model; a literal reading an unknown table is not cached', async (t) => {
+  const { db } = t.context;
+  const { Article, Author } = db.models;
+  const literal = db.sequelize.literal("author_id IN (SELECT id FROM authors WHERE name LIKE 'renamed%')");
+  const read = async () => ((await Article.findAll({ where: literal, order: [['id', 'ASC']] })) as unknown as { id: number }[]).map((a) => a.id);
+  t.deepEqual(await read(), []);
+  t.deepEqual(await read(), []);
+  await Author.update({ name: 'renamed by the test' }, { where: { id: 2 } });
+  const expected = ((await Article.findAll({ where: { authorId: 2 }, order: [['id', 'ASC']], cache: false })) as unknown as { id: number }[]).map((a) => a.id);
+  t.true(expected.length > 0);
+  t.deepEqual(await read(), expected, 'the authors write invalidated the list');
+
+  const unknown = db.sequelize.literal('author_id IN (SELECT 1 FROM information_schema.tables WHERE 0)');
+  const bypassed = () => db.sequelize.models.Article?.findAll({ where: unknown });
+  const before = t.context.cache.metrics.snapshot().models.Article?.list.bypassed ?? 0;
+  await bypassed();
+  await bypassed();
+  t.is((t.context.cache.metrics.snapshot().models.Article?.list.bypassed ?? 0) - before, 2);
+});
