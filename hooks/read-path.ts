@@ -11,6 +11,7 @@ import { type Conjunction, conditionText, conjunctionId, conjunctionOf } from '.
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
+import type { WarmTicket } from '../source/row-cache';
 import type { AttributeInfo, ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { ReadCounter, ReadMeter } from '../source/metrics';
@@ -590,16 +591,36 @@ async function listSelect(
       if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
       // read before the database read, as a row fill requires.
-      const ticket = { schema, tokens: tokens.slice(0, 2), startedAt };
-      const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
-      // Warming is not awaited: the answer does not need it, and a warm row
-      // is only ever stored with `add` under the tokens read before the query.
-      cache.later(cache.rows.warm(ticket, warm, cache.ttlFor(schema)));
+      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt }, rows);
       await cache.lists.save(plan, tokens, pks, ttl, soft);
     },
     material: (rows) => rows,
     answer: (rows) => buildResult(model, options, columns, rows),
   });
+}
+
+/**
+ * Put the full rows a list or tree query read into the row cache. Warming
+ * is not awaited: the answer does not need it, and a warm row is only ever
+ * stored with `add` under the tokens read before the query, so it never
+ * replaces a row entry. After `cache: { refresh: true }` the rows cached may
+ * be older than what the refresh read (changed behind the cache's back), so
+ * they get tombstones instead: the next read fills them by the fill
+ * protocol, and a fill that started before the tombstones cannot land.
+ */
+async function replaceRows(
+  cache: OrmCache,
+  schema: ModelSchema,
+  options: SelectOptions,
+  ticket: WarmTicket,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  if (refreshRequested(options)) {
+    await cache.rows.tombstone(schema, rows.map((row) => rowKeyText(schema, row) as string));
+    return;
+  }
+  const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
+  cache.later(cache.rows.warm(ticket, warm, cache.ttlFor(schema)));
 }
 
 /**
@@ -1016,9 +1037,7 @@ async function treeSelect(
         const at = (key: string) => tokens[plan.dependencyKeys.indexOf(key)];
         const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
         if (rowTokens.some((t) => t === undefined)) continue;
-        const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(s, row) as string, row] as const);
-        // Not awaited, as for lists: a row missing from a tree hit is fetched by key.
-        cache.later(cache.rows.warm({ schema: s, tokens: rowTokens as string[], startedAt }, warm, cache.ttlFor(s)));
+        await replaceRows(cache, s, options, { schema: s, tokens: rowTokens as string[], startedAt }, rows);
       }
     },
     material: (flat) => groupJoin(cache, model, options, flat),

@@ -3,6 +3,7 @@
  * Sequelize resolves late, no columns at all, and SQL text inside a read.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import mysql from 'mysql2/promise';
 import type { FindOptions } from 'sequelize';
 import { type CachedBlog, useCachedBlog } from './helpers/cached-blog';
 
@@ -64,4 +65,23 @@ test.serial('a literal naming another table depends on its model; a literal read
   await bypassed();
   await bypassed();
   t.is((t.context.cache.metrics.snapshot().models.Article?.list.bypassed ?? 0) - before, 2);
+});
+
+test.serial('cache: { refresh: true } after a write behind the cache leaves no old row to later reads', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  const titles = async (options: FindOptions = {}) =>
+    ((await Article.findAll({ where: { authorId: 1 }, order: [['id', 'ASC']], ...options })) as unknown as { title: string }[]).map((a) => a.title);
+  await titles();
+  await titles();
+  const first = (await Article.findAll({ where: { authorId: 1 }, order: [['id', 'ASC']], limit: 1, cache: false }))[0] as unknown as { id: number };
+  await Article.findByPk(first.id);
+  const outside = await mysql.createConnection(db.url);
+  t.teardown(() => outside.end());
+  await outside.query("UPDATE articles SET title = 'changed behind the cache' WHERE id = ?", [first.id]);
+  t.not((await titles())[0], 'changed behind the cache', 'served from the cache, as expected without an invalidation');
+  t.is((await titles({ cache: { refresh: true } }))[0], 'changed behind the cache');
+  await t.context.cache.settled();
+  t.is((await titles())[0], 'changed behind the cache');
+  t.is(((await Article.findByPk(first.id)) as unknown as { title: string }).title, 'changed behind the cache');
 });
