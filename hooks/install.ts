@@ -75,6 +75,9 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
     installed.delete(sequelize);
   });
 
+  // Against the models defined so far; with none yet, at the first cached read.
+  cache.checkModelNames(true);
+
   const wrap = (method: string, make: (original: never) => unknown) => {
     if (Object.prototype.hasOwnProperty.call(queryInterface, method)) {
       throw new OrmCacheError('ERR_INSTALLED', `queryInterface.${method} is already wrapped by another plugin; install sequelize-orm-cache first`);

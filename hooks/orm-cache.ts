@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
-import type { InvalidationWarning, StoreError } from '../source/errors';
+import { type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
 import type { Registry } from 'prom-client';
 import {
   type DashboardOptions,
@@ -95,6 +95,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   #replayTimer: NodeJS.Timeout | undefined;
   #registry: Registry | undefined;
   #installed = true;
+  /** Whether `models` names still wait for the app's models to be checked against. */
+  #namesUnchecked = true;
 
   /** @internal use `ormCache.install()` */
   constructor(
@@ -137,6 +139,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    */
   schemaOf(model: unknown): ModelSchema | undefined {
     if (!this.#installed || typeof model !== 'function') return undefined;
+    if (this.#namesUnchecked) this.checkModelNames(false);
     const m = model as unknown as ModelLike;
     if (this.options.models[m.name] === false) return undefined;
     if (!m.rawAttributes || !Array.isArray(m.primaryKeyAttributes) || m.primaryKeyAttributes.length === 0) {
@@ -153,6 +156,28 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     }
     const schema = modelSchema(m, exclude);
     return schema.primaryKeys.length === m.primaryKeyAttributes.length ? schema : undefined;
+  }
+
+  /**
+   * Model names in `models` (and their `dependsOn`) that name no model of
+   * the instance are a typo the cache would otherwise ignore: an OptionError
+   * at install() when the models are defined by then (`strict`), else one
+   * process warning (ORM_CACHE_UNKNOWN_MODEL) at the first cached read, once
+   * the app has defined its models.
+   * @internal
+   */
+  checkModelNames(strict: boolean): void {
+    const defined = this.sequelize.models as Record<string, unknown>;
+    if (Object.keys(defined).length === 0) return;
+    this.#namesUnchecked = false;
+    for (const [name, options] of Object.entries(this.options.models)) {
+      const unknown = [name, ...((options && options.dependsOn) || [])].find((n) => !Object.prototype.hasOwnProperty.call(defined, n));
+      if (unknown === undefined) continue;
+      const option = unknown === name ? `models.${name}` : `models.${name}.dependsOn`;
+      const problem = `names no model of this Sequelize instance: ${JSON.stringify(unknown)} (defined: ${Object.keys(defined).join(', ')})`;
+      if (strict) throw new OptionError(option, problem);
+      process.emitWarning(`sequelize-orm-cache: option \`${option}\` ${problem}`, { code: 'ORM_CACHE_UNKNOWN_MODEL' });
+    }
   }
 
   /** Say once per model that it is not cached, and why (a process warning). */

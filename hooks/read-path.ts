@@ -29,6 +29,7 @@ import {
 } from './include-tree';
 import type { OrmCache } from './orm-cache';
 import { SingleFlight } from '../stampede/single-flight';
+import { checkCacheOption } from './query-options';
 import { tablesRead } from './raw-sql';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
@@ -367,6 +368,7 @@ function refreshRequested(options: SelectOptions): boolean {
 export function cachedSelect(cache: OrmCache, original: SelectFn): SelectFn {
   return async function select(this: unknown, model, tableName, options) {
     const direct = (opts: SelectOptions) => original.call(this, model, tableName, opts);
+    if (options?.cache !== undefined) checkCacheOption(model.name, options.cache, cache.sequelize.models);
     const forgetting = typeof options?.cache === 'object' && options.cache !== null && FORGET in options.cache;
     if (forgetting) {
       await forgetEntry(cache, model, tableName, options);
@@ -1111,6 +1113,7 @@ const RAW_SELECT_KEYS = new Set([
 export function cachedRawSelect(cache: OrmCache, original: RawSelectFn): RawSelectFn {
   return async function rawSelect(this: unknown, tableName, options, attributeSelector, model) {
     const direct = () => original.call(this, tableName, options, attributeSelector, model);
+    if (options?.cache !== undefined) checkCacheOption(model?.name, options.cache, cache.sequelize.models);
     const schema = cache.schemaOf(model);
     if (!schema || !options || options.cache === false) return direct();
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);

@@ -86,3 +86,18 @@ export class InvalidationWarning extends OrmCacheError {
     this.missing = missing;
   }
 }
+
+/**
+ * Reject keys of an options object that are not options: a misspelt option
+ * (`tll`) would otherwise be ignored without a word.
+ *
+ * @param prefix - dotted path of the object, e.g. `cache` or `models.Article`
+ * @param owner - what takes the options, for the message
+ */
+export function rejectUnknown(options: object, known: readonly string[], prefix: string, owner: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new OptionError(prefix ? `${prefix}.${key}` : key, `is not an option of ${owner} (known: ${known.join(', ')})`);
+    }
+  }
+}

@@ -3,7 +3,7 @@
  * option, then frozen (ioredis' DEFAULT_REDIS_OPTIONS, Kysely's freeze).
  */
 import { type Clock, systemClock } from './clock';
-import { OptionError } from './errors';
+import { OptionError, rejectUnknown } from './errors';
 import type { CacheStore } from './store/contract';
 import { MemoryStore } from './store/memory-store';
 import type { ModelCacheOptions, OrmCacheOptions } from './types';
@@ -45,14 +45,17 @@ export const DEFAULT_OPTIONS = Object.freeze({
   replayMs: 100,
 });
 
-const KNOWN = new Set([
+const KNOWN = [
   'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
   'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection', 'replayMs', 'sign',
-]);
-const MODEL_KNOWN = new Set(['ttl', 'softTtl', 'dependsOn', 'exclude']);
+];
+const MODEL_KNOWN = ['ttl', 'softTtl', 'dependsOn', 'exclude'];
+/** Keys of the per-query `cache` option object. */
+export const QUERY_KNOWN: readonly string[] = ['ttl', 'softTtl', 'refresh', 'dependsOn', 'key'];
 const MAX_TTL = 60 * 60 * 24 * 30;
 
-function seconds(option: string, value: unknown, fallback: number, min = 1): number {
+/** A whole number of seconds from `min` to memcached's 30-day relative limit, or `fallback` when absent. */
+export function seconds(option: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TTL) {
     throw new OptionError(option, `must be a whole number of seconds from ${min} to ${MAX_TTL} (30 days), got ${describe(value)}`);
@@ -60,7 +63,8 @@ function seconds(option: string, value: unknown, fallback: number, min = 1): num
   return value;
 }
 
-function describe(value: unknown): string {
+/** A value as an error message shows it. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);
@@ -78,9 +82,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     throw new OptionError('options', `must be an object, got ${describe(input)}`);
   }
   const options = input ?? {};
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new OptionError(key, `is not an option of install() (known: ${[...KNOWN].join(', ')})`);
-  }
+  rejectUnknown(options, KNOWN, '', 'install()');
   if (options.store !== undefined && !isStore(options.store)) {
     throw new OptionError('store', 'must implement CacheStore (get, getMulti, gets, set, add, cas, delete, close)');
   }
@@ -143,9 +145,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
       }
-      for (const key of Object.keys(value)) {
-        if (!MODEL_KNOWN.has(key)) throw new OptionError(`models.${name}.${key}`, 'is not a per-model option (known: ttl, softTtl, dependsOn, exclude)');
-      }
+      rejectUnknown(value, MODEL_KNOWN, `models.${name}`, 'a model');
       const dependsOn = value.dependsOn ?? [];
       if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string' && d.length > 0)) {
         throw new OptionError(`models.${name}.dependsOn`, `must be an array of model names, got ${describe(dependsOn)}`);

@@ -2,7 +2,7 @@
  * Public option types, and the augmentation of Sequelize's FindOptions and
  * CountOptions with the per-query `cache` option.
  */
-import type { Model, ModelStatic } from 'sequelize';
+import type { DataType, Model, ModelStatic } from 'sequelize';
 import type { Clock } from './clock';
 import type { CacheStore } from './store/contract';
 
@@ -146,8 +146,12 @@ export interface QueryCacheOptions {
   softTtl?: number;
   /** Run the query now and overwrite the entry (the seed's `reset()`). */
   refresh?: boolean;
-  /** Models whose writes also invalidate this query's entry (literal subqueries, views). */
-  dependsOn?: ReadonlyArray<ModelStatic<Model>>;
+  /**
+   * Models whose writes also invalidate this query's entry (views, tables a
+   * stored procedure reads), as classes or model names. Tables named in
+   * `literal()` SQL are found without it.
+   */
+  dependsOn?: ReadonlyArray<ModelStatic<Model> | string>;
   /**
    * Name the entry yourself instead of hashing the query (the seed's
    * `cache(key=…)`); queries sharing a key share an entry.
@@ -164,6 +168,11 @@ declare module 'sequelize' {
     cache?: boolean | QueryCacheOptions;
   }
   interface CountOptions<TAttributes = any> {
+    /** sequelize-orm-cache: as for `findAll`. */
+    cache?: boolean | QueryCacheOptions;
+  }
+  // max, min, sum and aggregate are cached like count.
+  interface AggregateOptions<T extends DataType | unknown, TAttributes = any> {
     /** sequelize-orm-cache: as for `findAll`. */
     cache?: boolean | QueryCacheOptions;
   }

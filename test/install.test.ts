@@ -127,3 +127,55 @@ function addBlogModelsWith(copy: typeof import('sequelize-typescript'), sequeliz
   ) as unknown as { findByPk(pk: number): Promise<{ title: string } | null>; update(v: object, o: object): Promise<unknown> };
   return { Article };
 }
+
+test('stores reject options they do not have, naming them', (t) => {
+  t.throws(() => new MemcachedStore('127.0.0.1:9', { timeout: 5 } as never), { instanceOf: OptionError, message: /`timeout` is not an option of MemcachedStore/ });
+  t.throws(() => new MemoryStore({ maxitems: 5 } as never), { instanceOf: OptionError, message: /`maxitems` is not an option of MemoryStore/ });
+});
+
+test('models names that name no model are rejected at install() once models are defined, and said at the first read otherwise', async (t) => {
+  const defined = offline();
+  defined.define('Article', {});
+  t.throws(() => ormCache.install(defined, { models: { Artcle: { ttl: 5 } } }), { instanceOf: OptionError, message: /`models\.Artcle` names no model/ });
+  t.throws(() => ormCache.install(defined, { models: { Article: { dependsOn: ['Autor'] } } }), { instanceOf: OptionError, message: /`models\.Article\.dependsOn` names no model.*"Autor"/ });
+
+  const early = offline();
+  const cache = ormCache.install(early, { models: { Artcle: false } });
+  t.teardown(() => cache.uninstall());
+  const warnings: Error[] = [];
+  const listen = (warning: Error) => void ((warning as Error & { code?: string }).code === 'ORM_CACHE_UNKNOWN_MODEL' && warnings.push(warning));
+  process.on('warning', listen);
+  t.teardown(() => void process.off('warning', listen));
+  const Article = early.define('Article', {});
+  await Article.findAll().catch(() => undefined);
+  await Article.findAll().catch(() => undefined);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]?.message ?? '', /`models\.Artcle` names no model/);
+});
+
+test('a bad per-query cache option fails the query with an OptionError naming the option and the model, before any SQL', async (t) => {
+  const sequelize = offline();
+  const cache = ormCache.install(sequelize);
+  t.teardown(() => cache.uninstall());
+  const Article = sequelize.define('Article', {});
+  const cases: [unknown, RegExp][] = [
+    [{ ttl: -1 }, /`cache\.ttl` must be a whole number of seconds/],
+    [{ ttl: 'x' }, /`cache\.ttl` must be a whole number/],
+    [{ tll: 5 }, /`cache\.tll` is not an option of a Article query/],
+    ['yes', /`cache` of a Article query must be true, false or an object, got "yes"/],
+    [{ refresh: 1 }, /`cache\.refresh`/],
+    [{ key: '' }, /`cache\.key`/],
+    [{ ttl: 5, softTtl: 10 }, /`cache\.softTtl` \(10\) of a Article query must not exceed/],
+    [{ dependsOn: ['Nope'] }, /`cache\.dependsOn` of a Article query names no model.*"Nope"/],
+  ];
+  for (const [option, message] of cases) {
+    await t.throwsAsync(Article.findAll({ cache: option as never }), { instanceOf: OptionError, message }, JSON.stringify(option));
+    await t.throwsAsync(Article.count({ cache: option as never }), { instanceOf: OptionError, message }, `count ${JSON.stringify(option)}`);
+  }
+  // Valid ones reach the database (there is none here: a connection error).
+  const error = await Article.findAll({ cache: { ttl: 5, softTtl: 2, dependsOn: ['Article', Article], refresh: false, key: 'k' } }).catch((e: Error) => e);
+  t.false(error instanceof OptionError);
+  // `cache` is typed on aggregates too, with classes or names in dependsOn (type-checked by npm test).
+  await Promise.allSettled([Article.max('id', { cache: false }), Article.sum('id', { cache: { dependsOn: ['Article', Article] } }), Article.aggregate('id', 'min', { cache: true })]);
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
 import Memcached from 'memcached';
-import { OptionError, StoreError } from '../errors';
+import { OptionError, rejectUnknown, StoreError } from '../errors';
 import { CircuitBreaker } from './circuit-breaker';
 import {
   type CacheStore,
@@ -61,6 +61,11 @@ export interface MemcachedStoreOptions {
    */
   maxValueBytes?: number;
 }
+
+/** Every key of {@link MemcachedStoreOptions}. */
+const MEMCACHED_OPTIONS: readonly (keyof MemcachedStoreOptions)[] = [
+  'timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'poolSize', 'returnGraceMs', 'maxValueBytes',
+];
 
 /** Keys per multi-get command. */
 const MULTI_GET_BATCH = 100;
@@ -222,6 +227,8 @@ export class MemcachedStore implements CacheStore {
     if (list.length === 0 || !list.every((s) => typeof s === 'string' && /^[^\s:]+:\d+$/.test(s))) {
       throw new OptionError('servers', `must be one or more "host:port" strings, got ${JSON.stringify(servers)}`);
     }
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'of MemcachedStore must be an object');
+    rejectUnknown(options, MEMCACHED_OPTIONS, '', 'MemcachedStore');
     this.#timeoutMs = positive('timeoutMs', options.timeoutMs, 50);
     this.maxValueBytes = positive('maxValueBytes', options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES);
     const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 1000);

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock';
-import { OptionError, StoreError } from '../errors';
+import { OptionError, rejectUnknown, StoreError } from '../errors';
 import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES } from './contract';
 
 /** Options of {@link MemoryStore}. */
@@ -31,6 +31,9 @@ interface Item {
   bytes: number;
 }
 
+/** Every key of {@link MemoryStoreOptions}. */
+const MEMORY_OPTIONS: readonly (keyof MemoryStoreOptions)[] = ['maxItems', 'maxBytes', 'maxValueBytes', 'clock'];
+
 function positiveInteger(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -61,6 +64,8 @@ export class MemoryStore implements CacheStore {
   #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'of MemoryStore must be an object');
+    rejectUnknown(options, MEMORY_OPTIONS, '', 'MemoryStore');
     this.#maxItems = positiveInteger('maxItems', options.maxItems, 100_000);
     this.#maxBytes = positiveInteger('maxBytes', options.maxBytes, 64 * 1024 * 1024);
     this.maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES);
