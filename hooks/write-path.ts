@@ -6,7 +6,7 @@
  * make directly. Each wrapper invalidates after the statement returned and
  * before the call resolves, so a read that starts after the write returns
  * sees it; inside a transaction the work moves to the commit
- * (docs/architecture.md, invariants 1 and 2). Every other statement through
+ * (docs/transparency.md). Every other statement through
  * `sequelize.query` (raw SQL, DDL) is recognised from its text.
  *
  * A write whose rows and values are known (instance writes, inserts, bulk
