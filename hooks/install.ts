@@ -14,7 +14,7 @@ import { resolveOptions } from '../source/options';
 import type { OrmCacheOptions } from '../source/types';
 import { OrmCache } from './orm-cache';
 import { cachedRawSelect, cachedSelect, type RawSelectFn, type SelectFn } from './read-path';
-import { ORM_WRITE, statementRan, writeWrappers } from './write-path';
+import { ORM_WRITE, rawStatement, writeWrappers } from './write-path';
 
 const installed = new WeakMap<Sequelize, OrmCache>();
 
@@ -30,14 +30,11 @@ const READ_TYPES = new Set(['SELECT', 'SHOWTABLES', 'SHOWINDEXES', 'DESCRIBE', '
  * interface write read for the tables it may write (raw SQL, DDL).
  */
 function statementWrapper(cache: OrmCache, original: QueryFn): QueryFn {
-  return async function (this: unknown, sql, options) {
-    try {
-      return await original.call(this, sql, options);
-    } finally {
-      const text = typeof sql === 'string' ? sql : (sql as { query?: unknown } | null)?.query;
-      const ormRead = !!options?.model && READ_TYPES.has(String(options.type));
-      if (typeof text === 'string' && !options?.[ORM_WRITE] && !ormRead) await statementRan(cache, options ?? {}, text);
-    }
+  return function (this: unknown, sql, options) {
+    const text = typeof sql === 'string' ? sql : (sql as { query?: unknown } | null)?.query;
+    const ormRead = !!options?.model && READ_TYPES.has(String(options.type));
+    if (typeof text !== 'string' || options?.[ORM_WRITE] || ormRead) return original.call(this, sql, options);
+    return rawStatement(cache, options ?? {}, text, () => original.call(this, sql, options));
   };
 }
 

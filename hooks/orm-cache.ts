@@ -25,7 +25,7 @@ import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import { FORGET, Forgotten } from './read-path';
-import { currentTransaction, onCommit } from './transactions';
+import { aroundCommit, currentTransaction } from './transactions';
 
 /**
  * A digest of the instance settings that decide which JavaScript value a
@@ -43,6 +43,14 @@ function valueProfile(sequelize: Sequelize): string {
   });
   return digest(JSON.stringify([options.timezone ?? null, parsing])).slice(0, 8);
 }
+
+/**
+ * Seconds a write mark outlives its last step: a writer that dies with its
+ * mark up blocks fills of that model for at most this long (reads stay
+ * correct, from the database). A single write (or commit) that takes longer
+ * is no longer marked after it: its last invalidation still runs.
+ */
+export const MARK_TTL = 60;
 
 /** Events of an {@link OrmCache}. */
 export interface OrmCacheEvents {
@@ -216,16 +224,17 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /**
    * Rows changed: tombstone their entries (`keys`) and invalidate the lists
    * their old and new `versions` belong to, or every list of the model when
-   * the versions are not known.
+   * the versions are not known. A `cause` of null is not counted (a write's
+   * first invalidation, before its statement).
    * @internal
    */
   async rowsChanged(
     schema: ModelSchema,
     keys: readonly string[],
     versions: readonly Record<string, unknown>[] | undefined,
-    cause: InvalidationCause,
+    cause: InvalidationCause | null,
   ): Promise<void> {
-    this.metrics.invalidated(schema.name, cause);
+    if (cause) this.metrics.invalidated(schema.name, cause);
     await this.#delivered(schema, () =>
       Promise.all([
         keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
@@ -240,9 +249,9 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     if (this.listenerCount('invalidationWarning') > 0) this.emit('invalidationWarning', warning);
   }
 
-  /** Rows changed that cannot be named: every row and list of the model. @internal */
-  async modelChanged(schema: ModelSchema, cause: InvalidationCause): Promise<void> {
-    this.metrics.invalidated(schema.name, cause);
+  /** Rows changed that cannot be named: every row and list of the model (`cause` null: not counted). @internal */
+  async modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void> {
+    if (cause) this.metrics.invalidated(schema.name, cause);
     await this.#delivered(schema, () => this.rows.rotateEpoch(schema));
   }
 
@@ -409,17 +418,51 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   }
 
   /**
-   * Run an invalidation now, or when the transaction of `options` commits.
+   * Run one of a write's two invalidations (`run(counted)`, counted in
+   * metrics for the last one): now, or for a write inside a transaction,
+   * both around its commit (nothing on rollback).
    * @internal
    */
-  async invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: () => Promise<void>): Promise<void> {
+  async invalidateAfterWrite(
+    options: { transaction?: unknown } | undefined,
+    schema: ModelSchema,
+    run: (counted: boolean) => Promise<void>,
+    phase: 'before' | 'after',
+  ): Promise<void> {
     const transaction = currentTransaction(this.sequelize, options);
     if (transaction) {
+      if (phase === 'before') return;
       this.metrics.model(schema.name).invalidationsDeferred++;
-      onCommit(transaction, run);
+      aroundCommit(this, transaction, schema, run);
       return;
     }
-    await run();
+    await run(phase === 'after');
+  }
+
+  /**
+   * Run `write` with the write marks of `schemas` raised (none inside a
+   * transaction: its commit raises them). While a model's mark is up,
+   * readers store no entry that depends on it (their database read may
+   * predate the write's commit); the mark expires after {@link MARK_TTL}
+   * seconds if its writer dies. A store without counters keeps no marks.
+   * @internal
+   */
+  async whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], write: () => Promise<T>): Promise<T> {
+    if (currentTransaction(this.sequelize, options)) return write();
+    return this.withMarks(schemas, write);
+  }
+
+  /** Run `work` with the write marks of `schemas` raised. @internal */
+  async withMarks<T>(schemas: readonly ModelSchema[], work: () => Promise<T>): Promise<T> {
+    const store = this.rows.store;
+    if (schemas.length === 0 || !store.counts) return work();
+    const keys = [...new Set(schemas.map((schema) => this.keys.writes(schema)))];
+    const raised = await Promise.all(keys.map((key) => store.step(key, 1, MARK_TTL)));
+    try {
+      return await work();
+    } finally {
+      await Promise.all(keys.map((key, i) => (raised[i] === undefined ? undefined : store.step(key, -1, MARK_TTL))));
+    }
   }
 
   /**

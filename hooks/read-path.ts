@@ -11,7 +11,7 @@ import { type Conjunction, conditionText, conjunctionId, conjunctionOf } from '.
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
-import type { WarmTicket } from '../source/row-cache';
+import type { FillTicket, WarmTicket } from '../source/row-cache';
 import type { AttributeInfo, ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
 import type { ReadCounter, ReadMeter } from '../source/metrics';
@@ -576,7 +576,13 @@ async function listSelect(
   ttl: number,
 ): Promise<unknown> {
   const startedAt = cache.options.clock.now();
+  let refreshTickets: Map<string, FillTicket> | undefined;
   return throughEntry(cache, meter, plan, options, {
+    beforeRead: refreshRequested(options)
+      ? async () => {
+          refreshTickets = await refreshTicketsFor(cache, schema, plan);
+        }
+      : undefined,
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
       const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks);
@@ -593,7 +599,7 @@ async function listSelect(
       if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
       // read before the database read, as a row fill requires.
-      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt }, rows);
+      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt }, rows, refreshTickets);
       await cache.lists.save(plan, tokens, pks, ttl, soft);
     },
     material: (rows) => rows,
@@ -616,13 +622,26 @@ async function replaceRows(
   options: SelectOptions,
   ticket: WarmTicket,
   rows: Record<string, unknown>[],
+  refreshTickets: ReadonlyMap<string, FillTicket> = new Map(),
 ): Promise<void> {
-  if (refreshRequested(options)) {
-    await cache.rows.tombstone(schema, rows.map((row) => rowKeyText(schema, row) as string));
-    return;
-  }
-  const warm = rows.slice(0, cache.options.warmLimit).map((row) => [rowKeyText(schema, row) as string, row] as const);
-  cache.later(cache.rows.warm(ticket, warm, cache.ttlFor(schema)));
+  const keyed = rows.map((row) => [rowKeyText(schema, row) as string, row] as const);
+  if (refreshRequested(options)) return cache.rows.refreshed(refreshTickets, ticket, keyed, cache.ttlFor(schema));
+  cache.later(cache.rows.warm(ticket, keyed.slice(0, cache.options.warmLimit), cache.ttlFor(schema)));
+}
+
+/**
+ * Before a refresh's database read: begin the fills of the rows the current
+ * entry points to (the rows it will most likely read again), so that they
+ * can be replaced by the fill protocol afterwards.
+ */
+async function refreshTicketsFor(cache: OrmCache, schema: ModelSchema, plan: ListPlan): Promise<Map<string, FillTicket>> {
+  const current = await cache.lists.lookup(plan);
+  const texts = (current.pks ?? []).map((pk) => primaryKeyText(schema, pk)).filter((t): t is string => t !== undefined);
+  if (texts.length === 0) return new Map();
+  const rows = await cache.rows.lookup(schema, texts);
+  if (!rows.ok) return new Map();
+  const tickets = await Promise.all(texts.map(async (text) => [text, await cache.rows.beginFill(schema, text, rows.fetched)] as const));
+  return new Map(tickets.filter((entry): entry is readonly [string, FillTicket] => entry[1] !== undefined));
 }
 
 /**
@@ -864,9 +883,10 @@ async function rowsOfList(
     const unique = [...new Set(missing.map((i) => texts[i] as string))];
     // With the store failing, fetch the rows but attempt no fills: each would
     // cost more failing store operations (and deadlines) for nothing.
+    const unmarked = lookup.ok ? cache.rows.unmarked(schema) : undefined;
     const tickets = new Map(
       lookup.ok
-        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched)] as const))
+        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched, false, unmarked)] as const))
         : [],
     );
     const fetched = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];

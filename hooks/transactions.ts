@@ -3,6 +3,7 @@
  * and invalidations of writes inside one run when it commits.
  */
 import type { Sequelize, Transaction } from 'sequelize';
+import type { ModelSchema } from '../source/model-schema';
 
 interface ClsNamespace {
   get(key: string): unknown;
@@ -24,16 +25,53 @@ export function currentTransaction(sequelize: Sequelize, options: object | undef
   return ambient ? (ambient as Transaction) : undefined;
 }
 
+/** What a root transaction's commit must do: the invalidations of the writes made in it. */
+interface PendingCommit {
+  schemas: Set<ModelSchema>;
+  runs: ((counted: boolean) => Promise<void>)[];
+}
+
+const pending = new WeakMap<Transaction, PendingCommit>();
+
+/** The part of the cache a commit needs. */
+interface Marker {
+  withMarks<T>(schemas: readonly ModelSchema[], work: () => Promise<T>): Promise<T>;
+}
+
 /**
- * Run `fn` when the outermost transaction commits, never on rollback. A
- * savepoint's own afterCommit fires when the savepoint is released, while the
- * outer transaction can still roll back (or not yet be visible to other
- * connections), so the hook goes on the root.
+ * Run `run` around the commit of the outermost transaction: under the write
+ * marks of every model the transaction wrote, once before COMMIT (uncounted)
+ * and once after it (counted), never on rollback. A savepoint's own commit
+ * happens while the outer transaction can still roll back (and before other
+ * connections can see anything), so the work goes on the root. Invalidating
+ * only after COMMIT (afterCommit) would leave a moment in which another
+ * connection sees the committed rows while the cache still serves the
+ * entries from before them; invalidating before it as well, under the marks,
+ * closes that moment (hooks/write-path.ts, `writing`).
  */
-export function onCommit(transaction: Transaction, fn: () => Promise<void>): void {
+export function aroundCommit(cache: Marker, transaction: Transaction, schema: ModelSchema, run: (counted: boolean) => Promise<void>): void {
   let root = transaction as Transaction & { parent?: Transaction };
   while (root.parent) root = root.parent as Transaction & { parent?: Transaction };
-  root.afterCommit(async () => {
-    await fn();
-  });
+  let entry = pending.get(root);
+  if (!entry) {
+    const work: PendingCommit = { schemas: new Set(), runs: [] };
+    entry = work;
+    pending.set(root, work);
+    const host = root as unknown as { commit(...args: unknown[]): Promise<unknown> };
+    const commit = host.commit;
+    host.commit = async function (this: unknown, ...args: unknown[]) {
+      pending.delete(root);
+      return cache.withMarks([...work.schemas], async () => {
+        await Promise.all(work.runs.map((r) => r(false)));
+        try {
+          return await commit.apply(this, args);
+        } finally {
+          // A failed COMMIT's outcome is not known: invalidate all the same.
+          await Promise.all(work.runs.map((r) => r(true)));
+        }
+      });
+    };
+  }
+  entry.schemas.add(schema);
+  entry.runs.push(run);
 }

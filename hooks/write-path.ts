@@ -58,9 +58,13 @@ function instanceVersions(schema: ModelSchema, instance: Instance, inserted: boo
   return versions;
 }
 
+/** Before the statement (the first invalidation) or after it (the last, the one counted in metrics). */
+export type Phase = 'before' | 'after';
+
 /**
  * Invalidate an instance's row and lists (or the model when its key cannot
- * be named), and what the database cascades from a delete or a key change.
+ * be named). Before an insert the row may have no key yet (the database
+ * generates it): only the lists its values enter then.
  */
 async function instanceChanged(
   cache: OrmCache,
@@ -68,26 +72,30 @@ async function instanceChanged(
   options: Options,
   change: 'insert' | 'update' | 'delete',
   cause: InvalidationCause,
-  failed = false,
+  phase: Phase,
+  failed: boolean,
 ): Promise<void> {
-  const model = instance?.constructor;
-  const schema = cache.schemaOf(model);
+  const schema = cache.schemaOf(instance?.constructor);
   if (!schema) return;
-  // A failed write's row may be half-known (an insert has no key yet): the
-  // whole model then.
+  const versions = instanceVersions(schema, instance, change === 'insert');
+  // A failed write's row may be half-known: the whole model then.
   const keys = failed ? undefined : instanceKeys(schema, instance);
-  await cache.invalidateAfterWrite(options, schema, () =>
-    keys
-      ? cache.rowsChanged(schema, keys, instanceVersions(schema, instance, change === 'insert'), cause)
-      : cache.modelChanged(schema, cause),
-  );
-  if (change === 'delete' || !keys || keys.length > 1) await cascade(cache, options, tableOf(model));
+  const run = (counted: boolean) => {
+    const why = counted ? cause : null;
+    if (keys) return cache.rowsChanged(schema, keys, versions, why);
+    if (phase === 'before' && change === 'insert') return cache.rowsChanged(schema, [], versions, why);
+    return cache.modelChanged(schema, why);
+  };
+  await cache.invalidateAfterWrite(options, schema, run, phase);
 }
 
 /** Invalidate rows known only by key (values unknown), or the model when even the keys are unknown. */
-async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined, cause: InvalidationCause) {
-  await cache.invalidateAfterWrite(options, schema, () =>
-    keys ? cache.rowsChanged(schema, keys, undefined, cause) : cache.modelChanged(schema, cause),
+async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined, cause: InvalidationCause, phase: Phase) {
+  await cache.invalidateAfterWrite(
+    options,
+    schema,
+    (counted) => (keys ? cache.rowsChanged(schema, keys, undefined, counted ? cause : null) : cache.modelChanged(schema, counted ? cause : null)),
+    phase,
   );
 }
 
@@ -107,13 +115,14 @@ function tableOf(model: unknown): string | undefined {
 }
 
 /**
- * Rows the database itself changes when rows of `table` are deleted or get a
- * new key: foreign keys with ON DELETE / ON UPDATE CASCADE, SET NULL or SET
- * DEFAULT, followed transitively (authors → articles → comments). No hook
- * sees those writes, so the referencing models are invalidated whole.
+ * Models whose rows the database itself changes when rows of `table` are
+ * deleted or get a new key: foreign keys with ON DELETE / ON UPDATE CASCADE,
+ * SET NULL or SET DEFAULT, followed transitively (authors → articles →
+ * comments). No statement names those writes, so the referencing models
+ * are invalidated whole.
  */
-async function cascade(cache: OrmCache, options: Options, table: string | undefined): Promise<void> {
-  if (!table) return;
+function cascadeTargets(cache: OrmCache, table: string | undefined): ModelSchema[] {
+  if (!table) return [];
   const seen = new Set<string>([table]);
   const queue = [table];
   const targets: ModelSchema[] = [];
@@ -133,7 +142,16 @@ async function cascade(cache: OrmCache, options: Options, table: string | undefi
       if (schema) targets.push(schema);
     }
   }
-  await Promise.all(targets.map((schema) => cache.invalidateAfterWrite(options, schema, () => cache.modelChanged(schema, 'cascade'))));
+  return targets;
+}
+
+/** Whether a write setting `columns` of `table` may change a primary key (and so cascade). */
+function setsKey(cache: OrmCache, table: string | undefined, columns: readonly string[]): boolean {
+  return modelsOfTable(cache, table).some((model) =>
+    Object.entries((model as Partial<ModelMeta>).rawAttributes ?? {}).some(
+      ([name, a]) => a.primaryKey && (columns.includes(name) || columns.includes(a.field ?? name)),
+    ),
+  );
 }
 
 /** Whether any attribute besides the primary key is unique: an upsert may then hit another row. */
@@ -198,13 +216,14 @@ async function affectedChanged(
   options: Options,
   rows: Record<string, unknown>[] | undefined,
   after: (row: Record<string, unknown>) => Record<string, unknown> | undefined,
+  phase: Phase,
 ): Promise<boolean> {
   if (!rows) return false;
   const keys = rows.map((row) => rowKeyText(schema, row));
   if (keys.some((k) => k === undefined)) return false;
   const newer = rows.map(after);
   const versions = newer.every((v) => v !== undefined) ? [...rows, ...(newer as Record<string, unknown>[])] : undefined;
-  await cache.invalidateAfterWrite(options, schema, () => cache.rowsChanged(schema, keys as string[], versions, 'bulk'));
+  await cache.invalidateAfterWrite(options, schema, (counted) => cache.rowsChanged(schema, keys as string[], versions, counted ? 'bulk' : null), phase);
   return true;
 }
 
@@ -221,12 +240,28 @@ function modelsOfTable(cache: OrmCache, table: string | undefined): unknown[] {
   return Object.values(cache.sequelize.models).filter((model) => tableOf(model) === table);
 }
 
+/** What the write's statement did: its result, or that it failed. */
+type Outcome<T> = { value?: T; failed: boolean };
+
 /**
- * Run `write` (the original query interface method), then invalidate: `own`
- * for the model the write was made for, if it is stored in the table
- * written, and every other cached model of that table whole. Invalidation
- * also runs when the statement failed: a failure (a lost connection, a
- * timeout) does not prove that nothing was written.
+ * Run `write` (the original query interface method) between two
+ * invalidations, under the write marks of every model it can change.
+ * `own` invalidates the model the write was made for, if it is stored in the
+ * table written; every other cached model of that table is invalidated
+ * whole, and with `cascades`, the models the database changes along.
+ *
+ * Why twice (Hibernate's read-write strategy marks entries before the write
+ * and invalidates after, the same idea): the first invalidation, before the
+ * statement, removes every entry read before the write, so nothing from
+ * before it can be served once its statement has committed, not even in the
+ * moment between the commit and the last invalidation (a caller that saw a
+ * duplicate-key error from the committed row must not then read the old
+ * list). The marks make readers that fill in between store nothing: their
+ * database read may predate the commit. The last invalidation, after the
+ * statement, uses what only the statement tells (generated keys) and is the
+ * one counted in metrics. A failure counts as a write: a lost connection
+ * does not prove that nothing was written. Inside a transaction both move to
+ * its commit (hooks/transactions.ts).
  */
 async function writing<T>(
   cache: OrmCache,
@@ -234,26 +269,34 @@ async function writing<T>(
   options: Options,
   model: unknown,
   write: () => Promise<T>,
-  own: (schema: ModelSchema, result: { value?: T; failed: boolean }) => Promise<void>,
+  own: (schema: ModelSchema, phase: Phase, outcome: Outcome<T>) => Promise<void>,
   cause: InvalidationCause,
+  cascades: boolean,
 ): Promise<T> {
   const name = tableName(table);
-  let outcome: { value?: T; failed: boolean } = { failed: true };
-  try {
-    outcome = { value: await write(), failed: false };
-    return outcome.value as T;
-  } finally {
-    const models = modelsOfTable(cache, name);
-    const ownSchema = models.includes(model) ? cache.schemaOf(model) : undefined;
-    await Promise.all(
-      models.map((m) => {
+  const models = modelsOfTable(cache, name);
+  const targets = cascades ? cascadeTargets(cache, name) : [];
+  const invalidate = (phase: Phase, outcome: Outcome<T>) =>
+    Promise.all([
+      ...models.map((m) => {
         const schema = cache.schemaOf(m);
         if (!schema) return undefined;
-        if (schema === ownSchema && m === model) return own(schema, outcome);
-        return keysChanged(cache, schema, options, undefined, cause);
+        if (m === model) return own(schema, phase, outcome);
+        return keysChanged(cache, schema, options, undefined, cause, phase);
       }),
-    );
-  }
+      ...targets.map((schema) => keysChanged(cache, schema, options, undefined, 'cascade', phase)),
+    ]);
+  const schemas = [...models.map((m) => cache.schemaOf(m)).filter((s): s is ModelSchema => s !== undefined), ...targets];
+  return cache.whileWriting(options, schemas, async () => {
+    await invalidate('before', { failed: false });
+    let outcome: Outcome<T> = { failed: true };
+    try {
+      outcome = { value: await write(), failed: false };
+      return outcome.value as T;
+    } finally {
+      await invalidate('after', outcome);
+    }
+  });
 }
 
 /** Statements the query interface wrappers send carry this, so the raw-SQL path leaves them alone. */
@@ -266,6 +309,9 @@ function marked<O>(options: O): O {
 
 type Fn = (...args: never[]) => Promise<unknown>;
 
+/** The columns a write sets. */
+const columnsOf = (values: unknown): string[] => (values && typeof values === 'object' ? Object.keys(values) : []);
+
 /**
  * Wrappers of the query interface's write methods, by method name. Each
  * takes the original and returns the method to install in its place.
@@ -276,9 +322,9 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
     insert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, values, options = {}] = args as [Instance | null, unknown, unknown, Options];
-        return writing(cache, table, options, instance?.constructor, () => call(original, this, [instance, table, values, marked(options)]), async (schema, r) => {
-          await instanceChanged(cache, instance as Instance, options, 'insert', 'save', r.failed);
-        }, 'save');
+        const write = () => call(original, this, [instance, table, values, marked(options)]);
+        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
+          instanceChanged(cache, instance as Instance, options, 'insert', 'save', phase, r.failed), 'save', false);
       } as Fn,
     update: (original) =>
       async function (this: unknown, ...args: unknown[]) {
@@ -286,44 +332,46 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         // A paranoid destroy() saves deletedAt this way.
         const paranoid = cache.schemaOf(instance?.constructor)?.paranoid;
         const destroying = !!paranoid && values && values[paranoid.field] != null;
-        return writing(cache, table, options, instance?.constructor, () => call(original, this, [instance, table, values, where, marked(options)]), async (schema, r) => {
-          await instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', r.failed);
-        }, 'save');
+        const write = () => call(original, this, [instance, table, values, where, marked(options)]);
+        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
+          instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', phase, r.failed), 'save',
+          setsKey(cache, tableName(table), columnsOf(values)));
       } as Fn,
     delete: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, where, options = {}] = args as [Instance, unknown, unknown, Options];
-        return writing(cache, table, options, instance?.constructor, () => call(original, this, [instance, table, where, marked(options)]), async (schema, r) => {
-          await instanceChanged(cache, instance, options, 'delete', 'destroy', r.failed);
-        }, 'destroy');
+        const write = () => call(original, this, [instance, table, where, marked(options)]);
+        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
+          instanceChanged(cache, instance, options, 'delete', 'destroy', phase, r.failed), 'destroy', true);
       } as Fn,
     bulkInsert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [table, records, options = {}, attributes] = args as [unknown, Record<string, unknown>[], Options, unknown];
-        const model = options.model;
-        return writing(cache, table, options, model, () => call(original, this, [table, records, marked(options), attributes]), async (schema, r) => {
-          // updateOnDuplicate / ignoreDuplicates touch rows found by any unique key.
-          const versions = !r.failed && !options.updateOnDuplicate && !options.ignoreDuplicates ? insertedRows(schema, records, r.value) : undefined;
-          // Plain inserts change no cached row (a key that existed would make
-          // the insert fail, and a deleted row's key was tombstoned by its
-          // delete), but the new rows enter lists.
-          if (versions) await cache.invalidateAfterWrite(options, schema, () => cache.rowsChanged(schema, [], versions, 'bulk'));
-          else await keysChanged(cache, schema, options, undefined, 'bulk');
-        }, 'bulk');
+        const write = () => call(original, this, [table, records, marked(options), attributes]);
+        return writing(cache, table, options, options.model, write, async (schema, phase, r) => {
+          // updateOnDuplicate / ignoreDuplicates touch rows found by any unique
+          // key. Plain inserts change no cached row (a key that existed would
+          // make the insert fail, and a deleted row's key was tombstoned by its
+          // delete), but the new rows enter lists; before the statement their
+          // generated keys are not known yet.
+          const versions = !r.failed && !options.updateOnDuplicate && !options.ignoreDuplicates
+            ? insertedRows(schema, records, phase === 'after' ? r.value : undefined)
+            : undefined;
+          if (versions) await cache.invalidateAfterWrite(options, schema, (counted) => cache.rowsChanged(schema, [], versions, counted ? 'bulk' : null), phase);
+          else await keysChanged(cache, schema, options, undefined, 'bulk', phase);
+        }, 'bulk', false);
       } as Fn,
     bulkUpdate: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [table, values, where, options = {}, attributes] = args as [unknown, unknown, unknown, Options, unknown];
         const model = modelsOfTable(cache, tableName(table)).includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
-        return writing(cache, table, options, model, () => call(original, this, [table, values, where, marked(options), attributes]), async (schema) => {
+        const write = () => call(original, this, [table, values, where, marked(options), attributes]);
+        return writing(cache, table, options, model, write, async (schema, phase) => {
           const set = plainValues(schema, values);
-          const precise = await affectedChanged(cache, schema, options, before, (row) => (set ? { ...row, ...set } : undefined));
-          if (!precise) await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'bulk');
-          // A bulk update that sets a key column cascades to referencing rows.
-          const columns = values && typeof values === 'object' ? Object.keys(values) : [];
-          if (schema.primaryKeys.some((a) => columns.includes(a.field) || columns.includes(a.name))) await cascade(cache, options, tableOf(model));
-        }, 'bulk').finally(() => (model ? undefined : cascadeFromTable(cache, options, table, values)));
+          const precise = await affectedChanged(cache, schema, options, before, (row) => (set ? { ...row, ...set } : undefined), phase);
+          if (!precise) await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'bulk', phase);
+        }, 'bulk', setsKey(cache, tableName(table), columnsOf(values)));
       } as Fn,
     bulkDelete: (original) =>
       async function (this: unknown, ...args: unknown[]) {
@@ -331,26 +379,24 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         const candidates = modelsOfTable(cache, tableName(table));
         const model = candidates.includes(modelArg) ? modelArg : candidates.includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
-        try {
-          return await writing(cache, table, options, model, () => call(original, this, [table, where, marked(options), modelArg]), async (schema) => {
-            const precise = !options.truncate && (await affectedChanged(cache, schema, options, before, (row) => row));
-            if (!precise) await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, where), 'bulk');
-          }, 'bulk');
-        } finally {
-          await cascade(cache, options, tableName(table));
-        }
+        const write = () => call(original, this, [table, where, marked(options), modelArg]);
+        return writing(cache, table, options, model, write, async (schema, phase) => {
+          const precise = !options.truncate && (await affectedChanged(cache, schema, options, before, (row) => row, phase));
+          if (!precise) await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, where), 'bulk', phase);
+        }, 'bulk', true);
       } as Fn,
     upsert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [table, insertValues, updateValues, where, options = {}] = args as [unknown, Record<string, unknown>, unknown, unknown, Options];
         const model = options.model;
-        return writing(cache, table, options, model, () => call(original, this, [table, insertValues, updateValues, where, marked(options)]), async (schema) => {
+        const write = () => call(original, this, [table, insertValues, updateValues, where, marked(options)]);
+        return writing(cache, table, options, model, write, async (schema, phase) => {
           // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique
           // key matched, which need not be the primary key the caller passed.
           const values = hasOtherUniqueKeys(model, schema) ? undefined : plainValues(schema, insertValues);
           const key = values ? rowKeyText(schema, values) : undefined;
-          await keysChanged(cache, schema, options, key === undefined ? undefined : [key], 'save');
-        }, 'save');
+          await keysChanged(cache, schema, options, key === undefined ? undefined : [key], 'save', phase);
+        }, 'save', false);
       } as Fn,
     increment: (original) => arithmeticWrapper(cache, original as unknown as ArithmeticFn) as unknown as Fn,
     decrement: (original) => arithmeticWrapper(cache, original as unknown as ArithmeticFn) as unknown as Fn,
@@ -376,41 +422,40 @@ function insertedRows(schema: ModelSchema, records: Record<string, unknown>[], r
   return rows;
 }
 
-/** A bulk update made for no known model that sets a key column cascades too. */
-async function cascadeFromTable(cache: OrmCache, options: Options, table: unknown, values: unknown): Promise<void> {
-  const columns = values && typeof values === 'object' ? Object.keys(values) : [];
-  for (const model of modelsOfTable(cache, tableName(table)) as Partial<ModelMeta>[]) {
-    const keys = Object.entries(model.rawAttributes ?? {}).filter(([, a]) => a.primaryKey);
-    if (keys.some(([name, a]) => columns.includes(name) || columns.includes(a.field ?? name))) return cascade(cache, options, tableName(table));
-  }
-}
-
 /**
- * Statements that reach `sequelize.query` without the mark of a query
+ * A statement that reaches `sequelize.query` without the mark of a query
  * interface write (raw SQL, DDL such as sync's CREATE/DROP TABLE, ALTER
- * TABLE of migrations): the epoch of every cached model whose table the
- * text may write is rotated, and of the models the database cascades to
- * from any written table (cached or not: deleting uncached authors still
- * deletes cached articles).
+ * TABLE of migrations), run like a query interface write: the epoch of every
+ * cached model whose table the text may write is rotated before and after
+ * it, and of the models the database cascades to from any written table
+ * (cached or not: deleting uncached authors still deletes cached articles).
  */
-export async function statementRan(cache: OrmCache, options: Options, sql: string): Promise<void> {
-  const byTable = new Map<string, unknown[]>();
+export function rawStatement<T>(cache: OrmCache, options: Options, sql: string, run: () => Promise<T>): Promise<T> {
+  const byTable = new Map<string, ModelSchema[]>();
   for (const model of Object.values(cache.sequelize.models)) {
     const table = tableOf(model);
-    if (table) byTable.set(table, [...(byTable.get(table) ?? []), model]);
+    const schema = cache.schemaOf(model);
+    if (table && !byTable.has(table)) byTable.set(table, []);
+    if (table && schema) byTable.get(table)?.push(schema);
   }
-  if (byTable.size === 0) return;
+  if (byTable.size === 0) return run();
   const { tables: written, ddl } = statementWrites(sql, [...byTable.keys()]);
   const tables = written === 'all' ? [...byTable.keys()] : written;
-  await Promise.all(
-    tables.map(async (table) => {
-      for (const model of byTable.get(table) ?? []) {
-        const schema = cache.schemaOf(model);
-        if (schema) await keysChanged(cache, schema, options, undefined, ddl ? 'sync' : 'raw');
-      }
-      await cascade(cache, options, table);
-    }),
-  );
+  if (tables.length === 0) return run();
+  const cause: InvalidationCause = ddl ? 'sync' : 'raw';
+  const own = tables.flatMap((table) => byTable.get(table) ?? []);
+  const cascaded = tables.flatMap((table) => cascadeTargets(cache, table)).filter((s) => !own.includes(s));
+  const schemas = [...new Set([...own, ...cascaded])];
+  const invalidate = (phase: Phase) =>
+    Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined, own.includes(schema) ? cause : 'cascade', phase)));
+  return cache.whileWriting(options, schemas, async () => {
+    await invalidate('before');
+    try {
+      return await run();
+    } finally {
+      await invalidate('after');
+    }
+  });
 }
 
 type ArithmeticFn = (model: unknown, table: unknown, where: unknown, ...rest: unknown[]) => Promise<unknown>;
@@ -424,8 +469,7 @@ function arithmeticWrapper(cache: OrmCache, original: ArithmeticFn): ArithmeticF
   return async function (this: unknown, model, table, where, ...rest) {
     const options = (rest[rest.length - 1] ?? {}) as Options;
     const args = [...rest.slice(0, -1), marked(options)];
-    return writing(cache, table, options, model, () => original.call(this, model, table, where, ...args), async (schema) => {
-      await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save');
-    }, 'save');
+    return writing(cache, table, options, model, () => original.call(this, model, table, where, ...args), (schema, phase) =>
+      keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save', phase), 'save', false);
   };
 }

@@ -192,6 +192,46 @@ export class GuardedStore {
     return this.#write('delete', () => this.store.delete(key));
   }
 
+  /** Whether the store keeps counters (write marks). */
+  get counts(): boolean {
+    return typeof this.store.incr === 'function';
+  }
+
+  /**
+   * Step a counter (a write mark); `undefined` when the store failed or keeps
+   * no counters. Counters are never signed: memcached does the arithmetic.
+   */
+  async step(key: string, delta: number, ttl: number): Promise<number | undefined> {
+    if (typeof this.store.incr !== 'function') return undefined;
+    try {
+      const value = await this.store.incr(key, delta, ttl);
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError('incr did not return a number');
+      return value;
+    } catch (error) {
+      this.#fail(error, 'incr');
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether every counter of `keys` is absent or 0, in one round trip;
+   * `false` when the store failed or a value is not a counter (a planted
+   * value can only make the answer "no"). `true` for a store without
+   * counters.
+   */
+  async allZero(keys: readonly string[]): Promise<boolean> {
+    if (typeof this.store.incr !== 'function' || keys.length === 0) return true;
+    try {
+      const found = await this.store.getMulti(keys);
+      // memcached may leave a decremented number space-padded.
+      for (const value of found.values()) if (value.trim() !== '0') return false;
+      return true;
+    } catch (error) {
+      this.#fail(error, 'getMulti');
+      return false;
+    }
+  }
+
   async #write(operation: string, run: () => Promise<boolean>): Promise<boolean> {
     try {
       return (await run()) === true;

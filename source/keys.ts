@@ -8,6 +8,7 @@
  *   {ns}:{model}:{shape}:s           scheme registry (its token, and the schemes in use)
  *   {ns}:{model}:{shape}:c:{id}      conjunction token
  *   {ns}:{model}:{shape}:q:{hash}    list entry
+ *   {ns}:{model}:{shape}:w           write mark: writes of the model in flight (a counter)
  *
  * Primary key text is the decimal digits for integer keys and a digest for
  * everything else, so no where-value can form an unsafe or colliding key.
@@ -100,6 +101,11 @@ export class KeySpace {
   /** A conjunction token (id from `conjunctionId`). */
   conjunction(schema: ModelSchema, id: string): string {
     return `${this.#prefix(schema)}:c:${id}`;
+  }
+
+  /** The model's write mark: how many of its writes are between their first invalidation and their last. */
+  writes(schema: ModelSchema): string {
+    return `${this.#prefix(schema)}:w`;
   }
 
   /** A list entry (hash of the canonical query). */

@@ -27,6 +27,8 @@ export interface ListPlan {
   readonly conjunction: Conjunction;
   /** Token keys, in the order the entry records their values. */
   readonly dependencyKeys: readonly string[];
+  /** Write marks of every model the entry depends on: it is stored only while all are 0. */
+  readonly markKeys: readonly string[];
 }
 
 /** Primary key values of one row, in primary key order. */
@@ -106,7 +108,8 @@ export class ListCache {
       k.registry(schema),
       ...conjunction.tuples.map((tuple) => k.conjunction(schema, conjunctionId(conjunction.scheme, tuple))),
     ];
-    return { schema, entryKey: k.list(schema, hash), conjunction, dependencyKeys: [...own, ...[...extra].filter((key) => !own.includes(key))] };
+    const marks = [...new Set([schema, ...others, ...loose].map((s) => k.writes(s)))];
+    return { schema, entryKey: k.list(schema, hash), conjunction, dependencyKeys: [...own, ...[...extra].filter((key) => !own.includes(key))], markKeys: marks };
   }
 
   /** The current value of each dependency (the registry's is its token). */
@@ -150,20 +153,31 @@ export class ListCache {
    * tokens. `undefined` when the store cannot tell; nothing is stored then.
    */
   async prepare(plan: ListPlan, fetched: Map<string, string>): Promise<string[] | undefined> {
-    const registryToken = await this.#register(plan);
-    if (registryToken === undefined) return undefined;
+    // The write marks are read after the tokens (the lookup that gave
+    // `fetched`): a write that rotated a token this entry records had raised
+    // its mark first, so its mark is seen here unless the write has already
+    // made its last invalidation (docs/transparency.md, write marks).
+    const [registryToken, unmarked] = await Promise.all([this.#register(plan), this.store.allZero(plan.markKeys)]);
+    if (registryToken === undefined || !unmarked) return undefined;
     const registryKey = this.keys.registry(plan.schema);
     const tokens: string[] = [];
+    let created = false;
     for (const key of plan.dependencyKeys) {
       if (key === registryKey) {
         tokens.push(registryToken);
         continue;
       }
       // `||`: an empty value is a forged one (GuardedStore), never a token.
-      const value = fetched.get(key) || (await this.store.ensureToken(key));
+      let value = fetched.get(key);
+      if (!value) {
+        created = true;
+        value = await this.store.ensureToken(key);
+      }
       if (value === undefined) return undefined;
       tokens.push(value);
     }
+    // A token read only now may have been set by a write after the marks were read.
+    if (created && !(await this.store.allZero(plan.markKeys))) return undefined;
     return tokens;
   }
 

@@ -127,16 +127,32 @@ export class RowCache {
     pkText: string,
     known?: Map<string, string>,
     withAbsence = false,
+    /** The model's write mark read after `known` (one read shared by the fills of one lookup). */
+    unmarked?: Promise<boolean>,
   ): Promise<FillTicket | undefined> {
+    const tokenKeys = [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])];
+    // A token created now was not in `known`: the mark must be read after it.
+    const mark = known && unmarked && tokenKeys.every((key) => known.get(key)) ? unmarked : undefined;
     const tokens = await this.tokens(schema, known, withAbsence);
     if (!tokens) return undefined;
     const key = this.keys.row(schema, pkText);
     // A key the lookup (which `known` comes from) found absent needs no CAS
     // baseline: `add` is the publish, and a write between that lookup and the
-    // database read leaves a tombstone that makes the `add` fail.
-    const seen = known && !known.has(key) ? undefined : await this.store.gets(key);
-    if (seen === null) return undefined;
+    // database read leaves a tombstone that makes the `add` fail. The write
+    // mark is read after the tokens: a write between its first and last
+    // invalidation (its statement, or its commit, may not be visible to this
+    // read yet) makes the fill store nothing.
+    const [seen, free] = await Promise.all([
+      known && !known.has(key) ? undefined : this.store.gets(key),
+      mark ?? this.unmarked(schema),
+    ]);
+    if (seen === null || !free) return undefined;
     return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
+  }
+
+  /** Whether no write of the model is between its first and last invalidation (see {@link beginFill}). */
+  unmarked(schema: ModelSchema): Promise<boolean> {
+    return this.store.allZero([this.keys.writes(schema)]);
   }
 
   /** Store the row read after {@link beginFill} unless a write got there first. */
@@ -187,6 +203,36 @@ export class RowCache {
         this.#filled(ticket.schema, await this.store.add(this.keys.row(ticket.schema, pkText), value, ttl));
       }),
     );
+  }
+
+  /**
+   * Store the rows a `cache: { refresh: true }` read returned, whose cached
+   * copies may be older than that read (changed behind the cache's back). A
+   * row whose fill was begun before the read (`tickets`, by key text) is
+   * completed as any fill; any other is added where its key is absent and
+   * otherwise tombstoned: without a CAS baseline from before the read it
+   * cannot be replaced safely, and the next read fills it.
+   */
+  async refreshed(
+    tickets: ReadonlyMap<string, FillTicket>,
+    warm: WarmTicket,
+    rows: ReadonlyArray<readonly [string, Record<string, unknown>]>,
+    ttl: number,
+  ): Promise<void> {
+    const stale: string[] = [];
+    await Promise.all(
+      rows.map(async ([pkText, row]) => {
+        const ticket = tickets.get(pkText);
+        if (ticket) {
+          await this.completeFill(ticket, row, ttl);
+          return;
+        }
+        const value = this.#encodeFresh(warm, row);
+        const added = value !== undefined && (await this.store.add(this.keys.row(warm.schema, pkText), value, ttl));
+        if (!added) stale.push(pkText);
+      }),
+    );
+    if (stale.length > 0) await this.tombstone(warm.schema, stale);
   }
 
   /** Replace rows with tombstones (after a write). */

@@ -50,6 +50,14 @@ export interface CacheStore {
   delete(key: string): Promise<boolean>;
   /** Reset the TTL of `key`; `true` when it existed. */
   touch(key: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Add `delta` (a negative one subtracts, never below 0) to the decimal
+   * counter under `key`, creating it at `max(delta, 0)` when absent, and
+   * reset its TTL; the new value. Counters are read with `getMulti` as
+   * decimal text. Optional: without it the cache keeps no write marks (see
+   * docs/transparency.md).
+   */
+  incr?(key: string, delta: number, ttlSeconds: number): Promise<number>;
   /** Release connections and timers. */
   close(): Promise<void>;
   /** Each server's health, for metrics; stores without servers leave it out. */

@@ -370,6 +370,29 @@ export class MemcachedStore implements CacheStore {
     return touched === true;
   }
 
+  /**
+   * memcached's `incr`/`decr` (decr stops at 0) with a `touch` beside it, so a
+   * counter in use never expires; an absent counter is created with `add`,
+   * and when another client created it first, the step is sent again.
+   */
+  async incr(key: string, delta: number, ttlSeconds: number): Promise<number> {
+    const k = memcachedKey(key);
+    const ttl = this.#protocolTtl(ttlSeconds);
+    const server = this.#serverFor(k);
+    const step = () =>
+      this.#run<unknown>(delta >= 0 ? 'incr' : 'decr', server, (c, cb) =>
+        (delta >= 0 ? c.incr : c.decr).call(c, k, Math.abs(delta), cb as (err: unknown, result: unknown) => void),
+      );
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const [value] = await Promise.all([step(), this.#run<unknown>('touch', server, (c, cb) => c.touch(k, ttl, cb as (err: unknown) => void))]);
+      if (typeof value === 'number') return value;
+      if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+      const initial = Math.max(0, delta);
+      if (await this.add(key, String(initial), ttlSeconds)) return initial;
+    }
+    throw new StoreError('ESERVER', 'incr', 'the counter was created and removed while incrementing it', this.#serverFor(k).address);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

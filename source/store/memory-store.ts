@@ -128,6 +128,15 @@ export class MemoryStore implements CacheStore {
     return true;
   }
 
+  async incr(key: string, delta: number, ttlSeconds: number): Promise<number> {
+    const item = this.#live(key, 'incr');
+    const current = item ? Number.parseInt(item.value, 10) : 0;
+    if (item && !/^\d+$/.test(item.value)) throw new StoreError('ESERVER', 'incr', 'cannot increment or decrement non-numeric value');
+    const next = Math.max(0, current + delta);
+    this.#store('incr', key, String(next), ttlSeconds);
+    return next;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#items.clear();

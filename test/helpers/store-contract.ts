@@ -96,6 +96,26 @@ export function storeContract(test: TestFn<ContractContext>, name: string): void
     t.false(await store.touch(k('absent'), 60));
   });
 
+  test(`${name}: incr creates a counter, steps it both ways without going below 0, reads back as decimal text and keeps it alive`, async (t) => {
+    const { store, pass } = t.context;
+    if (!store.incr) return t.fail('the store keeps no counters');
+    const key = k('incr');
+    // TTLs of 3 s: memcached counts them in whole seconds of its own clock.
+    t.is(await store.incr(key, 1, 3), 1);
+    t.is(await store.incr(key, 1, 3), 2);
+    t.is(await store.incr(key, -1, 3), 1);
+    t.is((await store.get(key))?.trim(), '1');
+    t.is(await store.incr(key, -5, 3), 0);
+    t.is((await store.getMulti([key])).get(key)?.trim(), '0');
+    t.is(await store.incr(k('absent'), -1, 3), 0, 'a decrement of an absent counter creates it at 0');
+    await pass(1.5);
+    await store.incr(key, 1, 3); // resets the ttl
+    await pass(1.5);
+    t.is((await store.get(key))?.trim(), '1', 'each step resets the ttl');
+    await pass(4.1);
+    t.is(await store.get(key), undefined, 'an unused counter expires');
+  });
+
   test(`${name}: keys of any length and characters round-trip without colliding`, async (t) => {
     const { store } = t.context;
     const base = k('odd');

@@ -5,7 +5,7 @@
  */
 import type { CacheStore, CasValue, ServerHealth } from '../../source/store/contract';
 
-type Op = 'get' | 'getMulti' | 'gets' | 'set' | 'add' | 'cas' | 'delete' | 'touch';
+type Op = 'get' | 'getMulti' | 'gets' | 'set' | 'add' | 'cas' | 'delete' | 'touch' | 'incr';
 
 /** A pending pause: resolves `reached` when an operation arrives, waits for `release()`. */
 export interface Gate {
@@ -14,9 +14,11 @@ export interface Gate {
 }
 
 export class ProbeStore implements CacheStore {
-  readonly counts: Record<Op, number> = { get: 0, getMulti: 0, gets: 0, set: 0, add: 0, cas: 0, delete: 0, touch: 0 };
+  readonly counts: Record<Op, number> = { get: 0, getMulti: 0, gets: 0, set: 0, add: 0, cas: 0, delete: 0, touch: 0, incr: 0 };
   readonly results: { op: Op; key: string; result: unknown }[] = [];
   #gates: { op: Op; match: (key: string) => boolean; arrive: (v: { op: Op; key: string }) => void; wait: Promise<void> }[] = [];
+
+  readonly #holds = new Set<{ op: Op; match: (key: string) => boolean; arrive: (v: { op: Op; key: string }) => void; wait: Promise<void> }>();
 
   constructor(readonly inner: CacheStore) {}
 
@@ -44,8 +46,34 @@ export class ProbeStore implements CacheStore {
     return { reached, release };
   }
 
+  /**
+   * Hold every `op` whose key matches, from now until `release()` (a writer's
+   * whole invalidation, whose operations run in parallel).
+   */
+  holdAll(op: Op, match: (key: string) => boolean): Gate {
+    let arrive!: (v: { op: Op; key: string }) => void;
+    let release!: () => void;
+    const reached = new Promise<{ op: Op; key: string }>((r) => (arrive = r));
+    const wait = new Promise<void>((r) => (release = r));
+    const hold = { op, match, arrive, wait };
+    this.#holds.add(hold);
+    return {
+      reached,
+      release: () => {
+        this.#holds.delete(hold);
+        release();
+      },
+    };
+  }
+
   async #through<T>(op: Op, key: string, run: () => Promise<T>): Promise<T> {
     this.counts[op] += 1;
+    // A snapshot: a hold added while this operation waits is for later ones.
+    for (const hold of [...this.#holds]) {
+      if (hold.op !== op || !hold.match(key)) continue;
+      hold.arrive({ op, key });
+      await hold.wait;
+    }
     const index = this.#gates.findIndex((g) => g.op === op && g.match(key));
     if (index >= 0) {
       const [gate] = this.#gates.splice(index, 1);
@@ -80,6 +108,12 @@ export class ProbeStore implements CacheStore {
   }
   touch(key: string, ttl: number): Promise<boolean> {
     return this.#through('touch', key, () => this.inner.touch(key, ttl));
+  }
+  incr(key: string, delta: number, ttl: number): Promise<number> {
+    return this.#through('incr', key, () => {
+      if (!this.inner.incr) throw new Error('the inner store keeps no counters');
+      return this.inner.incr(key, delta, ttl);
+    });
   }
   health(): ServerHealth[] {
     return this.inner.health?.() ?? [];
