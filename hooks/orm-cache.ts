@@ -13,6 +13,7 @@ import {
 import { GuardedStore } from '../source/guarded-store';
 import { KeySpace, primaryKeyText } from '../source/keys';
 import { digest } from '../source/query-key';
+import { MARK_BEGIN, readMark } from '../source/write-marks';
 import { type InvalidationCause, Metrics } from '../source/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
@@ -233,11 +234,13 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     keys: readonly string[],
     versions: readonly Record<string, unknown>[] | undefined,
     cause: InvalidationCause | null,
+    /** The write's generation in the model's write mark, recorded in the tombstones. */
+    generation?: number,
   ): Promise<void> {
     if (cause) this.metrics.invalidated(schema.name, cause);
     await this.#delivered(schema, () =>
       Promise.all([
-        keys.length > 0 ? this.rows.tombstone(schema, keys) : undefined,
+        keys.length > 0 ? this.rows.tombstone(schema, keys, generation) : undefined,
         versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
       ]),
     );
@@ -426,17 +429,17 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   async invalidateAfterWrite(
     options: { transaction?: unknown } | undefined,
     schema: ModelSchema,
-    run: (counted: boolean) => Promise<void>,
-    phase: 'before' | 'after',
+    run: (counted: boolean, generation: number | undefined) => Promise<void>,
+    at: { phase: 'before' | 'after'; generations: ReadonlyMap<ModelSchema, number> },
   ): Promise<void> {
     const transaction = currentTransaction(this.sequelize, options);
     if (transaction) {
-      if (phase === 'before') return;
+      if (at.phase === 'before') return;
       this.metrics.model(schema.name).invalidationsDeferred++;
       aroundCommit(this, transaction, schema, run);
       return;
     }
-    await run(phase === 'after');
+    await run(at.phase === 'after', at.generations.get(schema));
   }
 
   /**
@@ -447,21 +450,34 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * seconds if its writer dies. A store without counters keeps no marks.
    * @internal
    */
-  async whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], write: () => Promise<T>): Promise<T> {
-    if (currentTransaction(this.sequelize, options)) return write();
+  async whileWriting<T>(
+    options: { transaction?: unknown } | undefined,
+    schemas: readonly ModelSchema[],
+    write: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
+  ): Promise<T> {
+    if (currentTransaction(this.sequelize, options)) return write(new Map());
     return this.withMarks(schemas, write);
   }
 
-  /** Run `work` with the write marks of `schemas` raised. @internal */
-  async withMarks<T>(schemas: readonly ModelSchema[], work: () => Promise<T>): Promise<T> {
+  /**
+   * Run `work` with the write marks of `schemas` raised; it gets the write's
+   * generation in each (source/write-marks.ts), where the store gave one.
+   * @internal
+   */
+  async withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
     const store = this.rows.store;
-    if (schemas.length === 0 || !store.counts) return work();
-    const keys = [...new Set(schemas.map((schema) => this.keys.writes(schema)))];
-    const raised = await Promise.all(keys.map((key) => store.step(key, 1, MARK_TTL)));
+    const generations = new Map<ModelSchema, number>();
+    if (schemas.length === 0 || !store.counts) return work(generations);
+    const unique = [...new Set(schemas)];
+    const raised = await Promise.all(unique.map((schema) => store.step(this.keys.writes(schema), MARK_BEGIN, MARK_TTL)));
+    unique.forEach((schema, i) => {
+      const value = raised[i];
+      if (value !== undefined) generations.set(schema, readMark(value).generation);
+    });
     try {
-      return await work();
+      return await work(generations);
     } finally {
-      await Promise.all(keys.map((key, i) => (raised[i] === undefined ? undefined : store.step(key, -1, MARK_TTL))));
+      await Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(this.keys.writes(schema), -1, MARK_TTL))));
     }
   }
 

@@ -11,6 +11,7 @@ import { type Conjunction, conditionText, conjunctionId, conjunctionOf } from '.
 import { InvalidationWarning } from '../source/errors';
 import { primaryKeyText, rowKeyText } from '../source/keys';
 import type { ListLookup, ListPlan, PkValues, SoftExpiry } from '../source/list-cache';
+import type { MarkReading } from '../source/write-marks';
 import type { FillTicket, WarmTicket } from '../source/row-cache';
 import type { AttributeInfo, ModelSchema } from '../source/model-schema';
 import { canonical, digest } from '../source/query-key';
@@ -594,12 +595,13 @@ async function listSelect(
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
-    save: async (tokens, rows, soft) => {
+    save: async (tokens, rows, soft, marks) => {
       const pks = rows.map((row) => pkValuesOf(schema, row));
       if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
       // read before the database read, as a row fill requires.
-      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt }, rows, refreshTickets);
+      const generation = marks.get(cache.keys.writes(schema))?.generation;
+      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt, generation }, rows, refreshTickets);
       await cache.lists.save(plan, tokens, pks, ttl, soft);
     },
     material: (rows) => rows,
@@ -662,7 +664,7 @@ interface EntryCycle<R, M> {
   /** The database read of a miss. */
   read(): Promise<R>;
   /** Store what was read, under the tokens taken before the read. */
-  save(tokens: string[], read: R, soft: SoftExpiry): Promise<unknown>;
+  save(tokens: string[], read: R, soft: SoftExpiry, marks: Map<string, MarkReading>): Promise<unknown>;
   /** The material of a database read (the same shape a hit gives). */
   material(read: R): M;
   /** The caller's answer, built from material it owns. */
@@ -833,7 +835,7 @@ async function fill<R, M>(
   fetched: Map<string, string>,
   report: Report,
 ): Promise<{ material: M }> {
-  const tokens = await cache.lists.prepare(plan, fetched);
+  const prepared = await cache.lists.prepare(plan, fetched);
   await cycle.beforeRead?.();
   const clock = cache.options.clock;
   const started = clock.now();
@@ -842,7 +844,7 @@ async function fill<R, M>(
   report(undefined, { value: material });
   const now = clock.now();
   const soft = { softExpiresAt: now + softTtlFor(cache, plan.schema, options) * 1000, delta: now - started };
-  if (tokens) await cycle.save(tokens, read, soft);
+  if (prepared) await cycle.save(prepared.tokens, read, soft, prepared.marks);
   return { material };
 }
 
@@ -1041,7 +1043,7 @@ async function treeSelect(
       before = await cache.lists.tokenValues(everyWrite, true);
     },
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
-    save: async (tokens, flat, soft) => {
+    save: async (tokens, flat, soft, marks) => {
       const grouped = groupJoin(cache, model, options, flat);
       const encoded = encodeTree(schema, grouped, how.includes);
       const relationKeySet = relationKeys(cache, how.includes, grouped);
@@ -1059,7 +1061,8 @@ async function treeSelect(
         const at = (key: string) => tokens[plan.dependencyKeys.indexOf(key)];
         const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
         if (rowTokens.some((t) => t === undefined)) continue;
-        await replaceRows(cache, s, options, { schema: s, tokens: rowTokens as string[], startedAt }, rows);
+        const generation = marks.get(cache.keys.writes(s))?.generation;
+        await replaceRows(cache, s, options, { schema: s, tokens: rowTokens as string[], startedAt, generation }, rows);
       }
     },
     material: (flat) => groupJoin(cache, model, options, flat),

@@ -27,15 +27,17 @@ export function currentTransaction(sequelize: Sequelize, options: object | undef
 
 /** What a root transaction's commit must do: the invalidations of the writes made in it. */
 interface PendingCommit {
-  schemas: Set<ModelSchema>;
-  runs: ((counted: boolean) => Promise<void>)[];
+  runs: { schema: ModelSchema; run: Invalidation }[];
 }
+
+/** One invalidation of a write: counted or not, with the write's generation in its model's mark. */
+type Invalidation = (counted: boolean, generation: number | undefined) => Promise<void>;
 
 const pending = new WeakMap<Transaction, PendingCommit>();
 
 /** The part of the cache a commit needs. */
 interface Marker {
-  withMarks<T>(schemas: readonly ModelSchema[], work: () => Promise<T>): Promise<T>;
+  withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -49,29 +51,28 @@ interface Marker {
  * entries from before them; invalidating before it as well, under the marks,
  * closes that moment (hooks/write-path.ts, `writing`).
  */
-export function aroundCommit(cache: Marker, transaction: Transaction, schema: ModelSchema, run: (counted: boolean) => Promise<void>): void {
+export function aroundCommit(cache: Marker, transaction: Transaction, schema: ModelSchema, run: Invalidation): void {
   let root = transaction as Transaction & { parent?: Transaction };
   while (root.parent) root = root.parent as Transaction & { parent?: Transaction };
   let entry = pending.get(root);
   if (!entry) {
-    const work: PendingCommit = { schemas: new Set(), runs: [] };
+    const work: PendingCommit = { runs: [] };
     entry = work;
     pending.set(root, work);
     const host = root as unknown as { commit(...args: unknown[]): Promise<unknown> };
     const commit = host.commit;
     host.commit = async function (this: unknown, ...args: unknown[]) {
       pending.delete(root);
-      return cache.withMarks([...work.schemas], async () => {
-        await Promise.all(work.runs.map((r) => r(false)));
+      return cache.withMarks(work.runs.map((r) => r.schema), async (generations) => {
+        await Promise.all(work.runs.map((r) => r.run(false, generations.get(r.schema))));
         try {
           return await commit.apply(this, args);
         } finally {
           // A failed COMMIT's outcome is not known: invalidate all the same.
-          await Promise.all(work.runs.map((r) => r(true)));
+          await Promise.all(work.runs.map((r) => r.run(true, generations.get(r.schema))));
         }
       });
     };
   }
-  entry.schemas.add(schema);
-  entry.runs.push(run);
+  entry.runs.push({ schema, run });
 }

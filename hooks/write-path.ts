@@ -58,8 +58,15 @@ function instanceVersions(schema: ModelSchema, instance: Instance, inserted: boo
   return versions;
 }
 
-/** Before the statement (the first invalidation) or after it (the last, the one counted in metrics). */
-export type Phase = 'before' | 'after';
+/**
+ * Which of a write's two invalidations runs: before the statement (the
+ * first) or after it (the last, the one counted in metrics), with the
+ * write's generation in each model's write mark (source/write-marks.ts).
+ */
+export interface Moment {
+  phase: 'before' | 'after';
+  generations: ReadonlyMap<ModelSchema, number>;
+}
 
 /**
  * Invalidate an instance's row and lists (or the model when its key cannot
@@ -72,7 +79,7 @@ async function instanceChanged(
   options: Options,
   change: 'insert' | 'update' | 'delete',
   cause: InvalidationCause,
-  phase: Phase,
+  at: Moment,
   failed: boolean,
 ): Promise<void> {
   const schema = cache.schemaOf(instance?.constructor);
@@ -80,22 +87,23 @@ async function instanceChanged(
   const versions = instanceVersions(schema, instance, change === 'insert');
   // A failed write's row may be half-known: the whole model then.
   const keys = failed ? undefined : instanceKeys(schema, instance);
-  const run = (counted: boolean) => {
+  const run = (counted: boolean, generation: number | undefined) => {
     const why = counted ? cause : null;
-    if (keys) return cache.rowsChanged(schema, keys, versions, why);
-    if (phase === 'before' && change === 'insert') return cache.rowsChanged(schema, [], versions, why);
+    if (keys) return cache.rowsChanged(schema, keys, versions, why, generation);
+    if (at.phase === 'before' && change === 'insert') return cache.rowsChanged(schema, [], versions, why);
     return cache.modelChanged(schema, why);
   };
-  await cache.invalidateAfterWrite(options, schema, run, phase);
+  await cache.invalidateAfterWrite(options, schema, run, at);
 }
 
 /** Invalidate rows known only by key (values unknown), or the model when even the keys are unknown. */
-async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined, cause: InvalidationCause, phase: Phase) {
+async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Options, keys: string[] | undefined, cause: InvalidationCause, at: Moment) {
   await cache.invalidateAfterWrite(
     options,
     schema,
-    (counted) => (keys ? cache.rowsChanged(schema, keys, undefined, counted ? cause : null) : cache.modelChanged(schema, counted ? cause : null)),
-    phase,
+    (counted, generation) =>
+      keys ? cache.rowsChanged(schema, keys, undefined, counted ? cause : null, generation) : cache.modelChanged(schema, counted ? cause : null),
+    at,
   );
 }
 
@@ -216,14 +224,14 @@ async function affectedChanged(
   options: Options,
   rows: Record<string, unknown>[] | undefined,
   after: (row: Record<string, unknown>) => Record<string, unknown> | undefined,
-  phase: Phase,
+  at: Moment,
 ): Promise<boolean> {
   if (!rows) return false;
   const keys = rows.map((row) => rowKeyText(schema, row));
   if (keys.some((k) => k === undefined)) return false;
   const newer = rows.map(after);
   const versions = newer.every((v) => v !== undefined) ? [...rows, ...(newer as Record<string, unknown>[])] : undefined;
-  await cache.invalidateAfterWrite(options, schema, (counted) => cache.rowsChanged(schema, keys as string[], versions, counted ? 'bulk' : null), phase);
+  await cache.invalidateAfterWrite(options, schema, (counted, generation) => cache.rowsChanged(schema, keys as string[], versions, counted ? 'bulk' : null, generation), at);
   return true;
 }
 
@@ -269,32 +277,32 @@ async function writing<T>(
   options: Options,
   model: unknown,
   write: () => Promise<T>,
-  own: (schema: ModelSchema, phase: Phase, outcome: Outcome<T>) => Promise<void>,
+  own: (schema: ModelSchema, at: Moment, outcome: Outcome<T>) => Promise<void>,
   cause: InvalidationCause,
   cascades: boolean,
 ): Promise<T> {
   const name = tableName(table);
   const models = modelsOfTable(cache, name);
   const targets = cascades ? cascadeTargets(cache, name) : [];
-  const invalidate = (phase: Phase, outcome: Outcome<T>) =>
+  const invalidate = (at: Moment, outcome: Outcome<T>) =>
     Promise.all([
       ...models.map((m) => {
         const schema = cache.schemaOf(m);
         if (!schema) return undefined;
-        if (m === model) return own(schema, phase, outcome);
-        return keysChanged(cache, schema, options, undefined, cause, phase);
+        if (m === model) return own(schema, at, outcome);
+        return keysChanged(cache, schema, options, undefined, cause, at);
       }),
-      ...targets.map((schema) => keysChanged(cache, schema, options, undefined, 'cascade', phase)),
+      ...targets.map((schema) => keysChanged(cache, schema, options, undefined, 'cascade', at)),
     ]);
   const schemas = [...models.map((m) => cache.schemaOf(m)).filter((s): s is ModelSchema => s !== undefined), ...targets];
-  return cache.whileWriting(options, schemas, async () => {
-    await invalidate('before', { failed: false });
+  return cache.whileWriting(options, schemas, async (generations) => {
+    await invalidate({ phase: 'before', generations }, { failed: false });
     let outcome: Outcome<T> = { failed: true };
     try {
       outcome = { value: await write(), failed: false };
       return outcome.value as T;
     } finally {
-      await invalidate('after', outcome);
+      await invalidate({ phase: 'after', generations }, outcome);
     }
   });
 }
@@ -323,8 +331,8 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, values, options = {}] = args as [Instance | null, unknown, unknown, Options];
         const write = () => call(original, this, [instance, table, values, marked(options)]);
-        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
-          instanceChanged(cache, instance as Instance, options, 'insert', 'save', phase, r.failed), 'save', false);
+        return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
+          instanceChanged(cache, instance as Instance, options, 'insert', 'save', at, r.failed), 'save', false);
       } as Fn,
     update: (original) =>
       async function (this: unknown, ...args: unknown[]) {
@@ -333,32 +341,32 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         const paranoid = cache.schemaOf(instance?.constructor)?.paranoid;
         const destroying = !!paranoid && values && values[paranoid.field] != null;
         const write = () => call(original, this, [instance, table, values, where, marked(options)]);
-        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
-          instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', phase, r.failed), 'save',
+        return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
+          instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', at, r.failed), 'save',
           setsKey(cache, tableName(table), columnsOf(values)));
       } as Fn,
     delete: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, where, options = {}] = args as [Instance, unknown, unknown, Options];
         const write = () => call(original, this, [instance, table, where, marked(options)]);
-        return writing(cache, table, options, instance?.constructor, write, (schema, phase, r) =>
-          instanceChanged(cache, instance, options, 'delete', 'destroy', phase, r.failed), 'destroy', true);
+        return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
+          instanceChanged(cache, instance, options, 'delete', 'destroy', at, r.failed), 'destroy', true);
       } as Fn,
     bulkInsert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [table, records, options = {}, attributes] = args as [unknown, Record<string, unknown>[], Options, unknown];
         const write = () => call(original, this, [table, records, marked(options), attributes]);
-        return writing(cache, table, options, options.model, write, async (schema, phase, r) => {
+        return writing(cache, table, options, options.model, write, async (schema, at, r) => {
           // updateOnDuplicate / ignoreDuplicates touch rows found by any unique
           // key. Plain inserts change no cached row (a key that existed would
           // make the insert fail, and a deleted row's key was tombstoned by its
           // delete), but the new rows enter lists; before the statement their
           // generated keys are not known yet.
           const versions = !r.failed && !options.updateOnDuplicate && !options.ignoreDuplicates
-            ? insertedRows(schema, records, phase === 'after' ? r.value : undefined)
+            ? insertedRows(schema, records, at.phase === 'after' ? r.value : undefined)
             : undefined;
-          if (versions) await cache.invalidateAfterWrite(options, schema, (counted) => cache.rowsChanged(schema, [], versions, counted ? 'bulk' : null), phase);
-          else await keysChanged(cache, schema, options, undefined, 'bulk', phase);
+          if (versions) await cache.invalidateAfterWrite(options, schema, (counted) => cache.rowsChanged(schema, [], versions, counted ? 'bulk' : null), at);
+          else await keysChanged(cache, schema, options, undefined, 'bulk', at);
         }, 'bulk', false);
       } as Fn,
     bulkUpdate: (original) =>
@@ -367,10 +375,10 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         const model = modelsOfTable(cache, tableName(table)).includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
         const write = () => call(original, this, [table, values, where, marked(options), attributes]);
-        return writing(cache, table, options, model, write, async (schema, phase) => {
+        return writing(cache, table, options, model, write, async (schema, at) => {
           const set = plainValues(schema, values);
-          const precise = await affectedChanged(cache, schema, options, before, (row) => (set ? { ...row, ...set } : undefined), phase);
-          if (!precise) await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'bulk', phase);
+          const precise = await affectedChanged(cache, schema, options, before, (row) => (set ? { ...row, ...set } : undefined), at);
+          if (!precise) await keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'bulk', at);
         }, 'bulk', setsKey(cache, tableName(table), columnsOf(values)));
       } as Fn,
     bulkDelete: (original) =>
@@ -380,9 +388,9 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         const model = candidates.includes(modelArg) ? modelArg : candidates.includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
         const write = () => call(original, this, [table, where, marked(options), modelArg]);
-        return writing(cache, table, options, model, write, async (schema, phase) => {
-          const precise = !options.truncate && (await affectedChanged(cache, schema, options, before, (row) => row, phase));
-          if (!precise) await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, where), 'bulk', phase);
+        return writing(cache, table, options, model, write, async (schema, at) => {
+          const precise = !options.truncate && (await affectedChanged(cache, schema, options, before, (row) => row, at));
+          if (!precise) await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, where), 'bulk', at);
         }, 'bulk', true);
       } as Fn,
     upsert: (original) =>
@@ -390,12 +398,12 @@ export function writeWrappers(cache: OrmCache): Record<string, (original: Fn) =>
         const [table, insertValues, updateValues, where, options = {}] = args as [unknown, Record<string, unknown>, unknown, unknown, Options];
         const model = options.model;
         const write = () => call(original, this, [table, insertValues, updateValues, where, marked(options)]);
-        return writing(cache, table, options, model, write, async (schema, phase) => {
+        return writing(cache, table, options, model, write, async (schema, at) => {
           // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique
           // key matched, which need not be the primary key the caller passed.
           const values = hasOtherUniqueKeys(model, schema) ? undefined : plainValues(schema, insertValues);
           const key = values ? rowKeyText(schema, values) : undefined;
-          await keysChanged(cache, schema, options, key === undefined ? undefined : [key], 'save', phase);
+          await keysChanged(cache, schema, options, key === undefined ? undefined : [key], 'save', at);
         }, 'save', false);
       } as Fn,
     increment: (original) => arithmeticWrapper(cache, original as unknown as ArithmeticFn) as unknown as Fn,
@@ -446,14 +454,14 @@ export function rawStatement<T>(cache: OrmCache, options: Options, sql: string, 
   const own = tables.flatMap((table) => byTable.get(table) ?? []);
   const cascaded = tables.flatMap((table) => cascadeTargets(cache, table)).filter((s) => !own.includes(s));
   const schemas = [...new Set([...own, ...cascaded])];
-  const invalidate = (phase: Phase) =>
-    Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined, own.includes(schema) ? cause : 'cascade', phase)));
-  return cache.whileWriting(options, schemas, async () => {
-    await invalidate('before');
+  const invalidate = (at: Moment) =>
+    Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined, own.includes(schema) ? cause : 'cascade', at)));
+  return cache.whileWriting(options, schemas, async (generations) => {
+    await invalidate({ phase: 'before', generations });
     try {
       return await run();
     } finally {
-      await invalidate('after');
+      await invalidate({ phase: 'after', generations });
     }
   });
 }
@@ -469,7 +477,7 @@ function arithmeticWrapper(cache: OrmCache, original: ArithmeticFn): ArithmeticF
   return async function (this: unknown, model, table, where, ...rest) {
     const options = (rest[rest.length - 1] ?? {}) as Options;
     const args = [...rest.slice(0, -1), marked(options)];
-    return writing(cache, table, options, model, () => original.call(this, model, table, where, ...args), (schema, phase) =>
-      keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save', phase), 'save', false);
+    return writing(cache, table, options, model, () => original.call(this, model, table, where, ...args), (schema, at) =>
+      keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save', at), 'save', false);
   };
 }

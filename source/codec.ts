@@ -21,7 +21,7 @@ import type { ModelSchema } from './model-schema';
 export type Entry =
   | { type: 'row'; tokens: string[]; values: Record<string, unknown> }
   | { type: 'absent'; tokens: string[] }
-  | { type: 'tombstone' };
+  | { type: 'tombstone'; generation: number | undefined };
 
 /** Returned by the encoder for values it cannot represent faithfully. */
 const UNENCODABLE = Symbol('unencodable');
@@ -89,9 +89,13 @@ export function encodeAbsence(tokens: readonly string[]): string {
   return JSON.stringify(['n', tokens]);
 }
 
-/** A tombstone value; `marker` makes each one distinct for `cas`. */
-export function encodeTombstone(marker: string): string {
-  return JSON.stringify(['x', marker]);
+/**
+ * A tombstone value; `marker` makes each one distinct for `cas`.
+ * `generation` is the write's number in its model's write mark (see
+ * source/write-marks.ts), when it has one.
+ */
+export function encodeTombstone(marker: string, generation?: number): string {
+  return JSON.stringify(generation === undefined ? ['x', marker] : ['x', marker, generation]);
 }
 
 /**
@@ -108,7 +112,8 @@ export function decodeEntry(schema: ModelSchema, text: string | undefined): Entr
     return undefined;
   }
   if (!Array.isArray(parsed)) return undefined;
-  if (parsed[0] === 'x' && parsed.length === 2) return { type: 'tombstone' };
+  if (parsed[0] === 'x' && parsed.length === 2) return { type: 'tombstone', generation: undefined };
+  if (parsed[0] === 'x' && parsed.length === 3 && Number.isSafeInteger(parsed[2])) return { type: 'tombstone', generation: parsed[2] as number };
   if (parsed[0] === 'n' && parsed.length === 2 && Array.isArray(parsed[1]) && parsed[1].every((t) => typeof t === 'string')) {
     return { type: 'absent', tokens: parsed[1] as string[] };
   }

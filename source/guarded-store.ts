@@ -214,21 +214,26 @@ export class GuardedStore {
   }
 
   /**
-   * Whether every counter of `keys` is absent or 0, in one round trip;
-   * `false` when the store failed or a value is not a counter (a planted
-   * value can only make the answer "no"). `true` for a store without
-   * counters.
+   * The counters of `keys` (absent ones as 0) in one round trip;
+   * `undefined` when the store failed or a value is not a counter (a
+   * planted value can only make the caller store nothing). A store without
+   * counters reads every one as 0.
    */
-  async allZero(keys: readonly string[]): Promise<boolean> {
-    if (typeof this.store.incr !== 'function' || keys.length === 0) return true;
+  async counters(keys: readonly string[]): Promise<Map<string, number> | undefined> {
+    const out = new Map(keys.map((key) => [key, 0]));
+    if (typeof this.store.incr !== 'function' || keys.length === 0) return out;
     try {
       const found = await this.store.getMulti(keys);
-      // memcached may leave a decremented number space-padded.
-      for (const value of found.values()) if (value.trim() !== '0') return false;
-      return true;
+      for (const [key, value] of found) {
+        // memcached may leave a decremented number space-padded.
+        const text = value.trim();
+        if (!/^\d{1,15}$/.test(text)) return undefined;
+        out.set(key, Number(text));
+      }
+      return out;
     } catch (error) {
       this.#fail(error, 'getMulti');
-      return false;
+      return undefined;
     }
   }
 

@@ -19,6 +19,7 @@ import { type Conjunction, conjunctionId, rowTuple } from './conjunctions';
 import type { GuardedStore } from './guarded-store';
 import type { KeySpace } from './keys';
 import type { ModelSchema } from './model-schema';
+import { type MarkReading, readMark } from './write-marks';
 
 /** How one list query maps onto keys. */
 export interface ListPlan {
@@ -40,6 +41,13 @@ export interface SoftExpiry {
   softExpiresAt: number;
   /** How long the query that built it took, in ms. */
   delta: number;
+}
+
+/** What a miss read before its database read: the tokens to record, and its models' write marks. */
+export interface Prepared {
+  tokens: string[];
+  /** By mark key (`KeySpace.writes`); every one has no write in flight. */
+  marks: Map<string, MarkReading>;
 }
 
 export interface ListLookup {
@@ -149,16 +157,19 @@ export class ListCache {
 
   /**
    * Before the database read of a miss: register the list's scheme (so that
-   * writers from now on rotate its conjunction tokens) and create missing
-   * tokens. `undefined` when the store cannot tell; nothing is stored then.
+   * writers from now on rotate its conjunction tokens), create missing
+   * tokens, and read the write marks. `undefined` when the store cannot tell
+   * or a write of a model the entry depends on is in flight; nothing is
+   * stored then.
    */
-  async prepare(plan: ListPlan, fetched: Map<string, string>): Promise<string[] | undefined> {
+  async prepare(plan: ListPlan, fetched: Map<string, string>): Promise<Prepared | undefined> {
     // The write marks are read after the tokens (the lookup that gave
     // `fetched`): a write that rotated a token this entry records had raised
     // its mark first, so its mark is seen here unless the write has already
     // made its last invalidation (docs/transparency.md, write marks).
-    const [registryToken, unmarked] = await Promise.all([this.#register(plan), this.store.allZero(plan.markKeys)]);
-    if (registryToken === undefined || !unmarked) return undefined;
+    const [registryToken, firstMarks] = await Promise.all([this.#register(plan), this.#marks(plan)]);
+    if (registryToken === undefined || !firstMarks) return undefined;
+    let marks = firstMarks;
     const registryKey = this.keys.registry(plan.schema);
     const tokens: string[] = [];
     let created = false;
@@ -177,8 +188,25 @@ export class ListCache {
       tokens.push(value);
     }
     // A token read only now may have been set by a write after the marks were read.
-    if (created && !(await this.store.allZero(plan.markKeys))) return undefined;
-    return tokens;
+    if (created) {
+      const again = await this.#marks(plan);
+      if (!again) return undefined;
+      marks = again;
+    }
+    return { tokens, marks };
+  }
+
+  /** The write marks of a plan's models, by mark key; undefined while any write is in flight or the store cannot tell. */
+  async #marks(plan: ListPlan): Promise<Map<string, MarkReading> | undefined> {
+    const counters = await this.store.counters(plan.markKeys);
+    if (!counters) return undefined;
+    const readings = new Map<string, MarkReading>();
+    for (const [key, value] of counters) {
+      const reading = readMark(value);
+      if (reading.inFlight > 0) return undefined;
+      readings.set(key, reading);
+    }
+    return readings;
   }
 
   async #register(plan: ListPlan): Promise<string | undefined> {

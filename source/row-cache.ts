@@ -21,6 +21,7 @@ import type { KeySpace } from './keys';
 import type { Metrics } from './metrics';
 import type { ModelSchema } from './model-schema';
 import type { Clock } from './clock';
+import { readMark } from './write-marks';
 
 /** What a fill recorded before its database read. */
 export interface FillTicket {
@@ -37,6 +38,12 @@ export interface WarmTicket {
   readonly schema: ModelSchema;
   readonly tokens: readonly string[];
   readonly startedAt: number;
+  /**
+   * The model's write generation read (with no write in flight) after the
+   * tokens and before the query: tombstones of writes numbered up to it may
+   * be replaced (source/write-marks.ts).
+   */
+  readonly generation?: number;
 }
 
 /** The result of one multi-get of rows and their tokens. */
@@ -151,8 +158,10 @@ export class RowCache {
   }
 
   /** Whether no write of the model is between its first and last invalidation (see {@link beginFill}). */
-  unmarked(schema: ModelSchema): Promise<boolean> {
-    return this.store.allZero([this.keys.writes(schema)]);
+  async unmarked(schema: ModelSchema): Promise<boolean> {
+    const key = this.keys.writes(schema);
+    const counters = await this.store.counters([key]);
+    return counters !== undefined && readMark(counters.get(key) ?? 0).inFlight === 0;
   }
 
   /** Store the row read after {@link beginFill} unless a write got there first. */
@@ -191,16 +200,29 @@ export class RowCache {
   }
 
   /**
-   * Copy full rows a query returned into the row cache. Only `add`: a present
-   * key is either current or a tombstone, and a warm read has no CAS baseline
-   * to replace a tombstone safely.
+   * Copy full rows a query returned into the row cache: `add` where the key
+   * is absent. A present key is either current or a tombstone; a warm read
+   * has no CAS baseline from before its query, so it replaces a tombstone
+   * only when the write that left it had made its last invalidation before
+   * the query (its generation is at most the ticket's, read with no write in
+   * flight), with `cas` against the tombstone it read, so that a newer write
+   * still wins. Rows read right after writes of them are stored this way.
    */
   async warm(ticket: WarmTicket, rows: ReadonlyArray<readonly [string, Record<string, unknown>]>, ttl: number): Promise<void> {
     await Promise.all(
       rows.map(async ([pkText, row]) => {
         const value = this.#encodeFresh(ticket, row);
         if (value === undefined) return;
-        this.#filled(ticket.schema, await this.store.add(this.keys.row(ticket.schema, pkText), value, ttl));
+        const key = this.keys.row(ticket.schema, pkText);
+        if (await this.store.add(key, value, ttl)) {
+          this.#filled(ticket.schema, true);
+          return;
+        }
+        if (ticket.generation === undefined) return this.#filled(ticket.schema, false);
+        const seen = await this.store.gets(key);
+        const entry = seen ? decodeEntry(ticket.schema, seen.value) : undefined;
+        const older = entry?.type === 'tombstone' && entry.generation !== undefined && entry.generation <= ticket.generation;
+        this.#filled(ticket.schema, !!seen && older && (await this.store.cas(key, value, seen.cas, ttl)));
       }),
     );
   }
@@ -235,9 +257,9 @@ export class RowCache {
     if (stale.length > 0) await this.tombstone(warm.schema, stale);
   }
 
-  /** Replace rows with tombstones (after a write). */
-  async tombstone(schema: ModelSchema, pkTexts: readonly string[]): Promise<void> {
-    const marker = encodeTombstone(randomToken());
+  /** Replace rows with tombstones (after a write; `generation`: the write's, when it has one). */
+  async tombstone(schema: ModelSchema, pkTexts: readonly string[], generation?: number): Promise<void> {
+    const marker = encodeTombstone(randomToken(), generation);
     await Promise.all(
       pkTexts.map((pk) => this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl)),
     );

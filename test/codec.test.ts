@@ -60,7 +60,9 @@ test('garbage and foreign values decode as a miss', (t) => {
   for (const garbage of ['', 'not json', '{"a":1}', '["r"]', '["r",[1],1]', '\u0000\u00ff', JSON.stringify(['r', [], ...Array(12).fill({ z: 1 })])]) {
     t.is(decodeEntry(article, garbage), undefined, garbage);
   }
-  t.deepEqual(decodeEntry(article, encodeTombstone('m')), { type: 'tombstone' });
+  t.deepEqual(decodeEntry(article, encodeTombstone('m')), { type: 'tombstone', generation: undefined });
+  t.deepEqual(decodeEntry(article, encodeTombstone('m', 7)), { type: 'tombstone', generation: 7 });
+  t.deepEqual(decodeEntry(article, '["x","m",1.5]'), undefined, 'a generation is a whole number');
 });
 
 test('primary key values the database treats as one row share one key text', (t) => {

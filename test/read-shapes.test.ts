@@ -85,3 +85,35 @@ test.serial('cache: { refresh: true } after a write behind the cache leaves no o
   t.is((await titles())[0], 'changed behind the cache');
   t.is(((await Article.findByPk(first.id)) as unknown as { title: string }).title, 'changed behind the cache');
 });
+
+test.serial('rows a list read right after writes of them are stored, so the next reads run no SQL', async (t) => {
+  const { db, cache } = t.context;
+  const { Article } = db.models;
+  for (const id of [11, 12, 13]) await Article.update({ title: `written ${id}` }, { where: { id } });
+  const created = (await Article.create({ title: 'written new', authorId: 3 })) as unknown as { id: number };
+  const ids = [11, 12, 13, created.id];
+  const read = async () => ((await Article.findAll({ where: { id: ids }, order: [['id', 'ASC']] })) as unknown as { title: string }[]).map((a) => a.title);
+  const rejectedBefore = cache.metrics.snapshot().models.Article?.row.fillsRejected ?? 0;
+  t.deepEqual(await read(), ['written 11', 'written 12', 'written 13', 'written new']);
+  await cache.settled();
+  db.sql.take();
+  t.deepEqual(await read(), ['written 11', 'written 12', 'written 13', 'written new']);
+  for (const id of ids) await Article.findByPk(id);
+  t.is(db.sql.selects().length, 0, 'the list and its rows are hits');
+  t.is((cache.metrics.snapshot().models.Article?.row.fillsRejected ?? 0) - rejectedBefore, 0);
+});
+
+test.serial('a row read before a write that began after the read cannot replace that write\'s tombstone', async (t) => {
+  const { db, probe, cache } = t.context;
+  const { Article } = db.models;
+  await Article.update({ title: 'first write' }, { where: { id: 14 } });
+  const schema = cache.schemaOf(Article);
+  const rowKey = schema ? cache.keys.row(schema, '14') : '';
+  const held = probe.pauseNext('add', (key) => key === rowKey);
+  await Article.findAll({ where: { id: [14, 15] } }); // its warming of row 14 is held
+  await held.reached;
+  await Article.update({ title: 'second write' }, { where: { id: 14 } });
+  held.release();
+  await cache.settled();
+  t.is(((await Article.findByPk(14)) as unknown as { title: string }).title, 'second write');
+});
