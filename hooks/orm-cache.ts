@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+// Real timers, whatever fake timers an app's tests install (source/clock.ts).
+import { clearTimeout, setTimeout } from 'node:timers';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
 import { type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
 import type { Registry } from 'prom-client';

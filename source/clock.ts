@@ -11,8 +11,20 @@ export interface Clock {
   now(): number;
 }
 
+/**
+ * `Date.now` and `performance.now` as they were when the plugin loaded: an
+ * app's tests that install fake timers (sinon, Jest) freeze the globals, and
+ * the cache's deadlines, lock waits and fill ages must keep real time, or a
+ * query could wait forever on a store answer that came.
+ */
+const wallNow = Date.now;
+const monotonicNow = performance.now.bind(performance);
+
+/** Milliseconds of a monotonic clock, immune to fake timers. */
+export const monotonic = (): number => monotonicNow();
+
 /** The real wall clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => wallNow() };
 
 /** A clock a test moves by hand. */
 export class ManualClock implements Clock {

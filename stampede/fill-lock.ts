@@ -12,6 +12,7 @@
  * fallback has the same rule).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monotonic } from '../source/clock';
 import { randomToken } from '../source/clock';
 import type { GuardedStore } from '../source/guarded-store';
 import type { ReadCounters } from '../source/metrics';
@@ -58,10 +59,10 @@ export class FillLock {
   async wait<T>(key: string, check: () => Promise<T | undefined>, counters: ReadCounters): Promise<T | undefined> {
     counters.lockWaits++;
     const lockKey = `${key}:lock`;
-    const deadline = performance.now() + this.options.lockWaitMs;
+    const deadline = monotonic() + this.options.lockWaitMs;
     let delay = 5;
-    while (performance.now() < deadline) {
-      await sleep(Math.min(delay, Math.max(1, deadline - performance.now())));
+    while (monotonic() < deadline) {
+      await sleep(Math.min(delay, Math.max(1, deadline - monotonic())));
       const [found, held] = await Promise.all([check(), this.store.get(lockKey)]);
       if (found !== undefined) return found;
       // Released (or unreadable): look once more, in case the fill landed

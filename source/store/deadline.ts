@@ -1,3 +1,6 @@
+// From node:timers, not the globals: fake timers an app's tests install must
+// not stop deadlines (see clock.ts).
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { StoreError } from '../errors';
 
 /**

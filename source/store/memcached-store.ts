@@ -12,6 +12,7 @@ import {
   MEMCACHED_RELATIVE_TTL_LIMIT,
 } from './contract';
 import { withDeadline } from './deadline';
+import { systemClock } from '../clock';
 
 /** Options of {@link MemcachedStore}. */
 export interface MemcachedStoreOptions {
@@ -296,7 +297,7 @@ export class MemcachedStore implements CacheStore {
 
   /** Whether `server` came back from an outage too recently to be read from. */
   #returning(server: Server): boolean {
-    return server.breaker.recoveredAt > 0 && Date.now() - server.breaker.recoveredAt < this.#returnGraceMs;
+    return server.breaker.recoveredAt > 0 && systemClock.now() - server.breaker.recoveredAt < this.#returnGraceMs;
   }
 
   async getMulti(keys: readonly string[]): Promise<Map<string, string>> {
@@ -407,7 +408,7 @@ export class MemcachedStore implements CacheStore {
   /** memcached reads expirations above 30 days as absolute Unix times. */
   #protocolTtl(ttlSeconds: number): number {
     const ttl = Math.floor(ttlSeconds);
-    if (ttl > MEMCACHED_RELATIVE_TTL_LIMIT) return Math.floor(Date.now() / 1000) + ttl;
+    if (ttl > MEMCACHED_RELATIVE_TTL_LIMIT) return Math.floor(systemClock.now() / 1000) + ttl;
     return ttl;
   }
 
