@@ -182,7 +182,21 @@ interface Server {
   address: string;
   client: Memcached;
   breaker: CircuitBreaker;
+  /** Operations sent and not answered yet. */
+  active: number;
+  /** Operations waiting for one of those to finish. */
+  waiting: (() => void)[];
 }
+
+/**
+ * Operations in flight per pooled connection. A burst larger than that (a
+ * 40,000-row list: 400 multi-get batches, then 39,000 fills) waits here, and
+ * each operation's deadline starts when it is sent: queued behind the
+ * others inside the client, the last ones would time out although the
+ * server answers every one quickly, and one timed-out batch fails the
+ * whole multi-get.
+ */
+const IN_FLIGHT_PER_CONNECTION = 8;
 
 /**
  * A store on one memcached server or a consistent-hashing ring of them, on the
@@ -219,6 +233,7 @@ export class MemcachedStore implements CacheStore {
   readonly #returnGraceMs: number;
   readonly #servers: Server[];
   readonly #byAddress = new Map<string, Server>();
+  readonly #maxInFlight: number;
   readonly #ring: HashRing;
   #closed = false;
 
@@ -236,6 +251,7 @@ export class MemcachedStore implements CacheStore {
     const failureThreshold = positive('breakerThreshold', options.breakerThreshold, 3);
     const cooldownMs = positive('breakerCooldownMs', options.breakerCooldownMs, 1000);
     const poolSize = positive('poolSize', options.poolSize, 10);
+    this.#maxInFlight = Math.ceil(poolSize) * IN_FLIGHT_PER_CONNECTION;
     this.#returnGraceMs = options.returnGraceMs === 0 ? 0 : positive('returnGraceMs', options.returnGraceMs, cooldownMs + 1000);
 
     this.#ring = new HashRing(list, 'md5', { compatibility: 'ketama', 'default port': 11211 });
@@ -272,7 +288,7 @@ export class MemcachedStore implements CacheStore {
       guardResponseStream(client, address);
       client.on('failure', () => undefined);
       (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
-      const server = { address, client, breaker };
+      const server: Server = { address, client, breaker, active: 0, waiting: [] };
       this.#byAddress.set(address, server);
       return server;
     });
@@ -436,7 +452,18 @@ export class MemcachedStore implements CacheStore {
     }
   }
 
-  #run<T>(operation: string, server: Server, send: (c: Memcached, cb: (e: unknown, r: T) => void) => void): Promise<T> {
+  async #run<T>(operation: string, server: Server, send: (c: Memcached, cb: (e: unknown, r: T) => void) => void): Promise<T> {
+    if (server.active >= this.#maxInFlight) await new Promise<void>((resolve) => server.waiting.push(resolve));
+    server.active++;
+    try {
+      return await this.#send(operation, server, send);
+    } finally {
+      server.active--;
+      server.waiting.shift()?.();
+    }
+  }
+
+  #send<T>(operation: string, server: Server, send: (c: Memcached, cb: (e: unknown, r: T) => void) => void): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('ECLOSED', operation, 'store is closed', server.address));
     if (!server.breaker.allow()) {
       return Promise.reject(new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', server.address));
