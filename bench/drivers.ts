@@ -1,6 +1,6 @@
 /**
  * The driver question of the benchmark: is the `memcached` client (the
- * brief's) the bottleneck? The same four request shapes the cache sends, on
+ * default) the bottleneck? The same four request shapes the cache sends, on
  * the `memcached` client directly, through MemcachedStore (its deadline,
  * breaker and key checks), and on `memcache-client`, interleaved in rounds.
  */

@@ -1,5 +1,5 @@
 /**
- * Includes as pointers (DESIGN.md §3): a query with includes is stored as a
+ * Includes as pointers (docs/architecture.md, Keys and entries): a query with includes is stored as a
  * tree of primary keys — each parent's children per include, in the order the
  * database returned them, belongsToMany children with their through row's key
  * — and every row lives once, in the row cache. The tree is taken from

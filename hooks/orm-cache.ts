@@ -318,7 +318,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Drop the entry `Model.findAll(options)` would use, without running any
-   * SQL (the seed's `clean()`). A primary-key lookup's entry is the row's,
+   * SQL (django-orm-cache's `clean()`). A primary-key lookup's entry is the row's,
    * which gets a tombstone.
    */
   async forget(model: AnyModel, options: FindOptions = {}): Promise<void> {

@@ -860,7 +860,7 @@ function softTtlFor(cache: OrmCache, schema: ModelSchema, options: SelectOptions
  * The rows a valid list points to, in its order: from the row cache, then
  * the missing ones from the database (filled race-free). `undefined` when a
  * pointed-to row no longer exists: the list is stale behind the cache's back
- * and must be rebuilt (the seed's InvalidationWarning).
+ * and must be rebuilt (django-orm-cache's InvalidationWarning).
  */
 async function rowsOfList(
   cache: OrmCache,

@@ -1,5 +1,5 @@
 /**
- * Transactions (DESIGN.md invariant 2): reads inside one bypass the cache,
+ * Transactions (docs/architecture.md, invariant 2): reads inside one bypass the cache,
  * and invalidations of writes inside one run when it commits.
  */
 import type { Sequelize, Transaction } from 'sequelize';

@@ -1,6 +1,6 @@
 /**
  * Query invalidation by conditions, django-cacheops' idea without its Redis
- * sets (DESIGN.md §3). A list whose where pins fields to values depends on a
+ * sets (docs/architecture.md, Keys and entries). A list whose where pins fields to values depends on a
  * token per combination of those values ("conjunction"); the set of field
  * names is its "scheme". A write rotates, for every scheme in use, the tokens
  * of the row's old and new values, so every list the row leaves or enters is

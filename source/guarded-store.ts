@@ -1,5 +1,5 @@
 /**
- * The cache never breaks the app (DESIGN.md invariant 4): every store call
+ * The cache never breaks the app (docs/architecture.md, invariant 4): every store call
  * goes through this guard, which turns a failure of any kind (rejection,
  * synchronous throw, a user store returning garbage) into a miss or a "not
  * stored", counts it, and reports it to the `error` listener.

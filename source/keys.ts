@@ -1,5 +1,5 @@
 /**
- * Cache key layout (DESIGN.md §3):
+ * Cache key layout (docs/architecture.md, Keys and entries):
  *
  *   {ns}:ns                          namespace token (rotated by flush())
  *   {ns}:{model}:{shape}:e           model epoch token (rotated by bulk writes, invalidate(Model))

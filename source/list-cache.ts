@@ -1,7 +1,7 @@
 /**
  * List entries: a query's result as the ordered primary keys of its rows (the
- * seed's pointer lists), valid only while every token it was built under is
- * unchanged (DESIGN.md §3):
+ * django-orm-cache's pointer lists), valid only while every token it was built under is
+ * unchanged (docs/architecture.md, Keys and entries):
  *
  *   namespace token, row epoch   – as for rows
  *   list epoch                    – rows changed in ways the writer could not describe
@@ -268,8 +268,8 @@ export class ListCache {
   }
 
   /**
-   * Store an entry, split over chunk keys when it exceeds one item (the
-   * seed's "key length"). Chunks go first, under a fresh random id, and the
+   * Store an entry, split over chunk keys when it exceeds one item (django-orm-cache's
+   * "key length"). Chunks go first, under a fresh random id, and the
    * head naming them last: a reader never assembles chunks of two versions,
    * and a head is only visible once its chunks are.
    */

@@ -1,5 +1,5 @@
 /**
- * The row cache: one key per row holding the full row (DESIGN.md §3), its
+ * The row cache: one key per row holding the full row (docs/architecture.md, Keys and entries), its
  * validity tied to the namespace and model epoch tokens, and fills made safe
  * against concurrent writes with tombstones plus add/cas (identity_cache's
  * pattern):

@@ -14,7 +14,7 @@ export interface ModelCacheOptions {
   softTtl?: number;
   /**
    * Names of models whose writes also invalidate this model's list entries
-   * (the seed's model dependencies by registration), for queries that read
+   * (django-orm-cache's model dependencies), for queries that read
    * tables their include tree does not show, such as literal subqueries.
    * @default []
    */
@@ -144,7 +144,7 @@ export interface QueryCacheOptions {
   ttl?: number;
   /** Soft expiry of this query's entry, in seconds. */
   softTtl?: number;
-  /** Run the query now and overwrite the entry (the seed's `reset()`). */
+  /** Run the query now and overwrite the entry (django-orm-cache's `reset()`). */
   refresh?: boolean;
   /**
    * Models whose writes also invalidate this query's entry (views, tables a
@@ -153,7 +153,7 @@ export interface QueryCacheOptions {
    */
   dependsOn?: ReadonlyArray<ModelStatic<Model> | string>;
   /**
-   * Name the entry yourself instead of hashing the query (the seed's
+   * Name the entry yourself instead of hashing the query (django-orm-cache's
    * `cache(key=…)`); queries sharing a key share an entry.
    */
   key?: string;

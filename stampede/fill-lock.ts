@@ -1,5 +1,5 @@
 /**
- * One database query per cold key (DESIGN.md invariant 3): a reader that
+ * One database query per cold key (docs/architecture.md, invariant 3): a reader that
  * misses takes a short lock with memcached `add` (atomic across processes,
  * the lease idea of "Scaling Memcache at Facebook", NSDI 2013); the winner
  * queries and fills, the others poll the entry with backoff and take the

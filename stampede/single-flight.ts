@@ -10,7 +10,7 @@
  * flight running boards the next one, which starts when the running one lands.
  * A flight takes no passengers once it has started, so every read it shares
  * began after every passenger began, and a passenger can never receive data
- * from before a write that had returned when it started (DESIGN.md
+ * from before a write that had returned when it started (docs/architecture.md,
  * invariant 1). The price is latency under contention: a passenger waits for
  * the running flight and then its own, about two lookups.
  *

@@ -1,5 +1,5 @@
 /**
- * Soft expiry (the brief's shape): list and count entries carry a
+ * Soft expiry: list and count entries carry a
  * `softExpiresAt` earlier than their hard TTL. A reader that finds a
  * soft-expired (still valid) entry tries a refresh lock with memcached `add`;
  * the winner refreshes — in the background by default, its own caller and

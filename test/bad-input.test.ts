@@ -1,5 +1,5 @@
 /**
- * DESIGN.md invariant 7, as a catalogue: every awkward input gives the
+ * docs/architecture.md, invariant 7, as a catalogue: every awkward input gives the
  * database's answer through the cache on a real memcached, never an invalid
  * or injected memcached command, never a crash. Options are covered in
  * install.test.ts.

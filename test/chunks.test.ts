@@ -1,6 +1,6 @@
 /**
  * Lists larger than one memcached item are split over chunk keys and
- * reassembled (the seed's "key length").
+ * reassembled (django-orm-cache's "key length").
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md invariant 3: however many processes ask for the same cold or
+ * docs/architecture.md, invariant 3: however many processes ask for the same cold or
  * invalidated entry at once, one database query runs. Counted in MariaDB's
  * general log, not in the client.
  */

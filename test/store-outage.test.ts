@@ -1,5 +1,5 @@
 /**
- * DESIGN.md invariant 4: with memcached stopped, hung or refusing
+ * docs/architecture.md, invariant 4: with memcached stopped, hung or refusing
  * connections, every query still returns the database's answer within the
  * store deadline plus database time, failures are counted and emitted, and
  * nothing crashes the process.

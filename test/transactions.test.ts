@@ -1,5 +1,5 @@
 /**
- * DESIGN.md invariant 2: reads inside a transaction neither read nor fill the
+ * docs/architecture.md, invariant 2: reads inside a transaction neither read nor fill the
  * cache; invalidations of writes inside one run on commit, never on rollback.
  */
 import anyTest, { type TestFn } from 'ava';

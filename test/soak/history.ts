@@ -11,7 +11,7 @@
  * one whose write had started before `b` (reads concurrent with a write may
  * see either side of it). A read that could only have seen versions older
  * than that window is **stale after return**, the failure the cache promises
- * never to produce (DESIGN.md invariant 1). A read whose values match no
+ * never to produce (docs/architecture.md, invariant 1). A read whose values match no
  * legal version at all (a rolled-back write, garbage, a row in a list it
  * does not belong to at any legal moment) is **impossible**, also a failure.
  * A **flip-flop** is a read seeing an older version than a read that had
