@@ -277,7 +277,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * so the write returns with its invalidation delivered. While one is still
    * pending this process reads from the database, so it always reads its own
    * writes; other processes can read what it should have removed until the
-   * replay lands (README, Reliability). Any failure in the window counts, not
+   * replay lands (docs/reliability.md). Any failure in the window counts, not
    * just this invalidation's own: replaying too much costs misses, replaying
    * too little would cost stale reads.
    */
@@ -354,7 +354,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Register the cache's metrics (`orm_cache_hits_total{model,kind}` and the
-   * rest, see the README) on a prom-client registry, or on a registry of
+   * rest, see docs/metrics.md) on a prom-client registry, or on a registry of
    * their own when none is given; returns the registry. Register once per
    * registry. Values are read at scrape time.
    *

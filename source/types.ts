@@ -119,7 +119,7 @@ export interface OrmCacheOptions {
    * hung or unreachable memcached) is sent again, in milliseconds, as a
    * rotation of the model's epoch; until it lands, this process reads from
    * the database. Bounds how long other processes can read what the lost
-   * invalidation should have removed (README, Reliability).
+   * invalidation should have removed (docs/reliability.md).
    * @default 100
    */
   replayMs?: number;
