@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tablesWritten } from '../hooks/raw-sql';
+import { tablesRead, tablesWritten } from '../hooks/raw-sql';
 
 const tables = ['articles', 'authors', 'tags', 'article_tags'];
 
@@ -29,5 +29,23 @@ for (const [sql, expected] of cases) {
   test(`raw statement: ${sql.replace(/\n/g, ' ')}`, (t) => {
     const written = tablesWritten(sql, tables);
     t.deepEqual(written === 'all' ? written : [...written].sort(), expected === 'all' ? expected : [...expected].sort());
+  });
+}
+
+const reads: [string, string[] | undefined][] = [
+  ["author_id IN (SELECT id FROM authors WHERE name LIKE 'a%')", ['authors']],
+  ['(SELECT COUNT(*) FROM comments c WHERE c.article_id = Article.id)', ['comments']],
+  ['title DESC', []],
+  ["x IN (SELECT a FROM authors a, tags b WHERE a.note = 'from secret_table')", ['authors', 'tags']],
+  ['id IN (SELECT id FROM mydb.`authors`)', ['authors']],
+  ['id IN (SELECT x FROM authors JOIN secret_table ON 1)', undefined],
+  ['id IN (SELECT 1 FROM information_schema.tables)', undefined],
+  ['EXTRACT(YEAR FROM created_at) = 2026', undefined],
+];
+
+for (const [sql, expected] of reads) {
+  test(`SQL text inside a read: ${sql}`, (t) => {
+    const read = tablesRead(sql, tables);
+    t.deepEqual(read === undefined ? read : [...read].sort(), expected);
   });
 }
