@@ -34,7 +34,8 @@ for (const [sql, expected] of cases) {
 
 const reads: [string, string[] | undefined][] = [
   ["author_id IN (SELECT id FROM authors WHERE name LIKE 'a%')", ['authors']],
-  ['(SELECT COUNT(*) FROM comments c WHERE c.article_id = Article.id)', ['comments']],
+  ['(SELECT COUNT(*) FROM article_tags t WHERE t.article_id = Article.id)', ['article_tags']],
+  ['(SELECT COUNT(*) FROM comments c WHERE c.article_id = Article.id)', undefined],
   ['title DESC', []],
   ["x IN (SELECT a FROM authors a, tags b WHERE a.note = 'from secret_table')", ['authors', 'tags']],
   ['id IN (SELECT id FROM mydb.`authors`)', ['authors']],
