@@ -30,11 +30,15 @@ const DDL = new Set(['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE']);
 
 /** What a statement writes: nothing, the named tables among `tables`, or possibly anything. */
 export function tablesWritten(sql: string, tables: readonly string[]): 'all' | string[] {
-  return statementWrites(sql, tables).tables;
+  return statementWrites(sql, () => tables).tables;
 }
 
-/** {@link tablesWritten}, and whether the statement is DDL (CREATE, ALTER, DROP, RENAME, TRUNCATE). */
-export function statementWrites(sql: string, tables: readonly string[]): { tables: 'all' | string[]; ddl: boolean } {
+/**
+ * {@link tablesWritten}, and whether the statement is DDL (CREATE, ALTER,
+ * DROP, RENAME, TRUNCATE). `tables` is asked for only when the statement
+ * writes named tables.
+ */
+export function statementWrites(sql: string, tables: () => readonly string[]): { tables: 'all' | string[]; ddl: boolean } {
   const text = strip(sql);
   const statements = text.split(';').map((s) => s.trim()).filter(Boolean);
   let writes = false;
@@ -48,7 +52,7 @@ export function statementWrites(sql: string, tables: readonly string[]): { table
     if (DDL.has(first)) ddl = true;
   }
   if (!writes) return { tables: [], ddl };
-  return { tables: named(text, tables), ddl };
+  return { tables: named(text, tables()), ddl };
 }
 
 /** The tables among `tables` that the (stripped) text names. */

@@ -32,6 +32,7 @@ import type { OrmCache } from './orm-cache';
 import { SingleFlight } from '../stampede/single-flight';
 import { checkCacheOption } from './query-options';
 import { tablesRead } from './raw-sql';
+import { modelsByTable } from './tables';
 import { currentTransaction } from './transactions';
 import { type PrimaryKeyWhere, primaryKeyWhere } from './where';
 
@@ -296,12 +297,7 @@ function otherSchemas(cache: OrmCache, schema: ModelSchema, options: SelectOptio
 
 /** The models of every table literal SQL text reads; undefined when it reads a table no model stores. */
 function literalModels(cache: OrmCache, sql: readonly string[]): unknown[] | undefined {
-  const byTable = new Map<string, unknown[]>();
-  for (const model of Object.values(cache.sequelize.models)) {
-    const table = (model as unknown as { getTableName(): string | { tableName: string } }).getTableName();
-    const name = typeof table === 'string' ? table : table.tableName;
-    byTable.set(name, [...(byTable.get(name) ?? []), model]);
-  }
+  const byTable = modelsByTable(cache.sequelize.models);
   const models: unknown[] = [];
   for (const text of sql) {
     const tables = tablesRead(text, [...byTable.keys()]);
@@ -611,12 +607,12 @@ async function listSelect(
 
 /**
  * Put the full rows a list or tree query read into the row cache. Warming
- * is not awaited: the answer does not need it, and a warm row is only ever
- * stored with `add` under the tokens read before the query, so it never
- * replaces a row entry. After `cache: { refresh: true }` the rows cached may
- * be older than what the refresh read (changed behind the cache's back), so
- * they get tombstones instead: the next read fills them by the fill
- * protocol, and a fill that started before the tombstones cannot land.
+ * is not awaited: the answer does not need it, and a warm row never replaces
+ * a row entry, only tombstones of writes that had finished before the query
+ * (RowCache.warm). After `cache: { refresh: true }` the rows cached may be
+ * older than what the refresh read (changed behind the cache's back): they
+ * are replaced by the fill protocol where the refresh began their fills, and
+ * tombstoned otherwise (RowCache.refreshed).
  */
 async function replaceRows(
   cache: OrmCache,

@@ -27,6 +27,7 @@ import type { ModelSchema } from '../source/model-schema';
 import type { InvalidationCause } from '../source/metrics';
 import type { OrmCache } from './orm-cache';
 import { statementWrites } from './raw-sql';
+import { modelsByTable, tableOf } from './tables';
 import { currentTransaction } from './transactions';
 import { rowsOfWhere } from './where';
 
@@ -110,17 +111,10 @@ async function keysChanged(cache: OrmCache, schema: ModelSchema, options: Option
 const CASCADING = /^(CASCADE|SET NULL|SET DEFAULT)$/i;
 
 type ModelMeta = {
-  getTableName(): string | { tableName: string };
   rawAttributes: Record<string, { references?: { model?: unknown }; onDelete?: unknown; onUpdate?: unknown; primaryKey?: boolean; field?: string }>;
   options: { paranoid?: boolean };
 };
 
-function tableOf(model: unknown): string | undefined {
-  const m = model as Partial<ModelMeta> | undefined;
-  if (typeof m?.getTableName !== 'function') return undefined;
-  const table = m.getTableName();
-  return typeof table === 'string' ? table : table.tableName;
-}
 
 /**
  * Models whose rows the database itself changes when rows of `table` are
@@ -244,8 +238,7 @@ function tableName(table: unknown): string | undefined {
 
 /** Every model of the instance stored in `table`. */
 function modelsOfTable(cache: OrmCache, table: string | undefined): unknown[] {
-  if (table === undefined) return [];
-  return Object.values(cache.sequelize.models).filter((model) => tableOf(model) === table);
+  return (table !== undefined && modelsByTable(cache.sequelize.models).get(table)) || [];
 }
 
 /** What the write's statement did: its result, or that it failed. */
@@ -439,19 +432,17 @@ function insertedRows(schema: ModelSchema, records: Record<string, unknown>[], r
  * (cached or not: deleting uncached authors still deletes cached articles).
  */
 export function rawStatement<T>(cache: OrmCache, options: Options, sql: string, run: () => Promise<T>): Promise<T> {
-  const byTable = new Map<string, ModelSchema[]>();
-  for (const model of Object.values(cache.sequelize.models)) {
-    const table = tableOf(model);
-    const schema = cache.schemaOf(model);
-    if (table && !byTable.has(table)) byTable.set(table, []);
-    if (table && schema) byTable.get(table)?.push(schema);
-  }
-  if (byTable.size === 0) return run();
-  const { tables: written, ddl } = statementWrites(sql, [...byTable.keys()]);
-  const tables = written === 'all' ? [...byTable.keys()] : written;
+  // The models are looked up only for a statement that writes (most are reads).
+  let byTable: Map<string, unknown[]> | undefined;
+  const known = () => [...(byTable ??= modelsByTable(cache.sequelize.models)).keys()];
+  const { tables: written, ddl } = statementWrites(sql, known);
+  const tables = written === 'all' ? known() : written;
   if (tables.length === 0) return run();
   const cause: InvalidationCause = ddl ? 'sync' : 'raw';
-  const own = tables.flatMap((table) => byTable.get(table) ?? []);
+  const own = tables
+    .flatMap((table) => byTable?.get(table) ?? [])
+    .map((model) => cache.schemaOf(model))
+    .filter((schema): schema is ModelSchema => schema !== undefined);
   const cascaded = tables.flatMap((table) => cascadeTargets(cache, table)).filter((s) => !own.includes(s));
   const schemas = [...new Set([...own, ...cascaded])];
   const invalidate = (at: Moment) =>
