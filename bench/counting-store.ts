@@ -38,10 +38,6 @@ export class CountingStore implements CacheStore {
     this.total++;
     return this.inner.delete(key);
   }
-  touch(key: string, ttl: number): Promise<boolean> {
-    this.total++;
-    return this.inner.touch(key, ttl);
-  }
   close(): Promise<void> {
     return this.inner.close();
   }

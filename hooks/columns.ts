@@ -1,5 +1,6 @@
 /** Result columns of a select, resolved against the model's stored attributes. */
 import type { ModelSchema } from '../source/model-schema';
+import { escapeRegExp } from '../source/util';
 
 export interface Column {
   /** Key in the result object. */
@@ -32,6 +33,18 @@ export function projection(schema: ModelSchema, attributes: unknown): Column[] |
     }
   }
   return columns;
+}
+
+/** Whether `columns` are every stored attribute under its own name (a full row). */
+export function isFullRow(schema: ModelSchema, columns: readonly Column[] | undefined): columns is Column[] {
+  return !!columns && columns.length === schema.attributes.length && columns.every((c) => c.as === c.from);
+}
+
+/** A cached row as the result columns name it. */
+export function project(row: Record<string, unknown>, columns: readonly Column[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const column of columns) out[column.as] = row[column.from];
+  return out;
 }
 
 /** The parts of find options that name attributes (selected, filtered, ordered, grouped, aggregated). */
@@ -67,7 +80,7 @@ export function mentionsExcluded(
   };
   gather(options, 0);
   if (names.size === 0) return false;
-  const words = [...names].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const words = [...names].map((n) => escapeRegExp(n));
   const inText = new RegExp(`(^|[^A-Za-z0-9_$])(${words.join('|')})($|[^A-Za-z0-9_$])`);
   const seen = new Set<object>();
   const walk = (value: unknown, depth: number): boolean => {

@@ -13,8 +13,12 @@ import { OrmCacheError } from '../source/errors';
 import { resolveOptions } from '../source/options';
 import type { OrmCacheOptions } from '../source/types';
 import { OrmCache } from './orm-cache';
-import { cachedRawSelect, cachedSelect, type RawSelectFn, type SelectFn } from './read-path';
-import { ORM_WRITE, rawStatement, writeWrappers } from './write-path';
+import type { RawSelectFn, SelectFn } from './query-options';
+import { cachedRawSelect } from './select/count-select';
+import { cachedSelect } from './select/select-wrapper';
+import { rawStatement } from './write/raw-statements';
+import { writeWrappers } from './write/write-wrappers';
+import { ORM_WRITE } from './write/writing';
 
 const installed = new WeakMap<Sequelize, OrmCache>();
 

@@ -1,6 +1,4 @@
 import { EventEmitter } from 'node:events';
-// Real timers, whatever fake timers an app's tests install (source/clock.ts).
-import { clearTimeout, setTimeout } from 'node:timers';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
 import { type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
 import type { Registry } from 'prom-client';
@@ -11,49 +9,27 @@ import {
   type Middleware,
   metricsHandler,
   serverTimingHandler,
-} from '../source/express';
-import { GuardedStore } from '../source/guarded-store';
+} from '../source/http/express';
+import { GuardedStore } from '../source/store/guarded-store';
 import { KeySpace, primaryKeyText } from '../source/keys';
-import { digest } from '../source/query-key';
-import { MARK_BEGIN, readMark } from '../source/write-marks';
-import { type InvalidationCause, Metrics } from '../source/metrics';
+import { InvalidationDelivery } from '../source/invalidation/delivery';
+import { underMarks } from '../source/tokens/write-marks';
+import { type InvalidationCause, Metrics } from '../source/metrics/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
-import { ListCache } from '../source/list-cache';
-import { registerMetrics } from '../source/prometheus';
-import { RowCache } from '../source/row-cache';
+import { EntryCache } from '../source/lists/entry-cache';
+import { registerMetrics } from '../source/metrics/prometheus';
+import { RowCache } from '../source/rows/row-cache';
 import { FillLock } from '../stampede/fill-lock';
 import { SingleFlight } from '../stampede/single-flight';
 import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
-import { FORGET, Forgotten } from './read-path';
+import type { Invalidation, ReadContext, WriteContext, WriteMoment } from './cache-context';
+import { FORGET, Forgotten } from './select/forget';
+import { perQuery } from './query-options';
 import { aroundCommit, currentTransaction } from './transactions';
-
-/**
- * A digest of the instance settings that decide which JavaScript value a
- * column's content becomes (the connection time zone, the driver's date,
- * number and type-cast options): two instances that differ in them read
- * the same DATETIME as different instants, so neither may serve the
- * other's entries, though both must see the other's invalidations.
- */
-function valueProfile(sequelize: Sequelize): string {
-  const options = (sequelize as unknown as { options?: { timezone?: unknown; dialectOptions?: Record<string, unknown> } }).options ?? {};
-  const driver = options.dialectOptions ?? {};
-  const parsing = ['dateStrings', 'typeCast', 'supportBigNumbers', 'bigNumberStrings', 'decimalNumbers', 'timezone'].map((name) => {
-    const value = driver[name];
-    return typeof value === 'function' ? String(value) : (value ?? null);
-  });
-  return digest(JSON.stringify([options.timezone ?? null, parsing])).slice(0, 8);
-}
-
-/**
- * Seconds a write mark outlives its last step: a writer that dies with its
- * mark up blocks fills of that model for at most this long (reads stay
- * correct, from the database). A single write (or commit) that takes longer
- * is no longer marked after it: its last invalidation still runs.
- */
-export const MARK_TTL = 60;
+import { valueProfile } from './value-profile';
 
 /** Events of an {@link OrmCache}. */
 export interface OrmCacheEvents {
@@ -78,7 +54,7 @@ export type AnyModel = ModelStatic<Model>;
  * console.log(cache.metrics.snapshot().rowHits);
  * ```
  */
-export class OrmCache extends EventEmitter<OrmCacheEvents> {
+export class OrmCache extends EventEmitter<OrmCacheEvents> implements ReadContext, WriteContext {
   /** Counters; `metrics.snapshot()` returns a plain copy. */
   readonly metrics: Metrics;
   /** The store entries live in. */
@@ -86,7 +62,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly rows: RowCache;
   /** @internal */
-  readonly lists: ListCache;
+  readonly entries: EntryCache;
   /** @internal */
   readonly locks: FillLock;
   /** @internal */
@@ -101,9 +77,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly #background = new Set<Promise<unknown>>();
   /** Models already reported as not cacheable. */
   readonly #uncacheable = new Set<string>();
-  /** Models whose invalidation did not reach the store, by name: their epochs are rotated until it does. */
-  readonly #unsent = new Map<string, ModelSchema>();
-  #replayTimer: NodeJS.Timeout | undefined;
+  readonly #delivery: InvalidationDelivery;
   #registry: Registry | undefined;
   #installed = true;
   /** Whether `models` names still wait for the app's models to be checked against. */
@@ -128,7 +102,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', error);
     }, options.sign, { key: this.keys.namespaceToken(), suffix: `|${valueProfile(sequelize)}` });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
-    this.lists = new ListCache(guarded, this.keys);
+    this.entries = new EntryCache(guarded, this.keys);
+    this.#delivery = new InvalidationDelivery(this.rows, this.entries, this.metrics, options.replayMs);
     this.locks = new FillLock(guarded, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
     this.stampede = new SoftExpiryGuard(this.locks, options.clock, {
       refreshMode: options.refreshMode,
@@ -224,28 +199,15 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     return this.rowsChanged(schema, [text], undefined, 'manual');
   }
 
-  /**
-   * Rows changed: tombstone their entries (`keys`) and invalidate the lists
-   * their old and new `versions` belong to, or every list of the model when
-   * the versions are not known. A `cause` of null is not counted (a write's
-   * first invalidation, before its statement).
-   * @internal
-   */
-  async rowsChanged(
+  /** See InvalidationDelivery.rowsChanged (source/invalidation/delivery.ts). @internal */
+  rowsChanged(
     schema: ModelSchema,
     keys: readonly string[],
     versions: readonly Record<string, unknown>[] | undefined,
     cause: InvalidationCause | null,
-    /** The write's generation in the model's write mark, recorded in the tombstones. */
     generation?: number,
   ): Promise<void> {
-    if (cause) this.metrics.invalidated(schema.name, cause);
-    await this.#delivered(schema, () =>
-      Promise.all([
-        keys.length > 0 ? this.rows.tombstone(schema, keys, generation) : undefined,
-        versions ? this.lists.rowsChanged(schema, versions) : this.lists.allListsChanged(schema),
-      ]),
-    );
+    return this.#delivery.rowsChanged(schema, keys, versions, cause, generation);
   }
 
   /** Report rows a list pointed to that no longer exist. @internal */
@@ -254,10 +216,9 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     if (this.listenerCount('invalidationWarning') > 0) this.emit('invalidationWarning', warning);
   }
 
-  /** Rows changed that cannot be named: every row and list of the model (`cause` null: not counted). @internal */
-  async modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void> {
-    if (cause) this.metrics.invalidated(schema.name, cause);
-    await this.#delivered(schema, () => this.rows.rotateEpoch(schema));
+  /** Rows changed that cannot be named: every row and list of the model. @internal */
+  modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void> {
+    return this.#delivery.modelChanged(schema, cause);
   }
 
   /**
@@ -265,55 +226,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * not reached the store yet (it is replayed until it does). @internal
    */
   get suspended(): boolean {
-    return this.#unsent.size > 0;
-  }
-
-  /**
-   * Run an invalidation; if any store operation failed meanwhile (a timeout,
-   * a dropped connection, a hung or unreachable server), the model's epoch
-   * is rotated, which invalidates every row and list of the model: at once,
-   * twice more with short pauses, and then every `replayMs` until the store
-   * takes it. A store that merely dropped a connection takes the first retry,
-   * so the write returns with its invalidation delivered. While one is still
-   * pending this process reads from the database, so it always reads its own
-   * writes; other processes can read what it should have removed until the
-   * replay lands (docs/reliability.md). Any failure in the window counts, not
-   * just this invalidation's own: replaying too much costs misses, replaying
-   * too little would cost stale reads.
-   */
-  async #delivered(schema: ModelSchema, run: () => Promise<unknown>): Promise<void> {
-    const failuresBefore = this.metrics.storeErrors;
-    await run();
-    if (this.metrics.storeErrors === failuresBefore) return;
-    for (const pause of [0, 10, 40]) {
-      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      if (await this.rows.rotateEpoch(schema)) return;
-    }
-    this.metrics.lostInvalidations++;
-    this.#unsent.set(schema.name, schema);
-    this.#scheduleReplay();
-  }
-
-  #scheduleReplay(): void {
-    if (this.#replayTimer || this.#unsent.size === 0 || !this.#installed) return;
-    this.#replayTimer = setTimeout(() => {
-      this.#replayTimer = undefined;
-      void this.#replay();
-    }, this.options.replayMs);
-    // A pending replay must not keep a finished program alive.
-    this.#replayTimer.unref();
-  }
-
-  async #replay(): Promise<void> {
-    await Promise.all(
-      [...this.#unsent].map(async ([name, schema]) => {
-        if (await this.rows.rotateEpoch(schema)) {
-          this.#unsent.delete(name);
-          this.metrics.invalidationsReplayed++;
-        }
-      }),
-    );
-    this.#scheduleReplay();
+    return this.#delivery.pending;
   }
 
   /**
@@ -322,9 +235,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * which gets a tombstone.
    */
   async forget(model: AnyModel, options: FindOptions = {}): Promise<void> {
-    const cacheOption = typeof options.cache === 'object' && options.cache !== null ? options.cache : {};
     try {
-      await model.findAll({ ...options, cache: { ...cacheOption, [FORGET]: true } as QueryCacheOptions });
+      await model.findAll({ ...options, cache: { ...perQuery(options), [FORGET]: true } as QueryCacheOptions });
     } catch (error) {
       if (error instanceof Forgotten) return;
       throw error;
@@ -431,8 +343,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   async invalidateAfterWrite(
     options: { transaction?: unknown } | undefined,
     schema: ModelSchema,
-    run: (counted: boolean, generation: number | undefined) => Promise<void>,
-    at: { phase: 'before' | 'after'; generations: ReadonlyMap<ModelSchema, number> },
+    run: Invalidation,
+    at: WriteMoment,
   ): Promise<void> {
     const transaction = currentTransaction(this.sequelize, options);
     if (transaction) {
@@ -446,10 +358,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Run `write` with the write marks of `schemas` raised (none inside a
-   * transaction: its commit raises them). While a model's mark is up,
-   * readers store no entry that depends on it (their database read may
-   * predate the write's commit); the mark expires after {@link MARK_TTL}
-   * seconds if its writer dies. A store without counters keeps no marks.
+   * transaction: its commit raises them); see source/write-marks.ts.
    * @internal
    */
   async whileWriting<T>(
@@ -461,26 +370,9 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     return this.withMarks(schemas, write);
   }
 
-  /**
-   * Run `work` with the write marks of `schemas` raised; it gets the write's
-   * generation in each (source/write-marks.ts), where the store gave one.
-   * @internal
-   */
-  async withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
-    const store = this.rows.store;
-    const generations = new Map<ModelSchema, number>();
-    if (schemas.length === 0 || !store.counts) return work(generations);
-    const unique = [...new Set(schemas)];
-    const raised = await Promise.all(unique.map((schema) => store.step(this.keys.writes(schema), MARK_BEGIN, MARK_TTL)));
-    unique.forEach((schema, i) => {
-      const value = raised[i];
-      if (value !== undefined) generations.set(schema, readMark(value).generation);
-    });
-    try {
-      return await work(generations);
-    } finally {
-      await Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(this.keys.writes(schema), -1, MARK_TTL))));
-    }
+  /** Run `work` with the write marks of `schemas` raised (source/write-marks.ts). @internal */
+  withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
+    return underMarks(this.rows.store, this.keys, schemas, work);
   }
 
   /**
@@ -490,7 +382,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   uninstall(): void {
     if (!this.#installed) return;
     this.#installed = false;
-    clearTimeout(this.#replayTimer);
+    this.#delivery.stop();
     this.#uninstall();
     if (this.options.ownsStore) void this.store.close().catch(() => undefined);
   }

@@ -7,15 +7,7 @@
 import { keyValueText, primaryKeyText } from '../source/keys';
 import type { AttributeInfo, ModelSchema } from '../source/model-schema';
 
-const OP_EQ = Symbol.for('eq');
-const OP_IN = Symbol.for('in');
-const OP_AND = Symbol.for('and');
-
-function isPlainObject(value: unknown): value is Record<string | symbol, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
+import { isPlainObject, Op } from '../source/util';
 
 function isScalar(value: unknown): value is string | number | bigint {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
@@ -26,7 +18,7 @@ function equalityValue(condition: unknown): unknown {
   if (isScalar(condition)) return condition;
   if (isPlainObject(condition) && Object.keys(condition).length === 0) {
     const symbols = Object.getOwnPropertySymbols(condition);
-    if (symbols.length === 1 && symbols[0] === OP_EQ && isScalar(condition[OP_EQ])) return condition[OP_EQ];
+    if (symbols.length === 1 && symbols[0] === Op.eq && isScalar(condition[Op.eq])) return condition[Op.eq];
   }
   return undefined;
 }
@@ -38,7 +30,7 @@ function equalityValues(condition: unknown): unknown[] | undefined {
   let list: unknown = condition;
   if (isPlainObject(condition) && Object.keys(condition).length === 0) {
     const symbols = Object.getOwnPropertySymbols(condition);
-    if (symbols.length === 1 && symbols[0] === OP_IN) list = condition[OP_IN];
+    if (symbols.length === 1 && symbols[0] === Op.in) list = condition[Op.in];
   }
   return Array.isArray(list) && list.length > 0 && list.every(isScalar) ? list : undefined;
 }
@@ -51,8 +43,8 @@ function attributeOf(schema: ModelSchema, key: string): AttributeInfo | undefine
 export function splitParanoid(schema: ModelSchema, where: unknown): { where: unknown; paranoid: boolean } {
   if (!schema.paranoid || !isPlainObject(where) || Object.keys(where).length !== 0) return { where, paranoid: false };
   const symbols = Object.getOwnPropertySymbols(where);
-  const parts = where[OP_AND];
-  if (symbols.length !== 1 || symbols[0] !== OP_AND || !Array.isArray(parts) || parts.length !== 2) {
+  const parts = where[Op.and];
+  if (symbols.length !== 1 || symbols[0] !== Op.and || !Array.isArray(parts) || parts.length !== 2) {
     return { where, paranoid: false };
   }
   const [first, rest] = parts as [unknown, unknown];
@@ -69,7 +61,7 @@ export function isParanoidClause(schema: ModelSchema, clause: unknown): boolean 
   if (condition === null) return true;
   if (!isPlainObject(condition) || Object.keys(condition).length !== 0) return false;
   const symbols = Object.getOwnPropertySymbols(condition);
-  return symbols.length === 1 && symbols[0] === OP_EQ && condition[OP_EQ] === null;
+  return symbols.length === 1 && symbols[0] === Op.eq && condition[Op.eq] === null;
 }
 
 /** A where that names exactly one row by its full primary key. */

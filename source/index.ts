@@ -12,7 +12,8 @@
 export { ormCache } from '../hooks/install';
 export { OrmCache, type OrmCacheEvents, type AnyModel } from '../hooks/orm-cache';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export { MemcachedStore, type MemcachedStoreOptions, memcachedKey } from './store/memcached-store';
+export { MemcachedStore, type MemcachedStoreOptions } from './store/memcached-store';
+export { memcachedKey } from './store/memcached-client';
 export type { CacheStore, CasValue, ServerHealth } from './store/contract';
 export { InvalidationWarning, OptionError, OrmCacheError, StoreError, type StoreErrorCode } from './errors';
 export type { ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';
@@ -24,8 +25,8 @@ export type {
   ReadCounters,
   ReadKind,
   RecentWarning,
-} from './metrics';
-export { Metrics } from './metrics';
-export type { DashboardOptions, MetricsMiddlewareOptions, Middleware } from './express';
+} from './metrics/metrics';
+export { Metrics } from './metrics/metrics';
+export type { DashboardOptions, MetricsMiddlewareOptions, Middleware } from './http/express';
 export { type Clock, ManualClock } from './clock';
 export { DEFAULT_OPTIONS } from './options';

@@ -13,8 +13,8 @@
  * Primary key text is the decimal digits for integer keys and a digest for
  * everything else, so no where-value can form an unsafe or colliding key.
  */
-import { createHash } from 'node:crypto';
 import type { AttributeInfo, ModelSchema } from './model-schema';
+import { digest } from './util';
 
 const INTEGER_TEXT = /^-?(0|[1-9]\d{0,19})$/;
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -46,10 +46,6 @@ export function keyValueText(attribute: AttributeInfo, value: unknown): string |
     default:
       return undefined;
   }
-}
-
-function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 32);
 }
 
 /** Key text of a whole primary key (one value per primary key attribute). */

@@ -7,7 +7,7 @@
  * Only data is read from the model class (no Sequelize runtime import), so the
  * plugin works with whichever copy of the sequelize module the app uses.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from './util';
 
 /** How a value of an attribute is written into an entry. */
 export type ValueKind = 'date' | 'json' | 'plain';
@@ -154,10 +154,10 @@ export function modelSchema(model: ModelLike, exclude: readonly string[] = []): 
     Object.entries(raw).map(([name, d]) => [name, d.field ?? name, typeText(d.type), !!d.primaryKey]),
     ...(exclude.length > 0 ? [[...exclude].sort()] : []),
   ]);
-  const hash = createHash('sha256').update(shape).digest('base64url').slice(0, 10);
+  const hash = sha256(shape, 10);
   const keyName = /^[A-Za-z0-9_$.-]{1,64}$/.test(model.name)
     ? model.name
-    : createHash('sha256').update(model.name).digest('base64url').slice(0, 16);
+    : sha256(model.name, 16);
 
   const schema: ModelSchema = {
     name: model.name,

@@ -16,8 +16,8 @@
  */
 import pLimit from 'p-limit';
 import type { Clock } from '../source/clock';
-import type { SoftExpiry } from '../source/list-cache';
-import type { ReadCounters } from '../source/metrics';
+import type { SoftExpiry } from '../source/lists/entry-format';
+import type { ReadCounters } from '../source/metrics/metrics';
 import type { FillLock } from './fill-lock';
 
 export interface SoftExpiryOptions {

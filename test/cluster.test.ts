@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemcachedStore, ormCache } from '../source';
-import { conjunctionId } from '../source/conjunctions';
+import { conjunctionId } from '../source/tokens/conjunctions';
 import { KeySpace } from '../source/keys';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import { MemcachedServer } from './harness/servers';

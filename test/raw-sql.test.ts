@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tablesRead, tablesWritten } from '../hooks/raw-sql';
+import { tablesRead, tablesWritten } from '../source/sql-text';
 
 const tables = ['articles', 'authors', 'tags', 'article_tags'];
 

@@ -48,8 +48,6 @@ export interface CacheStore {
   cas(key: string, value: string, cas: string, ttlSeconds: number): Promise<boolean>;
   /** Remove `key`; `true` when it existed. */
   delete(key: string): Promise<boolean>;
-  /** Reset the TTL of `key`; `true` when it existed. */
-  touch(key: string, ttlSeconds: number): Promise<boolean>;
   /**
    * Add `delta` (a negative one subtracts, never below 0) to the decimal
    * counter under `key`, creating it at `max(delta, 0)` when absent, and

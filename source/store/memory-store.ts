@@ -120,14 +120,6 @@ export class MemoryStore implements CacheStore {
     return true;
   }
 
-  async touch(key: string, ttlSeconds: number): Promise<boolean> {
-    const item = this.#live(key, 'touch');
-    if (!item) return false;
-    item.expiresAt = this.#expiry(ttlSeconds);
-    if (item.expiresAt <= this.#clock.now()) this.#remove(key, item);
-    return true;
-  }
-
   async incr(key: string, delta: number, ttlSeconds: number): Promise<number> {
     const item = this.#live(key, 'incr');
     const current = item ? Number.parseInt(item.value, 10) : 0;

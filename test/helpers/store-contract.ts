@@ -86,16 +86,6 @@ export function storeContract(test: TestFn<ContractContext>, name: string): void
     t.is(await store.get(key), 'x');
   });
 
-  test(`${name}: touch extends the ttl of a present key`, async (t) => {
-    const { store, pass } = t.context;
-    const key = k('touch');
-    await store.set(key, 'x', 1);
-    t.true(await store.touch(key, 60));
-    await pass(2.1);
-    t.is(await store.get(key), 'x');
-    t.false(await store.touch(k('absent'), 60));
-  });
-
   test(`${name}: incr creates a counter, steps it both ways without going below 0, reads back as decimal text and keeps it alive`, async (t) => {
     const { store, pass } = t.context;
     if (!store.incr) return t.fail('the store keeps no counters');

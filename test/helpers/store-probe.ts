@@ -5,7 +5,7 @@
  */
 import type { CacheStore, CasValue, ServerHealth } from '../../source/store/contract';
 
-type Op = 'get' | 'getMulti' | 'gets' | 'set' | 'add' | 'cas' | 'delete' | 'touch' | 'incr';
+type Op = 'get' | 'getMulti' | 'gets' | 'set' | 'add' | 'cas' | 'delete' | 'incr';
 
 /** A pending pause: resolves `reached` when an operation arrives, waits for `release()`. */
 export interface Gate {
@@ -14,7 +14,7 @@ export interface Gate {
 }
 
 export class ProbeStore implements CacheStore {
-  readonly counts: Record<Op, number> = { get: 0, getMulti: 0, gets: 0, set: 0, add: 0, cas: 0, delete: 0, touch: 0, incr: 0 };
+  readonly counts: Record<Op, number> = { get: 0, getMulti: 0, gets: 0, set: 0, add: 0, cas: 0, delete: 0, incr: 0 };
   readonly results: { op: Op; key: string; result: unknown }[] = [];
   #gates: { op: Op; match: (key: string) => boolean; arrive: (v: { op: Op; key: string }) => void; wait: Promise<void> }[] = [];
 
@@ -105,9 +105,6 @@ export class ProbeStore implements CacheStore {
   }
   delete(key: string): Promise<boolean> {
     return this.#through('delete', key, () => this.inner.delete(key));
-  }
-  touch(key: string, ttl: number): Promise<boolean> {
-    return this.#through('touch', key, () => this.inner.touch(key, ttl));
   }
   incr(key: string, delta: number, ttl: number): Promise<number> {
     return this.#through('incr', key, () => {

@@ -5,10 +5,10 @@
  * stored", counts it, and reports it to the `error` listener.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { randomToken } from './clock';
-import { StoreError } from './errors';
-import type { Metrics } from './metrics';
-import type { CacheStore, CasValue } from './store/contract';
+import { randomToken } from '../clock';
+import { StoreError } from '../errors';
+import type { Metrics } from '../metrics/metrics';
+import type { CacheStore, CasValue } from './contract';
 
 export type ErrorReporter = (error: StoreError) => void;
 

@@ -11,14 +11,14 @@
  * way; anything else (attribute subsets, `raw`) stays a whole value.
  */
 import type { Model, ModelStatic } from 'sequelize';
-import { decodeValue, encodeValue } from '../source/codec';
-import { conditionText, conjunctionId } from '../source/conjunctions';
-import { primaryKeyText } from '../source/keys';
-import type { PkValues } from '../source/list-cache';
-import type { AttributeInfo, ModelSchema } from '../source/model-schema';
-import type { OrmCache } from './orm-cache';
-import { type Column, projection } from './columns';
-import { onlyParanoid } from './where';
+import { decodeValue, encodeValue } from '../../source/codec';
+import { conditionText, conjunctionId } from '../../source/tokens/conjunctions';
+import { primaryKeyText } from '../../source/keys';
+import type { PkValues } from '../../source/lists/entry-format';
+import type { AttributeInfo, ModelSchema } from '../../source/model-schema';
+import type { SchemaLookup } from '../cache-context';
+import { type Column, isFullRow, project, projection } from '../columns';
+import { onlyParanoid } from '../where';
 
 /**
  * The children of one parent as a relation: the rows of `schema` whose
@@ -79,15 +79,12 @@ function relationOf(include: RawInclude, target: ModelSchema, through: ModelSche
   return { schema, field, sourceKey };
 }
 
-const full = (schema: ModelSchema, columns: Column[] | undefined): columns is Column[] =>
-  !!columns && columns.length === schema.attributes.length && columns.every((c) => c.as === c.from);
-
 /**
  * The include tree in pointer form, or undefined when some level cannot be.
  * @param looseOrder - the query orders by included columns under a limit or
  *   offset, so a child write can move parents in or out: every include filters.
  */
-export function pointerIncludes(cache: OrmCache, includes: unknown, looseOrder = false): IncludeInfo[] | undefined {
+export function pointerIncludes(cache: SchemaLookup, includes: unknown, looseOrder = false): IncludeInfo[] | undefined {
   if (!Array.isArray(includes)) return [];
   const out: IncludeInfo[] = [];
   for (const include of includes as RawInclude[]) {
@@ -97,12 +94,12 @@ export function pointerIncludes(cache: OrmCache, includes: unknown, looseOrder =
     if (!['BelongsTo', 'HasOne', 'HasMany', 'BelongsToMany'].includes(String(type))) return undefined;
     const schema = cache.schemaOf(include.model);
     const columns = schema && projection(schema, include.attributes);
-    if (!schema || !full(schema, columns) || typeof include.as !== 'string') return undefined;
+    if (!schema || !isFullRow(schema, columns) || typeof include.as !== 'string') return undefined;
     let through: IncludeInfo['through'];
     if (type === 'BelongsToMany') {
       const throughSchema = cache.schemaOf(include.through?.model);
       const throughColumns = throughSchema && projection(throughSchema, include.through?.attributes);
-      if (!throughSchema || !full(throughSchema, throughColumns) || typeof include.through?.as !== 'string') return undefined;
+      if (!throughSchema || !isFullRow(throughSchema, throughColumns) || typeof include.through?.as !== 'string') return undefined;
       through = { as: include.through.as, model: include.through.model as ModelStatic<Model>, schema: throughSchema, columns: throughColumns };
     }
     const children = pointerIncludes(cache, include.include, looseOrder);
@@ -243,12 +240,6 @@ export function treeKeys(schema: ModelSchema, tree: Node[], includes: IncludeInf
 /** Rows by schema and key text, as the hit path fetched them. */
 export type RowIndex = Map<ModelSchema, Map<string, Record<string, unknown>>>;
 
-function project(row: Record<string, unknown>, columns: Column[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const column of columns) out[column.as] = row[column.from];
-  return out;
-}
-
 /** Whether two key values are the same (the database's integers may come back as numbers or strings). */
 function sameKey(a: unknown, b: unknown): boolean {
   if (a === null || a === undefined || b === null || b === undefined) return false;
@@ -322,7 +313,7 @@ export function relationsOf(includes: IncludeInfo[], into: Relation[] = []): Rel
  * `undefined` when a parent's key is not comparable (nothing is stored then).
  */
 export function relationKeys(
-  cache: OrmCache,
+  cache: SchemaLookup,
   includes: IncludeInfo[],
   grouped: Record<string, unknown>[],
 ): Set<string> | undefined {

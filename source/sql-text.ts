@@ -6,6 +6,7 @@
  * and a statement whose tables cannot be known (CALL, EXECUTE) invalidates
  * every cached model.
  */
+import { escapeRegExp } from './util';
 
 /** First keywords of statements that never change rows. */
 const READ_ONLY = new Set([
@@ -58,7 +59,7 @@ export function statementWrites(sql: string, tables: () => readonly string[]): {
 /** The tables among `tables` that the (stripped) text names. */
 function named(text: string, tables: readonly string[]): string[] {
   return tables.filter((table) => {
-    const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const escaped = escapeRegExp(table);
     return new RegExp(`(^|[^A-Za-z0-9_$])${escaped}($|[^A-Za-z0-9_$])`, 'i').test(text);
   });
 }

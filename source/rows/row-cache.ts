@@ -13,15 +13,15 @@
  * must outlive any fill racing it, so fills older than half the tombstone TTL
  * are dropped.
  */
-import { randomToken } from './clock';
-import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from './codec';
-import { conjunctionId } from './conjunctions';
-import type { GuardedStore } from './guarded-store';
-import type { KeySpace } from './keys';
-import type { Metrics } from './metrics';
-import type { ModelSchema } from './model-schema';
-import type { Clock } from './clock';
-import { readMark } from './write-marks';
+import { randomToken } from '../clock';
+import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from '../codec';
+import { conjunctionId } from '../tokens/conjunctions';
+import type { GuardedStore } from '../store/guarded-store';
+import type { KeySpace } from '../keys';
+import type { Metrics } from '../metrics/metrics';
+import type { ModelSchema } from '../model-schema';
+import type { Clock } from '../clock';
+import { readMark } from '../tokens/write-marks';
 
 /** What a fill recorded before its database read. */
 export interface FillTicket {

@@ -12,12 +12,8 @@
  * dropped, which widens the conjunction: a list then depends on more writes,
  * never fewer.
  */
-import { createHash } from 'node:crypto';
-import type { AttributeInfo, ModelSchema } from './model-schema';
-
-const OP_EQ = Symbol.for('eq');
-const OP_IN = Symbol.for('in');
-const OP_AND = Symbol.for('and');
+import type { AttributeInfo, ModelSchema } from '../model-schema';
+import { isPlainObject, Op, sha256 } from '../util';
 
 /** Most value combinations one list depends on before IN lists are dropped. */
 const MAX_COMBINATIONS = 64;
@@ -57,12 +53,6 @@ export function conditionText(attribute: AttributeInfo, value: unknown): string 
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string | symbol, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 /** The values a condition pins a field to, or undefined when it does not pin it. */
 function pinned(condition: unknown): unknown[] | undefined {
   if (condition === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof condition)) return [condition];
@@ -71,8 +61,8 @@ function pinned(condition: unknown): unknown[] | undefined {
   const symbols = Object.getOwnPropertySymbols(condition);
   if (symbols.length !== 1) return undefined;
   const operand = condition[symbols[0] as symbol];
-  if (symbols[0] === OP_EQ) return pinned(operand);
-  if (symbols[0] === OP_IN && Array.isArray(operand) && operand.length > 0) return operand;
+  if (symbols[0] === Op.eq) return pinned(operand);
+  if (symbols[0] === Op.in && Array.isArray(operand) && operand.length > 0) return operand;
   return undefined;
 }
 
@@ -89,7 +79,7 @@ function collect(schema: ModelSchema, where: unknown, into: Map<AttributeInfo, s
     into.set(attribute, into.has(attribute) ? null : usable);
   }
   for (const symbol of Object.getOwnPropertySymbols(where)) {
-    if (symbol !== OP_AND) continue;
+    if (symbol !== Op.and) continue;
     const parts = where[symbol];
     for (const part of Array.isArray(parts) ? parts : [parts]) collect(schema, part, into);
   }
@@ -137,5 +127,5 @@ export function rowTuple(schema: ModelSchema, scheme: readonly string[], row: Re
 
 /** Key suffix of one conjunction token. */
 export function conjunctionId(scheme: readonly string[], tuple: readonly string[]): string {
-  return createHash('sha256').update(JSON.stringify([scheme, tuple])).digest('base64url').slice(0, 24);
+  return sha256(JSON.stringify([scheme, tuple]), 24);
 }

@@ -6,7 +6,6 @@
  * this cannot represent faithfully (functions, unknown class instances)
  * makes the query uncacheable rather than risk two queries sharing a key.
  */
-import { createHash } from 'node:crypto';
 
 /** Sequelize's query-building classes (literal, fn, col, cast, where, json). */
 const SEQUELIZE_METHODS = new Set(['Literal', 'Fn', 'Col', 'Cast', 'Where', 'Json', 'SequelizeMethod']);
@@ -91,7 +90,4 @@ export function canonical(value: unknown, sql?: string[]): string | undefined {
   }
 }
 
-/** A short digest for key suffixes. */
-export function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 32);
-}
+

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { dashboardPage } from './dashboard-page';
-import { type Metrics, RequestTiming } from './metrics';
+import { type Metrics, RequestTiming } from '../metrics/metrics';
 
 /** A connect-style handler: what `app.use()` and `app.get()` take. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;

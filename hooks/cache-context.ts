@@ -1,0 +1,75 @@
+/**
+ * What the Sequelize glue needs of the cache, as interfaces: the select and
+ * write wrappers depend on these, not on the `OrmCache` class (which
+ * implements them), so the glue can be read, and tested, without the object
+ * `install()` returns and without an import cycle through it.
+ */
+import type { Sequelize } from 'sequelize';
+import type { InvalidationWarning } from '../source/errors';
+import type { KeySpace } from '../source/keys';
+import type { EntryCache } from '../source/lists/entry-cache';
+import type { InvalidationCause, Metrics } from '../source/metrics/metrics';
+import type { ModelSchema } from '../source/model-schema';
+import type { ResolvedOptions } from '../source/options';
+import type { RowCache } from '../source/rows/row-cache';
+import type { FillLock } from '../stampede/fill-lock';
+import type { SingleFlight } from '../stampede/single-flight';
+import type { SoftExpiryGuard } from '../stampede/soft-expiry';
+
+/** Which models are cached, and how their keys are named. */
+export interface SchemaLookup {
+  readonly keys: KeySpace;
+  /** The schema of a cached model; undefined for anything else. */
+  schemaOf(model: unknown): ModelSchema | undefined;
+}
+
+/** What the read path uses: the caches, the stampede protocols, metrics and options. */
+export interface ReadContext extends SchemaLookup {
+  readonly sequelize: Sequelize;
+  readonly options: ResolvedOptions;
+  readonly rows: RowCache;
+  readonly entries: EntryCache;
+  readonly locks: FillLock;
+  readonly flights: SingleFlight;
+  readonly stampede: SoftExpiryGuard;
+  readonly metrics: Metrics;
+  /** Reads go to the database while an invalidation of this process is being replayed. */
+  readonly suspended: boolean;
+  /** Whether any model keeps attributes out of the cache. */
+  readonly excluding: boolean;
+  /** Hard TTL of a model's row entries, in seconds. */
+  ttlFor(schema: ModelSchema): number;
+  /** Store work the answer need not wait for. */
+  later(work: Promise<unknown>): void;
+  /** Report rows an entry pointed to that no longer exist. */
+  warnMissing(warning: InvalidationWarning): void;
+}
+
+/** One invalidation of a write: counted in metrics or not, with the write's generation in its model's mark. */
+export type Invalidation = (counted: boolean, generation: number | undefined) => Promise<void>;
+
+/** Where a write is: before its statement, or after it with what it returned. */
+export interface WriteMoment {
+  phase: 'before' | 'after';
+  /** The write's generation in each model's write mark, where the store gave one. */
+  generations: ReadonlyMap<ModelSchema, number>;
+}
+
+/** What the write path uses: invalidation, write marks and transactions. */
+export interface WriteContext extends SchemaLookup {
+  readonly sequelize: Sequelize;
+  rowsChanged(
+    schema: ModelSchema,
+    keys: readonly string[],
+    versions: readonly Record<string, unknown>[] | undefined,
+    cause: InvalidationCause | null,
+    generation?: number,
+  ): Promise<void>;
+  modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void>;
+  invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: Invalidation, at: WriteMoment): Promise<void>;
+  whileWriting<T>(
+    options: { transaction?: unknown } | undefined,
+    schemas: readonly ModelSchema[],
+    write: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
+  ): Promise<T>;
+}

@@ -1,0 +1,45 @@
+/**
+ * count / aggregate / findAndCountAll's count: `queryInterface.rawSelect`,
+ * cached as whole values with the same dependencies as a list of the model
+ * (plus included models).
+ */
+import type { ReadContext } from '../cache-context';
+import { mentionsExcluded } from '../columns';
+import { checkCacheOption, type RawSelectFn } from '../query-options';
+import { currentTransaction } from '../transactions';
+import { aggregateEntryOf } from './entry-key';
+import { WHOLE_KEYS } from './shape';
+import { countThroughEntry } from './whole-select';
+
+/** Options a count or aggregate may set and still be cached (the rest go to the database). */
+const RAW_SELECT_KEYS = new Set([...WHOLE_KEYS, 'distinct', 'col', 'dataType', 'aggregateFunction']);
+
+/** The rawSelect wrapper. */
+export function cachedRawSelect(cache: ReadContext, original: RawSelectFn): RawSelectFn {
+  return async function rawSelect(this: unknown, tableName, options, attributeSelector, model) {
+    const direct = () => original.call(this, tableName, options, attributeSelector, model);
+    if (options?.cache !== undefined) checkCacheOption(model?.name, options.cache, cache.sequelize.models);
+    const schema = cache.schemaOf(model);
+    if (!schema || !options || options.cache === false) return direct();
+    const bypass = () => {
+      cache.metrics.model(schema.name).count.bypassed++;
+      return direct();
+    };
+    const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
+    if (!allowed || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
+    if (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector])) return bypass();
+    const ref = aggregateEntryOf(cache, schema, tableName, options, attributeSelector);
+    if (!ref) return bypass();
+    const meter = cache.metrics.meter(schema.name, 'count');
+    const run = () => {
+      meter.query();
+      // From the primary, as for selects: the result is stored.
+      return original.call(this, tableName, { ...options, useMaster: true }, attributeSelector, model);
+    };
+    try {
+      return await countThroughEntry(cache, meter, run, options, ref);
+    } finally {
+      meter.done();
+    }
+  };
+}

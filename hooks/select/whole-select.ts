@@ -1,0 +1,52 @@
+/**
+ * A query pointers cannot represent (joins of partial rows, grouping,
+ * computed columns) from one whole-value entry of its flat rows, which
+ * depends on every model it reads; built into instances exactly as
+ * Sequelize builds them. Counts and aggregates are whole values too.
+ */
+import type { Model, ModelStatic } from 'sequelize';
+import type { EntryRef } from '../../source/lists/entry-cache';
+import type { ReadMeter } from '../../source/metrics/metrics';
+import { throughEntry } from '../../stampede/entry-cycle';
+import type { ReadContext } from '../cache-context';
+import { queryTtl, refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
+import { buildFromFlat } from './build-result';
+
+/** Serve a select from its whole-value entry. */
+export async function wholeSelect(
+  cache: ReadContext,
+  meter: ReadMeter,
+  run: (options: SelectOptions) => Promise<unknown>,
+  model: ModelStatic<Model>,
+  options: SelectOptions,
+  ref: EntryRef,
+  ttl: number,
+): Promise<unknown> {
+  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+    hit: (lookup) =>
+      lookup.whole.found && Array.isArray(lookup.whole.value) ? { material: lookup.whole.value as Record<string, unknown>[] } : undefined,
+    direct: () => run(options),
+    read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
+    save: (tokens, rows, soft) => cache.entries.saveWhole(ref, tokens, rows, ttl, soft),
+    material: (rows) => rows,
+    answer: (rows) => buildFromFlat(cache.sequelize, model, options, rows),
+  });
+}
+
+/** A count or aggregate from its whole-value entry. */
+export function countThroughEntry(
+  cache: ReadContext,
+  meter: ReadMeter,
+  run: () => Promise<unknown>,
+  options: SelectOptions,
+  ref: EntryRef,
+): Promise<unknown> {
+  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+    hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
+    direct: run,
+    read: run,
+    save: (tokens, value, soft) => cache.entries.saveWhole(ref, tokens, value, queryTtl(options) ?? cache.ttlFor(ref.schema), soft),
+    material: (value) => value,
+    answer: (value) => value,
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * Write marks: one memcached counter per model (`…:w`, see keys.ts) that
+ * tells readers whether a write of the model is between its first and last
+ * invalidation, and numbers the writes. Both live in one counter so that one
+ * read sees them together (two keys could sit on two servers of a ring and
+ * be read in either order):
+ *
+ *   value = writes begun × MARK_UNIT + writes in flight
+ *
+ * A write adds MARK_UNIT + 1 when it begins (the counter's new value gives
+ * its number, its generation) and subtracts 1 when it ends. A reader that
+ * sees no write in flight, and generation g, knows that every write numbered
+ * g or less had made its last invalidation, and so had committed, before
+ * that read: the tombstone such a write left may be replaced by a row read
+ * from the database after it (hooks/select/list-rows.ts warms rows that way).
+ */
+import type { GuardedStore } from '../store/guarded-store';
+import type { KeySpace } from '../keys';
+import type { ModelSchema } from '../model-schema';
+
+/** Writes in flight one counter can hold (more would carry into the count of writes begun). */
+export const MARK_UNIT = 65_536;
+
+/** What a write adds when it begins; it subtracts 1 when it ends. */
+export const MARK_BEGIN = MARK_UNIT + 1;
+
+/** What one counter value says. */
+export interface MarkReading {
+  /** Writes between their first and last invalidation. */
+  inFlight: number;
+  /** How many writes have begun (the generation of the last one). */
+  generation: number;
+}
+
+/** Read a counter value (absent reads as 0). */
+export function readMark(value: number): MarkReading {
+  return { inFlight: value % MARK_UNIT, generation: Math.floor(value / MARK_UNIT) };
+}
+
+/**
+ * Seconds a write mark outlives its last step: a writer that dies with its
+ * mark up blocks fills of that model for at most this long (reads stay
+ * correct, from the database). A single write (or commit) that takes longer
+ * is no longer marked after it: its last invalidation still runs.
+ */
+export const MARK_TTL = 60;
+
+/**
+ * Run `work` with the write marks of `schemas` raised; it gets the write's
+ * generation in each, where the store gave one. While a model's mark is up,
+ * readers store no entry that depends on it (their database read may
+ * predate the write's commit). A store without counters keeps no marks.
+ */
+export async function underMarks<T>(
+  store: GuardedStore,
+  keys: KeySpace,
+  schemas: readonly ModelSchema[],
+  work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
+): Promise<T> {
+  const generations = new Map<ModelSchema, number>();
+  if (schemas.length === 0 || !store.counts) return work(generations);
+  const unique = [...new Set(schemas)];
+  const raised = await Promise.all(unique.map((schema) => store.step(keys.writes(schema), MARK_BEGIN, MARK_TTL)));
+  unique.forEach((schema, i) => {
+    const value = raised[i];
+    if (value !== undefined) generations.set(schema, readMark(value).generation);
+  });
+  try {
+    return await work(generations);
+  } finally {
+    await Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL))));
+  }
+}

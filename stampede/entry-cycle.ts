@@ -1,0 +1,169 @@
+/**
+ * The cache-aside cycle of one query entry (a list, tree, whole value or
+ * count), in the order its correctness needs (docs/architecture.md, A hit, a
+ * miss, a write): look the entry up with its tokens; serve it when valid
+ * (refreshing it early, once, when it is soft-expired); otherwise one reader
+ * fills it under the fill lock while the others wait for that fill; a fill
+ * takes its tokens and write marks before the database read and stores the
+ * entry under them. Nothing here knows Sequelize: what a hit is, how the
+ * database is read and how an answer is built come from the {@link EntryCycle}.
+ */
+import type { Clock } from '../source/clock';
+import type { EntryCache, EntryLookup, EntryRef } from '../source/lists/entry-cache';
+import type { SoftExpiry } from '../source/lists/entry-format';
+import type { ReadMeter } from '../source/metrics/metrics';
+import type { MarkReading } from '../source/tokens/write-marks';
+import { aboard, type Boarding, counter, type Outcome, type Report } from './boarding';
+import type { FillLock } from './fill-lock';
+import type { SoftExpiryGuard } from './soft-expiry';
+
+/**
+ * What a valid entry gives: the material its answer is built from; undefined
+ * to read the database; 'rebuild' when the entry points at rows that no
+ * longer exist (already reported).
+ */
+export type Hit<M> = { material: M } | 'rebuild' | undefined;
+
+/** One entry's part of the cycle: how its hits, reads, stores and answers look. */
+export interface EntryCycle<R, M> {
+  /** The material of a valid entry (see {@link Hit}). */
+  hit(lookup: EntryLookup): Promise<Hit<M>> | Hit<M>;
+  /** The query as asked, when the store is not answering. */
+  direct(): Promise<unknown>;
+  /** Work that must happen after the tokens are taken and before the database read. */
+  beforeRead?(): Promise<void>;
+  /** The database read of a miss. */
+  read(): Promise<R>;
+  /** Store what was read, under the tokens taken before the read. */
+  save(tokens: string[], read: R, soft: SoftExpiry, marks: Map<string, MarkReading>): Promise<unknown>;
+  /** The material of a database read (the same shape a hit gives). */
+  material(read: R): M;
+  /** The caller's answer, built from material it owns. */
+  answer(material: M): unknown;
+}
+
+/** The parts of the cache an entry cycle uses. */
+export interface EntryStores {
+  readonly entries: EntryCache;
+  readonly locks: FillLock;
+  readonly stampede: SoftExpiryGuard;
+  readonly flights: Boarding['flights'];
+  readonly options: { readonly stampedeProtection: boolean; readonly clock: Clock };
+}
+
+/** One read of an entry: its keys, whether it forces a refresh, and its soft TTL. */
+export interface EntryRead {
+  readonly ref: EntryRef;
+  /** `cache: { refresh: true }`: no lookup, no lock, no flight; always the database. */
+  readonly refresh: boolean;
+  /** Seconds until the stored entry goes soft-stale. */
+  readonly softTtl: number;
+}
+
+/**
+ * One entry read with in-process single-flight: identical concurrent reads
+ * board one flight and build their answers from copies of its material.
+ * Without stampede protection, and for `cache: { refresh: true }`, every read
+ * runs its own cycle.
+ */
+export function throughEntry<R, M>(stores: EntryStores, meter: ReadMeter, read: EntryRead, cycle: EntryCycle<R, M>): Promise<unknown> {
+  const boarding = { flights: stores.flights, shared: stores.options.stampedeProtection && !read.refresh };
+  return aboard(boarding, meter, read.ref.entryKey, (report) => entryCycle(stores, meter, read, cycle, report), (m) => cycle.answer(m));
+}
+
+/**
+ * Look up (unless refreshing), serve a valid entry; else register and read
+ * the tokens, then read the database, then store. Tokens must be taken
+ * before the database read: a write between the two rotates one of them, so
+ * the stored entry can never validate.
+ */
+async function entryCycle<R, M>(
+  stores: EntryStores,
+  meter: ReadMeter,
+  read: EntryRead,
+  cycle: EntryCycle<R, M>,
+  report: Report,
+): Promise<Outcome<M>> {
+  const { ref } = read;
+  const count = counter(meter, report);
+  const served = (material: M) => {
+    report(undefined, { value: material });
+    return { material };
+  };
+  let fetched = new Map<string, string>();
+  let release: (() => Promise<void>) | undefined;
+  if (!read.refresh) {
+    const lookup = await stores.entries.lookup(ref);
+    if (!lookup.ok) {
+      count('misses');
+      return { answer: await cycle.direct() };
+    }
+    const protection = stores.options.stampedeProtection;
+    // Without protection a soft-expired entry is simply expired: a miss.
+    const expired = !protection && lookup.soft !== undefined && stores.options.clock.now() >= lookup.soft.softExpiresAt;
+    const hit = expired ? undefined : await cycle.hit(lookup);
+    if (hit && hit !== 'rebuild') {
+      count('hits');
+      if (protection && lookup.soft && stores.stampede.due(lookup.soft)) {
+        const refill = async () => (await fill(stores, read, cycle, lookup.fetched, () => undefined)).material;
+        const fresh = await stores.stampede.refresh(ref.entryKey, lookup.soft, refill, meter.counters);
+        if (fresh.refreshed) return served(fresh.answer);
+        if (fresh.stale) count('staleServed');
+      }
+      return served(hit.material);
+    }
+    fetched = lookup.fetched;
+    if (hit !== 'rebuild' && protection) {
+      // A cold or invalidated entry: one reader fills it, the others wait for
+      // that fill (stampede protection). Stale data is never served here.
+      const lock = await stores.locks.acquire(ref.entryKey, meter.counters);
+      release = typeof lock === 'function' ? lock : undefined;
+      const poll = async (): Promise<Hit<M>> => {
+        const again = await stores.entries.lookup(ref);
+        if (!again.ok) return undefined;
+        const found = await cycle.hit(again);
+        if (!found) fetched = again.fetched;
+        return found;
+      };
+      // The lock holder re-checks once: the previous holder may have filled the
+      // entry between this reader's lookup and its lock.
+      const filled =
+        lock === 'unavailable' ? undefined : release ? await poll() : await stores.locks.wait(ref.entryKey, poll, meter.counters);
+      if (filled && filled !== 'rebuild') {
+        await release?.();
+        count('hits');
+        return served(filled.material);
+      }
+    }
+  }
+  count('misses');
+  try {
+    return await fill(stores, read, cycle, fetched, report);
+  } finally {
+    await release?.();
+  }
+}
+
+/**
+ * Take the tokens, read the database, report the material, store the entry
+ * with its soft expiry.
+ */
+async function fill<R, M>(
+  stores: EntryStores,
+  read: EntryRead,
+  cycle: EntryCycle<R, M>,
+  fetched: Map<string, string>,
+  report: Report,
+): Promise<{ material: M }> {
+  const prepared = await stores.entries.prepare(read.ref, fetched);
+  await cycle.beforeRead?.();
+  const clock = stores.options.clock;
+  const started = clock.now();
+  const result = await cycle.read();
+  const material = cycle.material(result);
+  report(undefined, { value: material });
+  const now = clock.now();
+  const soft = { softExpiresAt: now + read.softTtl * 1000, delta: now - started };
+  if (prepared) await cycle.save(prepared.tokens, result, soft, prepared.marks);
+  return { material };
+}

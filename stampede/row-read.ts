@@ -1,0 +1,116 @@
+/**
+ * The read of one row by primary key (docs/architecture.md, invariants 1 and
+ * 3): look it up; on a miss one reader fills it under the fill lock while the
+ * others wait for that fill; the filler begins the fill (a CAS baseline, or
+ * nothing for `add`) before its database read, so a write in between, whose
+ * tombstone changes the baseline, makes the store refuse the old row. Nothing
+ * here knows Sequelize: the database read and what counts as this read's row
+ * come from the {@link RowRead}.
+ */
+import type { ReadMeter } from '../source/metrics/metrics';
+import type { ModelSchema } from '../source/model-schema';
+import type { RowCache } from '../source/rows/row-cache';
+import { counter, type Outcome, type Report } from './boarding';
+import type { FillLock } from './fill-lock';
+
+/** A row read's material: the full raw row, or null for "no such row". */
+export type RowMaterial = { row: Record<string, unknown> | null };
+
+/** The parts of the cache a row read uses. */
+export interface RowStores {
+  readonly rows: RowCache;
+  readonly locks: FillLock;
+  readonly options: { readonly stampedeProtection: boolean };
+}
+
+/** One read of one row. */
+export interface RowRead {
+  readonly schema: ModelSchema;
+  /** The row's key text (source/keys.ts). */
+  readonly pkText: string;
+  /** The row entry's key, which the fill lock is taken on. */
+  readonly key: string;
+  /** `cache: { refresh: true }`: no lookup and no lock; the database, then the fill protocol. */
+  readonly refresh: boolean;
+  /** Hard TTL of the entry, in seconds. */
+  readonly ttl: number;
+  /** Whether a cached row answers this read (a string key must match exactly, see keys.ts). */
+  matches(row: Record<string, unknown>): boolean;
+  /** The query as asked (another spelling of the key, or a failing store). */
+  direct(): Promise<unknown>;
+  /** The full raw row from the database, by primary key. */
+  read(): Promise<Record<string, unknown> | undefined>;
+}
+
+/** Look the row up; on a miss, one reader fills it and the others wait for that fill. */
+export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRead, report: Report): Promise<Outcome<RowMaterial>> {
+  const { schema, pkText } = read;
+  const count = counter(meter, report);
+  const served = (row: Record<string, unknown> | undefined) => {
+    const material = { row: row ?? null };
+    report(undefined, { value: material });
+    return { material };
+  };
+  // "No such row" is recorded only for integer keys: a string key is looked
+  // up case-folded, and under a binary collation an absent spelling says
+  // nothing about another one.
+  const absences = schema.primaryKeys.every((a) => a.keyKind === 'integer');
+  let known: Map<string, string> | undefined;
+  if (!read.refresh) {
+    const lookup = await stores.rows.lookup(schema, [pkText], absences);
+    const row = lookup.rows.get(pkText);
+    if (row) {
+      if (!read.matches(row)) {
+        // Another spelling of a string key: not this read's entry.
+        count('misses');
+        return { answer: await read.direct() };
+      }
+      count('hits');
+      return served(row);
+    }
+    if (lookup.absent.has(pkText)) {
+      count('hits');
+      return served(undefined);
+    }
+    if (!lookup.ok) {
+      // The store is failing: skip the fill's extra round trips entirely.
+      count('misses');
+      return { answer: await read.direct() };
+    }
+    known = lookup.fetched;
+  }
+  // A cold row: one reader fills it, the others wait for that fill.
+  const lock = read.refresh || !stores.options.stampedeProtection ? 'unavailable' : await stores.locks.acquire(read.key, meter.counters);
+  const release = typeof lock === 'function' ? lock : undefined;
+  if (lock !== 'unavailable') {
+    const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
+      const again = await stores.rows.lookup(schema, [pkText], absences);
+      const row = again.rows.get(pkText);
+      if (row && read.matches(row)) return { row };
+      if (again.absent.has(pkText)) return { row: undefined };
+      if (again.ok) known = again.fetched;
+      return undefined;
+    };
+    // Unlike a list, a row's holder does not look again before its query: a
+    // primary-key read costs less than the extra round trip, and a fill that
+    // landed meanwhile only makes this one's `add` fail.
+    const filled = release ? undefined : await stores.locks.wait(read.key, poll, meter.counters);
+    if (filled) {
+      await release?.();
+      count('hits');
+      return served(filled.row);
+    }
+  }
+  count('misses');
+  try {
+    const ticket = await stores.rows.beginFill(schema, pkText, known, absences);
+    const row = await read.read();
+    // The database matched this row to the query (a case-insensitive collation
+    // may return another spelling of the key), so it is the right answer here.
+    const outcome = served(row);
+    if (ticket) await (row ? stores.rows.completeFill(ticket, row, read.ttl) : stores.rows.completeAbsence(ticket, read.ttl));
+    return outcome;
+  } finally {
+    await release?.();
+  }
+}
