@@ -74,9 +74,9 @@ export function checkCacheOption(model: string, value: unknown, models: Readonly
   const on = `a ${model} query`;
   if (!isPlainObject(value)) throw new OptionError('cache', `of ${on} must be true, false or an object, got ${describe(value)}`);
   rejectUnknown(value, QUERY_KNOWN, 'cache', on);
-  const ttl = value.ttl === undefined ? undefined : seconds('cache.ttl', value.ttl, 0);
+  const ttl = value.ttl === undefined ? undefined : seconds('cache.ttl', value.ttl, 0, 1, on);
   if (value.softTtl !== undefined) {
-    const softTtl = seconds('cache.softTtl', value.softTtl, 0);
+    const softTtl = seconds('cache.softTtl', value.softTtl, 0, 1, on);
     if (ttl !== undefined && softTtl > ttl) throw new OptionError('cache.softTtl', `(${softTtl}) of ${on} must not exceed \`cache.ttl\` (${ttl})`);
   }
   if (value.refresh !== undefined && typeof value.refresh !== 'boolean') {

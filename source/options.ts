@@ -43,22 +43,26 @@ export const DEFAULT_OPTIONS = Object.freeze({
   earlyRefreshBeta: 0,
   refreshConcurrency: 4,
   replayMs: 100,
+  stampedeProtection: true,
 });
 
-const KNOWN = [
-  'store', 'namespace', 'ttl', 'softTtl', 'models', 'tombstoneTtl', 'warmLimit', 'lockTtl', 'lockWaitMs', 'clock',
-  'refreshMode', 'earlyRefreshBeta', 'refreshConcurrency', 'stampedeProtection', 'replayMs', 'sign',
-];
+/** Every option of `install()`: those with a default, and those without one. */
+const KNOWN = [...Object.keys(DEFAULT_OPTIONS), 'store', 'models', 'clock', 'sign'];
 const MODEL_KNOWN = ['ttl', 'softTtl', 'dependsOn', 'exclude'];
 /** Keys of the per-query `cache` option object. */
 export const QUERY_KNOWN: readonly string[] = ['ttl', 'softTtl', 'refresh', 'dependsOn', 'key'];
 const MAX_TTL = 60 * 60 * 24 * 30;
 
-/** A whole number of seconds from `min` to memcached's 30-day relative limit, or `fallback` when absent. */
-export function seconds(option: string, value: unknown, fallback: number, min = 1): number {
+/**
+ * A whole number of seconds from `min` to memcached's 30-day relative limit,
+ * or `fallback` when absent; `of` names what the option belongs to in the
+ * error (a query's `cache` option says which model's query).
+ */
+export function seconds(option: string, value: unknown, fallback: number, min = 1, of = ''): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TTL) {
-    throw new OptionError(option, `must be a whole number of seconds from ${min} to ${MAX_TTL} (30 days), got ${describe(value)}`);
+    const whose = of ? `of ${of} ` : '';
+    throw new OptionError(option, `${whose}must be a whole number of seconds from ${min} to ${MAX_TTL} (30 days), got ${describe(value)}`);
   }
   return value;
 }
@@ -123,7 +127,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (sign !== undefined && (typeof sign !== 'string' || sign.length < 16)) {
     throw new OptionError('sign', `must be a secret string of at least 16 characters, got ${typeof sign === 'string' ? `${sign.length} characters` : describe(sign)}`);
   }
-  const stampedeProtection = options.stampedeProtection ?? true;
+  const stampedeProtection = options.stampedeProtection ?? DEFAULT_OPTIONS.stampedeProtection;
   if (typeof stampedeProtection !== 'boolean') {
     throw new OptionError('stampedeProtection', `must be true or false, got ${describe(stampedeProtection)}`);
   }

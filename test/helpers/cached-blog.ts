@@ -6,7 +6,7 @@
 import type { ExecutionContext, TestFn } from 'ava';
 import { MemcachedStore, type OrmCache, type OrmCacheOptions, ormCache } from '../../source';
 import type { SeedOptions } from '../../fixtures/seed';
-import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './servers';
+import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './test-database';
 import { ProbeStore } from './store-probe';
 
 export interface CachedBlog {

@@ -2,7 +2,7 @@
 // (the parent test's server list). Over IPC: { keys } -> { servers } (where
 // its store places each key), { pk } -> { title, selects }, { exit }.
 import { MemcachedStore, ormCache } from '../../source';
-import { openBlog } from './servers';
+import { openBlog } from './test-database';
 
 async function main() {
   const [database, namespace, servers, grace] = process.argv.slice(2) as [string, string, string, string];

@@ -2,7 +2,7 @@
 // hangs (a beforeQuery hook that never resolves), report when the fill lock
 // is taken, and wait to be killed with SIGKILL while holding it.
 import { MemcachedStore, ormCache } from '../../source';
-import { openBlog } from './servers';
+import { openBlog } from './test-database';
 
 async function main() {
   const [database, namespace, authorId] = process.argv.slice(2) as [string, string, string];

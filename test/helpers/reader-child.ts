@@ -2,7 +2,7 @@
 // same database and memcached namespace as the parent test. It answers read
 // requests over IPC: { pk } -> { title | null, selects }, { authorId } -> { ids, selects }.
 import { MemcachedStore, ormCache } from '../../source';
-import { openBlog } from './servers';
+import { openBlog } from './test-database';
 
 async function main() {
   const [database, namespace] = process.argv.slice(2) as [string, string];

@@ -2,7 +2,7 @@
 // identical findAll through the cache and report how many succeeded.
 import { Op } from 'sequelize';
 import { MemcachedStore, ormCache } from '../../source';
-import { openBlog } from './servers';
+import { openBlog } from './test-database';
 
 async function main() {
   const [database, namespace, softTtl] = process.argv.slice(2) as [string, string, string | undefined];

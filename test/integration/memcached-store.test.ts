@@ -1,0 +1,21 @@
+import anyTest, { type TestFn } from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemcachedStore } from '../../source/store/memcached-store';
+import { memcachedServers } from '../helpers/test-database';
+import { type ContractContext, storeContract } from '../helpers/store-contract';
+
+const test = anyTest as TestFn<ContractContext>;
+
+test.beforeEach((t) => {
+  // memcached expires on its own clock, so time really passes here.
+  t.context = {
+    store: new MemcachedStore(memcachedServers(), { timeoutMs: 500 }),
+    pass: (seconds) => sleep(seconds * 1000),
+  };
+});
+
+test.afterEach.always(async (t) => {
+  await t.context.store.close();
+});
+
+storeContract(test, 'MemcachedStore');

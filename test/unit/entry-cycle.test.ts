@@ -1,0 +1,96 @@
+import test from 'ava';
+import { conjunctionOf } from '../../source/tokens/conjunctions';
+import type { PkValues } from '../../source/lists/entry-format';
+import { type EntryCycle, throughEntry } from '../../stampede/entry-cycle';
+import { gate, kit, type Kit } from './kit';
+
+/** A pointer-list cycle over the kit: `read` yields `pks` after `during` (a write racing the read, say). */
+function listCycle(k: Kit, ref: ReturnType<Kit['entries']['ref']>, pks: PkValues[], during?: () => Promise<void>) {
+  const reads = { count: 0 };
+  const cycle: EntryCycle<PkValues[], PkValues[]> = {
+    hit: (lookup) => (lookup.pks ? { material: lookup.pks } : undefined),
+    direct: async () => 'direct',
+    read: async () => {
+      reads.count++;
+      await during?.();
+      return pks;
+    },
+    save: (tokens, read, soft) => k.entries.save(ref, tokens, read, 60, soft),
+    material: (read) => read,
+    answer: (material) => material,
+  };
+  return { cycle, reads };
+}
+
+const read = (k: Kit, ref: ReturnType<Kit['entries']['ref']>, cycle: EntryCycle<PkValues[], PkValues[]>) =>
+  throughEntry(k, k.metrics.meter('Article', 'list'), { ref, refresh: false, softTtl: 30 }, cycle);
+
+test('a miss stores the list under the tokens it took before its read, and the next read is a hit', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  const { cycle, reads } = listCycle(k, ref, [[1], [2]]);
+  t.deepEqual(await read(k, ref, cycle), [[1], [2]]);
+  t.deepEqual(await read(k, ref, cycle), [[1], [2]]);
+  t.is(reads.count, 1);
+});
+
+test('a write between the tokens and the database read leaves an entry that never validates', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  // The write lands while the miss is reading the database: the row joins
+  // author 3's lists, so it rotates that conjunction's token.
+  const racing = listCycle(k, ref, [[1]], () => k.entries.rowsChanged(k.schema, [{ id: 2, authorId: 3, title: 'new' }]));
+  t.deepEqual(await read(k, ref, racing.cycle), [[1]]);
+  const lookup = await k.entries.lookup(ref);
+  t.is(lookup.pks, undefined, 'the list read before the write is not served');
+  const after = listCycle(k, ref, [[1], [2]]);
+  t.deepEqual(await read(k, ref, after.cycle), [[1], [2]]);
+  t.is(after.reads.count, 1);
+});
+
+test('a write of another author leaves the list valid (only the tokens of its values rotate)', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  const { cycle, reads } = listCycle(k, ref, [[1]]);
+  await read(k, ref, cycle);
+  await k.entries.rowsChanged(k.schema, [{ id: 9, authorId: 4, title: 'other' }]);
+  await read(k, ref, cycle);
+  t.is(reads.count, 1);
+});
+
+test('identical concurrent misses run one database read; the others board its flight', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'all', conjunctionOf(k.schema, undefined));
+  const hold = gate();
+  const { cycle, reads } = listCycle(k, ref, [[7]], () => hold.promise);
+  const answers = Promise.all(Array.from({ length: 5 }, () => read(k, ref, cycle)));
+  await new Promise((resolve) => setImmediate(resolve));
+  hold.open();
+  t.deepEqual(await answers, Array.from({ length: 5 }, () => [[7]]));
+  t.is(reads.count, 1);
+  t.true(k.metrics.snapshot().coalesced >= 1);
+});
+
+test('a soft-expired entry is served stale while one reader refreshes it in the background', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'all', conjunctionOf(k.schema, undefined));
+  const first = listCycle(k, ref, [[1]]);
+  await read(k, ref, first.cycle);
+  k.clock.advance(31_000);
+  const second = listCycle(k, ref, [[1], [2]]);
+  t.deepEqual(await read(k, ref, second.cycle), [[1]], 'the stale copy, at once');
+  await k.stampede.settled();
+  t.is(second.reads.count, 1, 'one refresh');
+  t.deepEqual((await k.entries.lookup(ref)).pks, [[1], [2]]);
+  t.is(k.metrics.snapshot().staleServed, 1);
+});
+
+test('a store that does not answer sends the read to the database as asked, storing nothing', async (t) => {
+  const k = kit();
+  const ref = k.entries.ref(k.schema, 'all', conjunctionOf(k.schema, undefined));
+  await k.store.close();
+  const { cycle, reads } = listCycle(k, ref, [[1]]);
+  t.is(await read(k, ref, cycle), 'direct');
+  t.is(reads.count, 0);
+  t.true(k.errors.length > 0);
+});

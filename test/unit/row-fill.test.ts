@@ -1,0 +1,87 @@
+import test from 'ava';
+import { type RowRead, rowCycle } from '../../stampede/row-read';
+import { gate, kit, type Kit } from './kit';
+
+const row = (id: number, title: string) => ({ id, authorId: 1, title });
+
+/** One read of row `id` through the row read protocol; `database` answers its misses. */
+function rowRead(k: Kit, id: number, database: () => Promise<Record<string, unknown> | undefined>): Promise<unknown> {
+  const pkText = String(id);
+  const read: RowRead = {
+    schema: k.schema,
+    pkText,
+    key: k.keys.row(k.schema, pkText),
+    refresh: false,
+    ttl: 60,
+    matches: () => true,
+    direct: async () => 'direct',
+    read: database,
+  };
+  return rowCycle(k, k.metrics.meter('Article', 'row'), read, () => undefined).then((o) => ('material' in o ? o.material.row : o.answer));
+}
+
+test('a fill stores the row it read; the next read is served from the cache', async (t) => {
+  const k = kit();
+  let reads = 0;
+  const database = async () => {
+    reads++;
+    return row(1, 'a');
+  };
+  t.deepEqual(await rowRead(k, 1, database), row(1, 'a'));
+  t.deepEqual(await rowRead(k, 1, database), row(1, 'a'));
+  t.is(reads, 1);
+});
+
+test('a write that tombstones the row during a fill makes the store refuse the old row', async (t) => {
+  const k = kit();
+  // The reader reads the old row; the write commits and tombstones the row
+  // before the reader stores: the fill must lose.
+  const old = await rowRead(k, 1, async () => {
+    await k.rows.tombstone(k.schema, ['1']);
+    return row(1, 'old');
+  });
+  t.deepEqual(old, row(1, 'old'), 'the reader itself gets what it read');
+  const lookup = await k.rows.lookup(k.schema, ['1']);
+  t.false(lookup.rows.has('1'), 'the old row was not stored');
+  t.deepEqual(await rowRead(k, 1, async () => row(1, 'new')), row(1, 'new'));
+});
+
+test('a fill begun before a tombstone cannot land after it, even when the row was absent', async (t) => {
+  const k = kit();
+  const ticket = await k.rows.beginFill(k.schema, '5');
+  t.truthy(ticket);
+  await k.rows.tombstone(k.schema, ['5']);
+  t.false(await k.rows.completeFill(ticket!, row(5, 'stale'), 60));
+  t.false((await k.rows.lookup(k.schema, ['5'])).rows.has('5'));
+});
+
+test('concurrent misses of one row: one reader fills under the lock, the other waits for its fill', async (t) => {
+  const k = kit();
+  const hold = gate();
+  let reads = 0;
+  const database = async () => {
+    reads++;
+    await hold.promise;
+    return row(3, 'c');
+  };
+  const first = rowRead(k, 3, database);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = rowRead(k, 3, database);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  hold.open();
+  t.deepEqual(await Promise.all([first, second]), [row(3, 'c'), row(3, 'c')]);
+  t.is(reads, 1);
+  t.is(k.metrics.snapshot().lockWaits, 1);
+});
+
+test('a missing integer key is remembered as "no such row" and served without a read', async (t) => {
+  const k = kit();
+  let reads = 0;
+  const database = async () => {
+    reads++;
+    return undefined;
+  };
+  t.is(await rowRead(k, 404, database), null);
+  t.is(await rowRead(k, 404, database), null);
+  t.is(reads, 1);
+});
