@@ -25,7 +25,7 @@ import { SingleFlight } from '../stampede/single-flight';
 import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
-import type { Invalidation, ReadContext, WriteContext, WriteMoment } from './cache-context';
+import type { Invalidation, WriteMoment } from './cache-context';
 import { FORGET, Forgotten } from './select/forget';
 import { perQuery } from './query-options';
 import { aroundCommit, currentTransaction } from './transactions';
@@ -54,7 +54,7 @@ export type AnyModel = ModelStatic<Model>;
  * console.log(cache.metrics.snapshot().rowHits);
  * ```
  */
-export class OrmCache extends EventEmitter<OrmCacheEvents> implements ReadContext, WriteContext {
+export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** Counters; `metrics.snapshot()` returns a plain copy. */
   readonly metrics: Metrics;
   /** The store entries live in. */
@@ -358,7 +358,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> implements ReadContex
 
   /**
    * Run `write` with the write marks of `schemas` raised (none inside a
-   * transaction: its commit raises them); see source/write-marks.ts.
+   * transaction: its commit raises them); see source/tokens/write-marks.ts.
    * @internal
    */
   async whileWriting<T>(
@@ -370,7 +370,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> implements ReadContex
     return this.withMarks(schemas, write);
   }
 
-  /** Run `work` with the write marks of `schemas` raised (source/write-marks.ts). @internal */
+  /** Run `work` with the write marks of `schemas` raised (source/tokens/write-marks.ts). @internal */
   withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
     return underMarks(this.rows.store, this.keys, schemas, work);
   }

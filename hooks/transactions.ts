@@ -49,7 +49,7 @@ interface Marker {
  * only after COMMIT (afterCommit) would leave a moment in which another
  * connection sees the committed rows while the cache still serves the
  * entries from before them; invalidating before it as well, under the marks,
- * closes that moment (hooks/write-path.ts, `writing`).
+ * closes that moment (hooks/write/writing.ts).
  */
 export function aroundCommit(cache: Marker, transaction: Transaction, schema: ModelSchema, run: Invalidation): void {
   let root = transaction as Transaction & { parent?: Transaction };

@@ -92,7 +92,7 @@ export function encodeAbsence(tokens: readonly string[]): string {
 /**
  * A tombstone value; `marker` makes each one distinct for `cas`.
  * `generation` is the write's number in its model's write mark (see
- * source/write-marks.ts), when it has one.
+ * source/tokens/write-marks.ts), when it has one.
  */
 export function encodeTombstone(marker: string, generation?: number): string {
   return JSON.stringify(generation === undefined ? ['x', marker] : ['x', marker, generation]);

@@ -1,6 +1,6 @@
 /**
  * The entry of a list, tree, whole or count read: the hash of everything
- * that shapes its result (the canonical query text, source/query-key.ts) and
+ * that shapes its result (the canonical query text, source/lists/query-key.ts) and
  * the other models it depends on (includes, `dependsOn`, tables that SQL
  * literals read), mapped to keys by the entry cache.
  */

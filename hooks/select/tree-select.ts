@@ -1,5 +1,5 @@
 /**
- * A query with includes from its pointer tree (hooks/include-tree.ts): one
+ * A query with includes from its pointer tree (hooks/select/include-tree.ts): one
  * multi-get per model for the rows, one `WHERE pk IN (…)` per model for rows
  * missing from the cache, and the nested objects Sequelize's grouping would
  * have made. The tree depends on relation tokens (the conjunction tokens of

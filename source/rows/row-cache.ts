@@ -41,7 +41,7 @@ export interface WarmTicket {
   /**
    * The model's write generation read (with no write in flight) after the
    * tokens and before the query: tombstones of writes numbered up to it may
-   * be replaced (source/write-marks.ts).
+   * be replaced (source/tokens/write-marks.ts).
    */
   readonly generation?: number;
 }
