@@ -160,8 +160,8 @@ test('a bad per-query cache option fails the query with an OptionError naming th
   t.teardown(() => cache.uninstall());
   const Article = sequelize.define('Article', {});
   const cases: [unknown, RegExp][] = [
-    [{ ttl: -1 }, /`cache\.ttl` must be a whole number of seconds/],
-    [{ ttl: 'x' }, /`cache\.ttl` must be a whole number/],
+    [{ ttl: -1 }, /`cache\.ttl` of a Article query must be a whole number of seconds/],
+    [{ ttl: 'x' }, /`cache\.ttl` of a Article query must be a whole number/],
     [{ tll: 5 }, /`cache\.tll` is not an option of a Article query/],
     ['yes', /`cache` of a Article query must be true, false or an object, got "yes"/],
     [{ refresh: 1 }, /`cache\.refresh`/],
