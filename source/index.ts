@@ -25,7 +25,7 @@ export type {
   ReadCounters,
   ReadKind,
   RecentWarning,
-} from './metrics/metrics';
+} from './metrics/snapshot';
 export { Metrics } from './metrics/metrics';
 export type { DashboardOptions, MetricsMiddlewareOptions, Middleware } from './http/express';
 export { type Clock, ManualClock } from './clock';

@@ -5,7 +5,8 @@
  * flight and build their answers from copies of what it shares; a passenger
  * whose flight shared nothing runs its own cycle.
  */
-import type { ReadCounter, ReadMeter } from '../source/metrics/metrics';
+import type { ReadMeter } from '../source/metrics/metrics';
+import type { ReadCounter } from '../source/metrics/snapshot';
 import { SingleFlight } from './single-flight';
 
 /**

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { monotonic } from '../source/clock';
 import { randomToken } from '../source/clock';
 import type { GuardedStore } from '../source/store/guarded-store';
-import type { ReadCounters } from '../source/metrics/metrics';
+import type { ReadCounters } from '../source/metrics/snapshot';
 
 /** Settings of the fill lock, from `install()` options. */
 export interface FillLockOptions {

@@ -19,7 +19,7 @@
  * caller's result never changes another's.
  */
 import { decodeAny, encodeAny } from '../source/codec';
-import type { ReadCounter } from '../source/metrics/metrics';
+import type { ReadCounter } from '../source/metrics/snapshot';
 
 /** A flight's outcome: the encoded material and the counters it earned, or "read yourself". */
 export type FlightResult = { material: string; counters: readonly ReadCounter[] } | 'retry';

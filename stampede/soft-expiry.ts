@@ -17,7 +17,7 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../source/clock';
 import type { SoftExpiry } from '../source/lists/entry-format';
-import type { ReadCounters } from '../source/metrics/metrics';
+import type { ReadCounters } from '../source/metrics/snapshot';
 import type { FillLock } from './fill-lock';
 
 export interface SoftExpiryOptions {

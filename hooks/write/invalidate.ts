@@ -8,7 +8,7 @@
  */
 import type { Model } from 'sequelize';
 import { rowKeyText } from '../../source/keys';
-import type { InvalidationCause } from '../../source/metrics/metrics';
+import type { InvalidationCause } from '../../source/metrics/snapshot';
 import type { ModelSchema } from '../../source/model-schema';
 import type { WriteContext, WriteMoment } from '../cache-context';
 

@@ -3,7 +3,7 @@
  * interface write: raw SQL and DDL, recognised from their text
  * (source/sql-text.ts).
  */
-import type { InvalidationCause } from '../../source/metrics/metrics';
+import type { InvalidationCause } from '../../source/metrics/snapshot';
 import type { ModelSchema } from '../../source/model-schema';
 import { statementWrites } from '../../source/sql-text';
 import type { WriteContext, WriteMoment } from '../cache-context';

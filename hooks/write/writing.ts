@@ -3,7 +3,7 @@
  * invariant 1). Statements the wrappers send carry {@link ORM_WRITE}, so the
  * raw-statement path leaves them alone.
  */
-import type { InvalidationCause } from '../../source/metrics/metrics';
+import type { InvalidationCause } from '../../source/metrics/snapshot';
 import type { ModelSchema } from '../../source/model-schema';
 import type { WriteContext, WriteMoment } from '../cache-context';
 import { cascadeTargets, modelsOfTable, tableName } from './cascade';

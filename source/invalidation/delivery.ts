@@ -8,7 +8,8 @@
 // Real timers, whatever fake timers an app's tests install (source/clock.ts).
 import { clearTimeout, setTimeout } from 'node:timers';
 import type { EntryCache } from '../lists/entry-cache';
-import type { InvalidationCause, Metrics } from '../metrics/metrics';
+import type { Metrics } from '../metrics/metrics';
+import type { InvalidationCause } from '../metrics/snapshot';
 import type { ModelSchema } from '../model-schema';
 import type { RowCache } from '../rows/row-cache';
 

@@ -22,20 +22,6 @@ import {
   type SummedCounters,
 } from './snapshot';
 
-export {
-  INVALIDATION_CAUSES,
-  type InvalidationCause,
-  LATENCY_BOUNDS,
-  type LatencyHistogram,
-  type MetricsSnapshot,
-  type ModelMetrics,
-  READ_KINDS,
-  type ReadCounter,
-  type ReadCounters,
-  type ReadKind,
-  type RecentWarning,
-} from './snapshot';
-
 const RECENT_WARNINGS = 20;
 
 function readCounters(): ReadCounters {

@@ -7,14 +7,8 @@
  * never pays for label hashing.
  */
 import { Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricType, type MetricValueWithName, Registry } from 'prom-client';
-import {
-  INVALIDATION_CAUSES,
-  LATENCY_BOUNDS,
-  type Metrics,
-  type MetricsSnapshot,
-  READ_KINDS,
-  type ReadCounters,
-} from './metrics';
+import type { Metrics } from './metrics';
+import { INVALIDATION_CAUSES, LATENCY_BOUNDS, type MetricsSnapshot, READ_KINDS, type ReadCounters } from './snapshot';
 
 type Labels = Record<string, string>;
 type Series = [Labels, number][];
