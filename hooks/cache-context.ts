@@ -9,7 +9,7 @@ import type { InvalidationWarning } from '../source/errors';
 import type { KeySpace } from '../source/keys';
 import type { EntryCache } from '../source/lists/entry-cache';
 import type { Metrics } from '../source/metrics/metrics';
-import type { InvalidationCause } from '../source/metrics/snapshot';
+import type { InvalidationDelivery } from '../source/invalidation/delivery';
 import type { ModelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
 import type { RowCache } from '../source/rows/row-cache';
@@ -59,14 +59,10 @@ export interface WriteMoment {
 /** What the write path uses: invalidation, write marks and transactions. */
 export interface WriteContext extends SchemaLookup {
   readonly sequelize: Sequelize;
-  rowsChanged(
-    schema: ModelSchema,
-    keys: readonly string[],
-    versions: readonly Record<string, unknown>[] | undefined,
-    cause: InvalidationCause | null,
-    generation?: number,
-  ): Promise<void>;
-  modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void>;
+  /** See source/invalidation/delivery.ts. */
+  rowsChanged(...args: Parameters<InvalidationDelivery['rowsChanged']>): Promise<void>;
+  /** See source/invalidation/delivery.ts. */
+  modelChanged(...args: Parameters<InvalidationDelivery['modelChanged']>): Promise<void>;
   invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: Invalidation, at: WriteMoment): Promise<void>;
   whileWriting<T>(
     options: { transaction?: unknown } | undefined,

@@ -15,7 +15,6 @@ import { KeySpace, primaryKeyText } from '../source/keys';
 import { InvalidationDelivery } from '../source/invalidation/delivery';
 import { underMarks } from '../source/tokens/write-marks';
 import { Metrics } from '../source/metrics/metrics';
-import { type InvalidationCause } from '../source/metrics/snapshot';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
 import { EntryCache } from '../source/lists/entry-cache';
@@ -201,14 +200,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   }
 
   /** See InvalidationDelivery.rowsChanged (source/invalidation/delivery.ts). @internal */
-  rowsChanged(
-    schema: ModelSchema,
-    keys: readonly string[],
-    versions: readonly Record<string, unknown>[] | undefined,
-    cause: InvalidationCause | null,
-    generation?: number,
-  ): Promise<void> {
-    return this.#delivery.rowsChanged(schema, keys, versions, cause, generation);
+  rowsChanged(...args: Parameters<InvalidationDelivery['rowsChanged']>): Promise<void> {
+    return this.#delivery.rowsChanged(...args);
   }
 
   /** Report rows a list pointed to that no longer exist. @internal */
@@ -218,8 +211,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   }
 
   /** Rows changed that cannot be named: every row and list of the model. @internal */
-  modelChanged(schema: ModelSchema, cause: InvalidationCause | null): Promise<void> {
-    return this.#delivery.modelChanged(schema, cause);
+  modelChanged(...args: Parameters<InvalidationDelivery['modelChanged']>): Promise<void> {
+    return this.#delivery.modelChanged(...args);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { Sequelize, Transaction } from 'sequelize';
 import type { ModelSchema } from '../source/model-schema';
+import type { Invalidation } from './cache-context';
 
 interface ClsNamespace {
   get(key: string): unknown;
@@ -29,9 +30,6 @@ export function currentTransaction(sequelize: Sequelize, options: object | undef
 interface PendingCommit {
   runs: { schema: ModelSchema; run: Invalidation }[];
 }
-
-/** One invalidation of a write: counted or not, with the write's generation in its model's mark. */
-type Invalidation = (counted: boolean, generation: number | undefined) => Promise<void>;
 
 const pending = new WeakMap<Transaction, PendingCommit>();
 
