@@ -34,6 +34,11 @@ export interface Boarding {
   readonly shared: boolean;
 }
 
+/** Reads share flights only with stampede protection on, and never for `cache: { refresh: true }`. */
+export function boardingFor(flights: SingleFlight, stampedeProtection: boolean, refresh: boolean): Boarding {
+  return { flights, shared: stampedeProtection && !refresh };
+}
+
 /**
  * Run `own` as the leader of a flight for `key`, or board the flight waiting
  * to start and build the answer from a copy of its material; a passenger

@@ -13,7 +13,7 @@ import type { EntryCache, EntryLookup, EntryRef } from '../source/lists/entry-ca
 import type { SoftExpiry } from '../source/lists/entry-format';
 import type { ReadMeter } from '../source/metrics/metrics';
 import type { MarkReading } from '../source/tokens/write-marks';
-import { aboard, type Boarding, counter, type Outcome, type Report } from './boarding';
+import { aboard, type Boarding, boardingFor, counter, type Outcome, type Report } from './boarding';
 import type { FillLock } from './fill-lock';
 import type { SoftExpiryGuard } from './soft-expiry';
 
@@ -67,7 +67,7 @@ export interface EntryRead {
  * runs its own cycle.
  */
 export function throughEntry<R, M>(stores: EntryStores, meter: ReadMeter, read: EntryRead, cycle: EntryCycle<R, M>): Promise<unknown> {
-  const boarding = { flights: stores.flights, shared: stores.options.stampedeProtection && !read.refresh };
+  const boarding = boardingFor(stores.flights, stores.options.stampedeProtection, read.refresh);
   return aboard(boarding, meter, read.ref.entryKey, (report) => entryCycle(stores, meter, read, cycle, report), (m) => cycle.answer(m));
 }
 

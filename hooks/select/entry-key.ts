@@ -11,7 +11,8 @@ import { canonical } from '../../source/lists/query-key';
 import { digest } from '../../source/util';
 import type { ReadContext } from '../cache-context';
 import type { IncludeInfo } from './include-tree';
-import { customKey, perQuery, type SelectOptions } from '../query-options';
+import type { EntryRead } from '../../stampede/entry-cycle';
+import { customKey, perQuery, refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
 import { tablesRead } from '../../source/sql-text';
 import { modelsByTable } from '../tables';
 import type { Shape } from './shape';
@@ -209,4 +210,9 @@ export function aggregateEntryOf(
   const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
   if (hash === undefined || others === undefined) return undefined;
   return cache.entries.ref(schema, hash, conjunctionOf(schema, options.where), others);
+}
+
+/** One read of the entry `ref` through the entry cycle: whether the query forces a refresh, and its soft TTL. */
+export function entryRead(cache: ReadContext, ref: EntryRef, options: SelectOptions): EntryRead {
+  return { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) };
 }

@@ -12,10 +12,11 @@ import type { FillTicket } from '../../source/rows/row-cache';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
 import type { Column } from '../columns';
-import { refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
+import { refreshRequested, type SelectOptions } from '../query-options';
 import { buildResult } from './build-result';
 import { meetsConjunction, pkValuesOf, refreshTicketsFor, replaceRows, rowsOfList } from './list-rows';
 import { fullListOptions } from './miss-queries';
+import { entryRead } from './entry-key';
 
 /** Serve a list query from its entry. */
 export async function listSelect(
@@ -31,7 +32,7 @@ export async function listSelect(
 ): Promise<unknown> {
   const startedAt = cache.options.clock.now();
   let refreshTickets: Map<string, FillTicket> | undefined;
-  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+  return throughEntry(cache, meter, entryRead(cache, ref, options), {
     beforeRead: refreshRequested(options)
       ? async () => {
           refreshTickets = await refreshTicketsFor(cache, schema, ref);

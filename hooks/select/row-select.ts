@@ -7,7 +7,7 @@
 import type { Model, ModelStatic } from 'sequelize';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import type { ModelSchema } from '../../source/model-schema';
-import { aboard } from '../../stampede/boarding';
+import { aboard, boardingFor } from '../../stampede/boarding';
 import { type RowMaterial, rowCycle } from '../../stampede/row-read';
 import type { ReadContext } from '../cache-context';
 import { refreshRequested, type SelectOptions } from '../query-options';
@@ -42,7 +42,7 @@ export function rowSelect(
   const key = cache.keys.row(schema, pkText);
   const refresh = refreshRequested(options);
   return aboard<RowMaterial>(
-    { flights: cache.flights, shared: cache.options.stampedeProtection && !refresh },
+    boardingFor(cache.flights, cache.options.stampedeProtection, refresh),
     meter,
     `${key} ${exact}`,
     (report) =>

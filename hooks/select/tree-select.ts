@@ -24,10 +24,11 @@ import {
   type RowIndex,
   treeKeys,
 } from './include-tree';
-import { refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
+import type { SelectOptions } from '../query-options';
 import { buildNested, groupJoin } from './build-result';
 import { replaceRows, rowsOfList } from './list-rows';
 import type { TreeShape } from './shape';
+import { entryRead } from './entry-key';
 
 /** Serve a select with includes from its pointer tree. */
 export async function treeSelect(
@@ -52,7 +53,7 @@ export async function treeSelect(
   // no write of theirs slipped between the read and the relation tokens.
   let registered: Map<string, string> | undefined;
   let before: Map<string, string> | undefined;
-  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+  return throughEntry(cache, meter, entryRead(cache, ref, options), {
     hit: async (lookup) => {
       const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown; rel?: unknown }) : undefined;
       if (!value || !Array.isArray(value.tree) || !Array.isArray(value.rel)) return undefined;

@@ -9,8 +9,9 @@ import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
-import { queryTtl, refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
+import { queryTtl, type SelectOptions } from '../query-options';
 import { buildFromFlat } from './build-result';
+import { entryRead } from './entry-key';
 
 /** Serve a select from its whole-value entry. */
 export async function wholeSelect(
@@ -22,7 +23,7 @@ export async function wholeSelect(
   ref: EntryRef,
   ttl: number,
 ): Promise<unknown> {
-  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+  return throughEntry(cache, meter, entryRead(cache, ref, options), {
     hit: (lookup) =>
       lookup.whole.found && Array.isArray(lookup.whole.value) ? { material: lookup.whole.value as Record<string, unknown>[] } : undefined,
     direct: () => run(options),
@@ -41,7 +42,7 @@ export function countThroughEntry(
   options: SelectOptions,
   ref: EntryRef,
 ): Promise<unknown> {
-  return throughEntry(cache, meter, { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) }, {
+  return throughEntry(cache, meter, entryRead(cache, ref, options), {
     hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
     direct: run,
     read: run,
