@@ -3,13 +3,15 @@
  * cached as whole values with the same dependencies as a list of the model
  * (plus included models).
  */
+import type { EntryRef } from '../../source/lists/entry-cache';
+import type { ReadMeter } from '../../source/metrics/metrics';
+import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
 import { mentionsExcluded } from '../columns';
-import { checkCacheOption, type RawSelectFn } from '../query-options';
+import { checkCacheOption, queryTtl, type RawSelectFn, type SelectOptions } from '../query-options';
 import { currentTransaction } from '../transactions';
-import { aggregateEntryOf } from './entry-key';
+import { aggregateEntryOf, entryRead } from './entry-key';
 import { WHOLE_KEYS } from './shape';
-import { countThroughEntry } from './whole-select';
 
 /** Options a count or aggregate may set and still be cached (the rest go to the database). */
 const RAW_SELECT_KEYS = new Set([...WHOLE_KEYS, 'distinct', 'col', 'dataType', 'aggregateFunction']);
@@ -42,4 +44,22 @@ export function cachedRawSelect(cache: ReadContext, original: RawSelectFn): RawS
       meter.done();
     }
   };
+}
+
+/** A count or aggregate from its whole-value entry. */
+function countThroughEntry(
+  cache: ReadContext,
+  meter: ReadMeter,
+  run: () => Promise<unknown>,
+  options: SelectOptions,
+  ref: EntryRef,
+): Promise<unknown> {
+  return throughEntry(cache, meter, entryRead(cache, ref, options), {
+    hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
+    direct: run,
+    read: run,
+    save: (tokens, value, soft) => cache.entries.saveWhole(ref, tokens, value, queryTtl(options) ?? cache.ttlFor(ref.schema), soft),
+    material: (value) => value,
+    answer: (value) => value,
+  });
 }

@@ -2,14 +2,15 @@
  * A query pointers cannot represent (joins of partial rows, grouping,
  * computed columns) from one whole-value entry of its flat rows, which
  * depends on every model it reads; built into instances exactly as
- * Sequelize builds them. Counts and aggregates are whole values too.
+ * Sequelize builds them. Counts and aggregates are whole values too
+ * (count-select.ts).
  */
 import type { Model, ModelStatic } from 'sequelize';
 import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
-import { queryTtl, type SelectOptions } from '../query-options';
+import type { SelectOptions } from '../query-options';
 import { buildFromFlat } from './build-result';
 import { entryRead } from './entry-key';
 
@@ -31,23 +32,5 @@ export async function wholeSelect(
     save: (tokens, rows, soft) => cache.entries.saveWhole(ref, tokens, rows, ttl, soft),
     material: (rows) => rows,
     answer: (rows) => buildFromFlat(cache.sequelize, model, options, rows),
-  });
-}
-
-/** A count or aggregate from its whole-value entry. */
-export function countThroughEntry(
-  cache: ReadContext,
-  meter: ReadMeter,
-  run: () => Promise<unknown>,
-  options: SelectOptions,
-  ref: EntryRef,
-): Promise<unknown> {
-  return throughEntry(cache, meter, entryRead(cache, ref, options), {
-    hit: (lookup) => (lookup.whole.found ? { material: lookup.whole.value } : undefined),
-    direct: run,
-    read: run,
-    save: (tokens, value, soft) => cache.entries.saveWhole(ref, tokens, value, queryTtl(options) ?? cache.ttlFor(ref.schema), soft),
-    material: (value) => value,
-    answer: (value) => value,
   });
 }
