@@ -90,7 +90,7 @@ async function entryCycle<R, M>(
     report(undefined, { value: material });
     return { material };
   };
-  let fetched = new Map<string, string>();
+  let storeValues = new Map<string, string>();
   let release: (() => Promise<void>) | undefined;
   if (!read.refresh) {
     const lookup = await stores.entries.lookup(ref);
@@ -105,14 +105,14 @@ async function entryCycle<R, M>(
     if (hit && hit !== 'rebuild') {
       count('hits');
       if (protection && lookup.soft && stores.stampede.due(lookup.soft)) {
-        const refill = async () => (await fill(stores, read, cycle, lookup.fetched, () => undefined)).material;
+        const refill = async () => (await fill(stores, read, cycle, lookup.storeValues, () => undefined)).material;
         const fresh = await stores.stampede.refresh(ref.entryKey, lookup.soft, refill, meter.counters);
         if (fresh.refreshed) return served(fresh.answer);
         if (fresh.stale) count('staleServed');
       }
       return served(hit.material);
     }
-    fetched = lookup.fetched;
+    storeValues = lookup.storeValues;
     if (hit !== 'rebuild' && protection) {
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
@@ -122,7 +122,7 @@ async function entryCycle<R, M>(
         const again = await stores.entries.lookup(ref);
         if (!again.ok) return undefined;
         const found = await cycle.hit(again);
-        if (!found) fetched = again.fetched;
+        if (!found) storeValues = again.storeValues;
         return found;
       };
       // The lock holder re-checks once: the previous holder may have filled the
@@ -138,7 +138,7 @@ async function entryCycle<R, M>(
   }
   count('misses');
   try {
-    return await fill(stores, read, cycle, fetched, report);
+    return await fill(stores, read, cycle, storeValues, report);
   } finally {
     await release?.();
   }
@@ -152,10 +152,10 @@ async function fill<R, M>(
   stores: EntryStores,
   read: EntryRead,
   cycle: EntryCycle<R, M>,
-  fetched: Map<string, string>,
+  storeValues: Map<string, string>,
   report: Report,
 ): Promise<{ material: M }> {
-  const prepared = await stores.entries.prepare(read.ref, fetched);
+  const prepared = await stores.entries.prepare(read.ref, storeValues);
   await cycle.beforeRead?.();
   const clock = stores.options.clock;
   const started = clock.now();

@@ -77,7 +77,7 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
       count('misses');
       return { answer: await read.direct() };
     }
-    known = lookup.fetched;
+    known = lookup.storeValues;
   }
   // A cold row: one reader fills it, the others wait for that fill.
   const lock = read.refresh || !stores.options.stampedeProtection ? 'unavailable' : await stores.locks.acquire(read.key, meter.counters);
@@ -88,7 +88,7 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
       const row = again.rows.get(pkText);
       if (row && read.matches(row)) return { row };
       if (again.absent.has(pkText)) return { row: undefined };
-      if (again.ok) known = again.fetched;
+      if (again.ok) known = again.storeValues;
       return undefined;
     };
     // Unlike a list, a row's holder does not look again before its query: a

@@ -72,12 +72,12 @@ export async function rowsOfList(
     const unmarked = lookup.ok ? cache.rows.unmarked(schema) : undefined;
     const tickets = new Map(
       lookup.ok
-        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.fetched, false, unmarked)] as const))
+        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.storeValues, false, unmarked)] as const))
         : [],
     );
-    const fetched = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
+    const databaseRows = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
     const byText = new Map<string, Record<string, unknown>>();
-    for (const row of fetched) byText.set(rowKeyText(schema, row) as string, row);
+    for (const row of databaseRows) byText.set(rowKeyText(schema, row) as string, row);
     const gone: PkValues[] = [];
     for (const i of missing) {
       const row = byText.get(texts[i] as string);
@@ -131,6 +131,6 @@ export async function refreshTicketsFor(cache: ReadContext, schema: ModelSchema,
   if (texts.length === 0) return new Map();
   const rows = await cache.rows.lookup(schema, texts);
   if (!rows.ok) return new Map();
-  const tickets = await Promise.all(texts.map(async (text) => [text, await cache.rows.beginFill(schema, text, rows.fetched)] as const));
+  const tickets = await Promise.all(texts.map(async (text) => [text, await cache.rows.beginFill(schema, text, rows.storeValues)] as const));
   return new Map(tickets.filter((entry): entry is readonly [string, FillTicket] => entry[1] !== undefined));
 }

@@ -61,7 +61,9 @@ export interface EntryLookup {
   pks: PkValues[] | undefined;
   /** The value of a valid whole-value entry (`found` false on a miss). */
   whole: { found: boolean; value?: unknown };
-  fetched: Map<string, string>;
+  /** Every value the multi-get returned (the entry and its tokens), reused by the fill. */
+  storeValues: Map<string, string>;
+  /** Whether the store answered. */
   ok: boolean;
 }
 
@@ -107,10 +109,10 @@ export class EntryCache {
   }
 
   /** The current value of each dependency (the registry's is its token). */
-  #current(ref: EntryRef, fetched: Map<string, string>): (string | undefined)[] {
+  #current(ref: EntryRef, storeValues: Map<string, string>): (string | undefined)[] {
     const registryKey = this.keys.registry(ref.schema);
     return ref.dependencyKeys.map((key) =>
-      key === registryKey ? parseRegistry(fetched.get(key))?.token : fetched.get(key),
+      key === registryKey ? parseRegistry(storeValues.get(key))?.token : storeValues.get(key),
     );
   }
 
@@ -136,7 +138,7 @@ export class EntryCache {
       soft: valid ? entry.soft : undefined,
       pks: valid && entry.pks ? entry.pks : undefined,
       whole: valid && entry.whole ? { found: true, value: entry.whole.value } : { found: false },
-      fetched: values,
+      storeValues: values,
       ok,
     };
   }
@@ -148,9 +150,9 @@ export class EntryCache {
    * or a write of a model the entry depends on is in flight; nothing is
    * stored then.
    */
-  async prepare(ref: EntryRef, fetched: Map<string, string>): Promise<Prepared | undefined> {
+  async prepare(ref: EntryRef, storeValues: Map<string, string>): Promise<Prepared | undefined> {
     // The write marks are read after the tokens (the lookup that gave
-    // `fetched`): a write that rotated a token this entry records had raised
+    // `storeValues`): a write that rotated a token this entry records had raised
     // its mark first, so its mark is seen here unless the write has already
     // made its last invalidation (docs/transparency.md, write marks).
     const [registryToken, firstMarks] = await Promise.all([this.#register(ref), this.#marks(ref)]);
@@ -165,7 +167,7 @@ export class EntryCache {
         continue;
       }
       // `||`: an empty value is a forged one (GuardedStore), never a token.
-      let value = fetched.get(key);
+      let value = storeValues.get(key);
       if (!value) {
         created = true;
         value = await this.store.ensureToken(key);

@@ -52,8 +52,8 @@ export interface RowLookup {
   rows: Map<string, Record<string, unknown>>;
   /** Keys with a valid "no such row" entry (only when asked for). */
   absent: Set<string>;
-  /** Everything the multi-get returned (tokens included), reused by fills. */
-  fetched: Map<string, string>;
+  /** Every value the multi-get returned (tokens included), reused by fills. */
+  storeValues: Map<string, string>;
   /** Whether the store answered. */
   ok: boolean;
 }
@@ -104,7 +104,7 @@ export class RowCache {
         }
       });
     }
-    return { rows, absent, fetched: values, ok };
+    return { rows, absent, storeValues: values, ok };
   }
 
   /**
