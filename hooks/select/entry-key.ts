@@ -10,7 +10,7 @@ import type { ModelSchema } from '../../source/model-schema';
 import { canonical } from '../../source/lists/query-key';
 import { digest } from '../../source/util';
 import type { ReadContext } from '../cache-context';
-import type { IncludeInfo } from './include-tree';
+import type { IncludeInfo } from './includes';
 import type { EntryRead } from '../../stampede/entry-cycle';
 import { customKey, perQuery, refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
 import { tablesRead } from '../../source/sql-text';

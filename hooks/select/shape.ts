@@ -7,7 +7,7 @@
 import type { ModelSchema } from '../../source/model-schema';
 import type { SchemaLookup } from '../cache-context';
 import { type Column, isFullRow, projection } from '../columns';
-import { type IncludeInfo, pointerIncludes } from './include-tree';
+import { type IncludeInfo, pointerIncludes } from './includes';
 import type { SelectOptions } from '../query-options';
 import { type PrimaryKeyWhere, primaryKeyWhere } from '../where';
 

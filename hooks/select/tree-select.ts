@@ -1,5 +1,5 @@
 /**
- * A query with includes from its pointer tree (hooks/select/include-tree.ts): one
+ * A query with includes from its pointer tree (hooks/select/pointer-tree.ts): one
  * multi-get per model for the rows, one `WHERE pk IN (…)` per model for rows
  * missing from the cache, and the nested objects Sequelize's grouping would
  * have made. The tree depends on relation tokens (the conjunction tokens of
@@ -15,15 +15,8 @@ import type { ReadMeter } from '../../source/metrics/metrics';
 import type { ModelSchema } from '../../source/model-schema';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
-import {
-  encodeTree,
-  type IncludeInfo,
-  rebuildTree,
-  relationKeys,
-  relationsOf,
-  type RowIndex,
-  treeKeys,
-} from './include-tree';
+import { type IncludeInfo, relationKeys, relationsOf } from './includes';
+import { encodeTree, rebuildTree, type RowIndex, treeKeys } from './pointer-tree';
 import type { SelectOptions } from '../query-options';
 import { buildNested, groupJoin } from './build-result';
 import { replaceRows, rowsOfList } from './list-rows';
