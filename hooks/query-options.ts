@@ -7,7 +7,7 @@
  */
 import type { Model, ModelStatic } from 'sequelize';
 import { OptionError, rejectUnknown } from '../source/errors';
-import { describe, QUERY_KNOWN, type ResolvedOptions, seconds } from '../source/options';
+import { describe, QUERY_KNOWN, queryTtlPair, type ResolvedOptions } from '../source/options';
 import type { ModelSchema } from '../source/model-schema';
 import type { QueryCacheOptions } from '../source/types';
 import { digest, isPlainObject } from '../source/util';
@@ -74,11 +74,7 @@ export function checkCacheOption(model: string, value: unknown, models: Readonly
   const on = `a ${model} query`;
   if (!isPlainObject(value)) throw new OptionError('cache', `of ${on} must be true, false or an object, got ${describe(value)}`);
   rejectUnknown(value, QUERY_KNOWN, 'cache', on);
-  const ttl = value.ttl === undefined ? undefined : seconds('cache.ttl', value.ttl, 0, 1, on);
-  if (value.softTtl !== undefined) {
-    const softTtl = seconds('cache.softTtl', value.softTtl, 0, 1, on);
-    if (ttl !== undefined && softTtl > ttl) throw new OptionError('cache.softTtl', `(${softTtl}) of ${on} must not exceed \`cache.ttl\` (${ttl})`);
-  }
+  queryTtlPair(value, on);
   if (value.refresh !== undefined && typeof value.refresh !== 'boolean') {
     throw new OptionError('cache.refresh', `of ${on} must be true or false, got ${describe(value.refresh)}`);
   }

@@ -67,6 +67,31 @@ export function seconds(option: string, value: unknown, fallback: number, min = 
   return value;
 }
 
+/**
+ * A hard and soft TTL pair (options `${prefix}ttl` and `${prefix}softTtl`), in
+ * seconds, the soft one never above the hard one; `fallback` applies to
+ * those absent. The one check install(), `models.X` and a query's `cache`
+ * option share.
+ */
+export function ttlPair(
+  prefix: string,
+  given: { ttl?: unknown; softTtl?: unknown },
+  fallback: { ttl: number; softTtl: (ttl: number) => number },
+  of = '',
+): { ttl: number; softTtl: number } {
+  const ttl = seconds(`${prefix}ttl`, given.ttl, fallback.ttl, 1, of);
+  const softTtl = seconds(`${prefix}softTtl`, given.softTtl, fallback.softTtl(ttl), 1, of);
+  if (softTtl > ttl) {
+    throw new OptionError(`${prefix}softTtl`, `(${softTtl}) ${of ? `of ${of} ` : ''}must not exceed \`${prefix}ttl\` (${ttl})`);
+  }
+  return { ttl, softTtl };
+}
+
+/** A query's `cache: { ttl, softTtl }`: each optional, the pair checked only against what the query sets. */
+export function queryTtlPair(given: { ttl?: unknown; softTtl?: unknown }, of: string): void {
+  ttlPair('cache.', given, { ttl: MAX_TTL, softTtl: () => 1 }, of);
+}
+
 /** A value as an error message shows it. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -94,9 +119,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof namespace !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
     throw new OptionError('namespace', `must be 1-32 characters of A-Z a-z 0-9 _ . -, got ${describe(namespace)}`);
   }
-  const ttl = seconds('ttl', options.ttl, DEFAULT_OPTIONS.ttl);
-  const softTtl = seconds('softTtl', options.softTtl, Math.min(DEFAULT_OPTIONS.softTtl, ttl));
-  if (softTtl > ttl) throw new OptionError('softTtl', `(${softTtl}) must not exceed \`ttl\` (${ttl})`);
+  const { ttl, softTtl } = ttlPair('', options, { ttl: DEFAULT_OPTIONS.ttl, softTtl: (hard) => Math.min(DEFAULT_OPTIONS.softTtl, hard) });
   const tombstoneTtl = seconds('tombstoneTtl', options.tombstoneTtl, DEFAULT_OPTIONS.tombstoneTtl, 2);
   const warmLimit = options.warmLimit ?? DEFAULT_OPTIONS.warmLimit;
   if (typeof warmLimit !== 'number' || !Number.isInteger(warmLimit) || warmLimit < 0) {
@@ -158,9 +181,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
       if (!Array.isArray(exclude) || !exclude.every((d) => typeof d === 'string' && d.length > 0)) {
         throw new OptionError(`models.${name}.exclude`, `must be an array of attribute names, got ${describe(exclude)}`);
       }
-      const modelTtl = seconds(`models.${name}.ttl`, value.ttl, ttl);
-      const modelSoftTtl = seconds(`models.${name}.softTtl`, value.softTtl, Math.min(softTtl, modelTtl));
-      if (modelSoftTtl > modelTtl) throw new OptionError(`models.${name}.softTtl`, `(${modelSoftTtl}) must not exceed its ttl (${modelTtl})`);
+      const { ttl: modelTtl, softTtl: modelSoftTtl } = ttlPair(`models.${name}.`, value, { ttl, softTtl: (hard) => Math.min(softTtl, hard) });
       models[name] = Object.freeze({
         ttl: modelTtl,
         softTtl: modelSoftTtl,
