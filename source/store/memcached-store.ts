@@ -87,6 +87,16 @@ interface Server {
   active: number;
   /** Operations waiting for one of those to finish. */
   waiting: (() => void)[];
+  /** The reads of this tick not sent yet (see `#fetch`). */
+  batch?: GetBatch;
+}
+
+/** Keys to fetch from one server in one multi-get, and its answer. */
+interface GetBatch {
+  keys: Set<string>;
+  result: Promise<Record<string, unknown>>;
+  /** Seal and send it, unless that happened already. */
+  send(): void;
 }
 
 /**
@@ -208,7 +218,7 @@ export class MemcachedStore implements CacheStore {
   async get(key: string): Promise<string | undefined> {
     const k = memcachedKey(key);
     const server = this.#serverFor(k);
-    const value = await this.#run<unknown>('get', server, (c, cb) => c.get(k, cb));
+    const value = (await this.#fetch(server, [k]))[k];
     return typeof value === 'string' && !this.#returning(server) ? value : undefined;
   }
 
@@ -228,27 +238,72 @@ export class MemcachedStore implements CacheStore {
       if (!group) byServer.set(server, (group = new Map()));
       group.set(k, key);
     }
-    // memcached 2.2.2 rescans its whole response buffer on every data event,
-    // so one huge multi-get costs quadratic time: batch it (the batches are
-    // pipelined over the pool).
-    const batches: [Server, [string, string][]][] = [];
-    for (const [server, group] of byServer) {
-      const entries = [...group];
-      for (let i = 0; i < entries.length; i += MULTI_GET_BATCH) batches.push([server, entries.slice(i, i + MULTI_GET_BATCH)]);
-    }
     await Promise.all(
-      batches.map(async ([server, entries]) => {
-        const data = await this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
-          c.getMulti(entries.map(([k]) => k), cb),
-        );
+      [...byServer].map(async ([server, group]) => {
+        const data = await this.#fetch(server, [...group.keys()]);
         if (this.#returning(server)) return;
-        for (const [k, original] of entries) {
-          const value = data?.[k];
+        for (const [k, original] of group) {
+          const value = data[k];
           if (typeof value === 'string') found.set(original, value);
         }
       }),
     );
     return found;
+  }
+
+  /**
+   * The values of `keys` (protocol keys, all on `server`), fetched together
+   * with every other key asked of that server in the same tick: concurrent
+   * reads share one multi-get command, one socket write and one response
+   * instead of one each (the idea of ioredis' auto-pipelining and DataLoader's
+   * batching). A batch is sent once the current tick's synchronous work and
+   * microtasks are done (`process.nextTick` scheduled from them runs after),
+   * or at once when it reaches `MULTI_GET_BATCH` keys: memcached 2.2.2
+   * rescans its whole response buffer on every data event, so one huge
+   * multi-get would cost quadratic time. A failed or timed-out batch fails
+   * every read in it (each is a miss).
+   */
+  #fetch(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
+    if (keys.length > 1) {
+      // Keys beyond one batch's room go to the next batches.
+      const parts: Promise<Record<string, unknown>>[] = [];
+      for (let i = 0; i < keys.length; ) {
+        const room = MULTI_GET_BATCH - (server.batch?.keys.size ?? 0);
+        const slice = keys.slice(i, i + Math.max(1, room));
+        i += slice.length;
+        parts.push(this.#enqueue(server, slice));
+      }
+      if (parts.length === 1) return parts[0] as Promise<Record<string, unknown>>;
+      return Promise.all(parts).then((all) => Object.assign({}, ...all) as Record<string, unknown>);
+    }
+    return this.#enqueue(server, keys);
+  }
+
+  #enqueue(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
+    let batch = server.batch;
+    if (!batch) {
+      let answer!: (data: Promise<Record<string, unknown>>) => void;
+      const created: GetBatch = {
+        keys: new Set(),
+        result: new Promise((resolve) => (answer = resolve)),
+        send: () => {
+          if (server.batch !== created) return;
+          server.batch = undefined;
+          const list = [...created.keys];
+          const only = list.length === 1 ? (list[0] as string) : undefined;
+          answer(
+            this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
+              only === undefined ? c.getMulti(list, cb) : c.get(only, (error, value) => cb(error, { [only]: value })),
+            ).then((data) => data ?? {}),
+          );
+        },
+      };
+      server.batch = batch = created;
+      process.nextTick(created.send);
+    }
+    for (const k of keys) batch.keys.add(k);
+    if (batch.keys.size >= MULTI_GET_BATCH) batch.send();
+    return batch.result;
   }
 
   async gets(key: string): Promise<CasValue | undefined> {

@@ -1,0 +1,111 @@
+/**
+ * MemcachedStore batches the reads of one tick: concurrent `get`s and
+ * `getMulti`s of a server go out as one multi-get command.
+ */
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import Memcached from 'memcached';
+import { MemcachedStore } from '../../source/store/memcached-store';
+import { memcachedServers } from '../helpers/test-database';
+
+/** Count the read commands every `memcached` client of this process sends, and the keys in each. */
+function spyReads(): { commands: string[][]; restore(): void } {
+  const prototype = Memcached.prototype as unknown as Record<'get' | 'getMulti', (...args: unknown[]) => unknown>;
+  const originals = { get: prototype.get, getMulti: prototype.getMulti };
+  const commands: string[][] = [];
+  prototype.get = function (this: unknown, key: unknown, ...rest: unknown[]) {
+    commands.push([key as string]);
+    return originals.get.call(this, key, ...rest);
+  };
+  prototype.getMulti = function (this: unknown, keys: unknown, ...rest: unknown[]) {
+    commands.push([...(keys as string[])]);
+    return originals.getMulti.call(this, keys, ...rest);
+  };
+  return {
+    commands,
+    restore: () => Object.assign(prototype, originals),
+  };
+}
+
+const prefix = () => `batch${randomBytes(4).toString('hex')}`;
+
+test.serial('gets and multi-gets issued in one tick share one multi-get command', async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500 });
+  const p = prefix();
+  try {
+    for (let i = 0; i < 30; i++) await store.set(`${p}:${i}`, `value ${i}`, 60);
+    const spy = spyReads();
+    try {
+      const [single, multi, absent, again] = await Promise.all([
+        Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`${p}:${i}`))),
+        store.getMulti([`${p}:20`, `${p}:21`, `${p}:0`]),
+        store.get(`${p}:missing`),
+        store.get(`${p}:3`),
+      ]);
+      t.deepEqual(single, Array.from({ length: 20 }, (_, i) => `value ${i}`));
+      t.deepEqual([...multi].sort(), [[`${p}:0`, 'value 0'], [`${p}:20`, 'value 20'], [`${p}:21`, 'value 21']]);
+      t.is(absent, undefined);
+      t.is(again, 'value 3');
+      t.is(spy.commands.length, 1, 'one command for the whole tick');
+      t.is(spy.commands[0]?.length, 23, 'each key once');
+      // A read after an await is a later tick: a batch of its own.
+      await store.get(`${p}:1`);
+      t.is(spy.commands.length, 2);
+      t.deepEqual(spy.commands[1], [`${p}:1`]);
+    } finally {
+      spy.restore();
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test.serial('a tick with more keys than a batch holds sends several commands of at most 100 keys', async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 1000 });
+  const p = prefix();
+  try {
+    await Promise.all(Array.from({ length: 250 }, (_, i) => store.set(`${p}:${i}`, `v${i}`, 60)));
+    const spy = spyReads();
+    try {
+      const [many, ...singles] = await Promise.all([
+        store.getMulti(Array.from({ length: 180 }, (_, i) => `${p}:${i}`)),
+        ...Array.from({ length: 70 }, (_, i) => store.get(`${p}:${180 + i}`)),
+      ]);
+      t.is((many as Map<string, string>).size, 180);
+      for (let i = 0; i < 180; i++) t.is((many as Map<string, string>).get(`${p}:${i}`), `v${i}`);
+      t.deepEqual(singles, Array.from({ length: 70 }, (_, i) => `v${180 + i}`));
+      t.deepEqual(
+        spy.commands.map((keys) => keys.length),
+        [100, 100, 50],
+      );
+    } finally {
+      spy.restore();
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test.serial('a batch that fails fails every read in it, and the next tick starts afresh', async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500 });
+  const p = prefix();
+  try {
+    await store.set(`${p}:a`, 'a', 60);
+    const prototype = Memcached.prototype as unknown as { getMulti: (keys: string[], cb: (e: unknown, r: unknown) => void) => void };
+    const original = prototype.getMulti;
+    prototype.getMulti = (_keys, cb) => setImmediate(() => cb(new Error('connection reset'), undefined));
+    let results: PromiseSettledResult<unknown>[];
+    try {
+      results = await Promise.allSettled([store.get(`${p}:a`), store.getMulti([`${p}:a`, `${p}:b`])]);
+    } finally {
+      prototype.getMulti = original;
+    }
+    t.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    t.is(await store.get(`${p}:a`), 'a');
+  } finally {
+    await store.close();
+  }
+});
