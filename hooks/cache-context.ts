@@ -34,6 +34,8 @@ export interface ReadContext extends SchemaLookup {
   readonly flights: SingleFlight;
   readonly stampede: SoftExpiryGuard;
   readonly metrics: Metrics;
+  /** False once `uninstall()` ran. */
+  readonly installed: boolean;
   /** Reads go to the database while an invalidation of this process is being replayed. */
   readonly suspended: boolean;
   /** Whether any model keeps attributes out of the cache. */

@@ -15,6 +15,7 @@ import type { OrmCacheOptions } from '../source/types';
 import { OrmCache } from './orm-cache';
 import type { RawSelectFn, SelectFn } from './query-options';
 import { cachedRawSelect } from './select/count-select';
+import { FastFind } from './select/fast-find';
 import { cachedSelect } from './select/select-wrapper';
 import { rawStatement } from './write/raw-statements';
 import { writeWrappers } from './write/write-wrappers';
@@ -70,7 +71,9 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
   const wrapped: string[] = [];
   const instance = sequelize as unknown as Record<string, unknown>;
 
+  let fast: FastFind | undefined;
   const cache = new OrmCache(sequelize, resolved, () => {
+    fast?.unpatch();
     for (const method of wrapped) delete queryInterface[method];
     if (instance.query === query) delete instance.query;
     installed.delete(sequelize);
@@ -88,7 +91,8 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
     queryInterface[method] = make(original as never);
     wrapped.push(method);
   };
-  wrap('select', (original: SelectFn) => cachedSelect(cache, original));
+  fast = new FastFind(cache);
+  wrap('select', (original: SelectFn) => cachedSelect(cache, original, fast));
   wrap('rawSelect', (original: RawSelectFn) => cachedRawSelect(cache, original));
   for (const [method, make] of Object.entries(writeWrappers(cache))) wrap(method, make);
   if (Object.prototype.hasOwnProperty.call(instance, 'query')) {
@@ -98,6 +102,7 @@ function install(sequelize: Sequelize, options?: OrmCacheOptions): OrmCache {
   const query = statementWrapper(cache, sequelize.query as unknown as QueryFn);
   instance.query = query;
 
+  for (const model of Object.values(sequelize.models)) if (cache.schemaOf(model)) fast.patch(model);
   installed.set(sequelize, cache);
   return cache;
 }

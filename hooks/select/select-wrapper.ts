@@ -13,6 +13,7 @@ import { mentionsExcluded } from '../columns';
 import { checkCacheOption, perQuery, queryTtl, type SelectFn, type SelectOptions } from '../query-options';
 import { currentTransaction } from '../transactions';
 import { entryOf } from './entry-key';
+import type { FastFind } from './fast-find';
 import { FORGET, Forgotten, forgetEntry } from './forget';
 import { listSelect } from './list-select';
 import { rowSelect } from './row-select';
@@ -25,8 +26,9 @@ import { wholeSelect } from './whole-select';
  * queries as pointer lists, includes as pointer trees, other shapes as whole
  * values; transactions, `cache: false` and unknown shapes go straight through.
  */
-export function cachedSelect(cache: ReadContext, original: SelectFn): SelectFn {
+export function cachedSelect(cache: ReadContext, original: SelectFn, fast: FastFind): SelectFn {
   return async function select(this: unknown, model, tableName, options) {
+    fast.seen(model, options);
     const direct = (opts: SelectOptions) => original.call(this, model, tableName, opts);
     if (options?.cache !== undefined) checkCacheOption(model.name, options.cache, cache.sequelize.models);
     if (FORGET in perQuery(options)) {
@@ -35,6 +37,7 @@ export function cachedSelect(cache: ReadContext, original: SelectFn): SelectFn {
     }
     const schema = cache.schemaOf(model);
     if (!schema || !options || options.cache === false) return direct(options);
+    fast.patch(model);
     const how = shapeOf(cache, schema, options);
     const kind = how?.kind === 'row' ? 'row' : 'list';
     const bypass = () => {

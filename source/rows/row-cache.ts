@@ -67,9 +67,15 @@ export class RowCache {
     readonly tombstoneTtl: number,
   ) {}
 
+  /** Key lists per schema: the same strings on every read, computed once (a digest among them). */
+  readonly #tokenKeys = new WeakMap<ModelSchema, readonly string[]>();
+  readonly #absenceKeys = new WeakMap<ModelSchema, readonly string[]>();
+
   /** Token keys every row entry of `schema` depends on, in entry order. */
-  tokenKeys(schema: ModelSchema): string[] {
-    return [this.keys.namespaceToken(), this.keys.epoch(schema)];
+  tokenKeys(schema: ModelSchema): readonly string[] {
+    let keys = this.#tokenKeys.get(schema);
+    if (!keys) this.#tokenKeys.set(schema, (keys = [this.keys.namespaceToken(), this.keys.epoch(schema)]));
+    return keys;
   }
 
   /**
@@ -77,8 +83,10 @@ export class RowCache {
    * list epoch and the token every insert or update of the model rotates, so
    * any write that could create the row invalidates every absence at once.
    */
-  absenceKeys(schema: ModelSchema): string[] {
-    return [this.keys.listEpoch(schema), this.keys.conjunction(schema, conjunctionId([], []))];
+  absenceKeys(schema: ModelSchema): readonly string[] {
+    let keys = this.#absenceKeys.get(schema);
+    if (!keys) this.#absenceKeys.set(schema, (keys = [this.keys.listEpoch(schema), this.keys.conjunction(schema, conjunctionId([], []))]));
+    return keys;
   }
 
   /**

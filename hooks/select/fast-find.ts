@@ -1,0 +1,178 @@
+/**
+ * The short way for `Model.findByPk(key)` without options (docs/how-it-works.md,
+ * "The findByPk short way"). Sequelize spends more CPU preparing such a read
+ * (cloning options three times, scopes, attribute expansion, field mapping)
+ * than a cache hit costs, and the result of that preparation depends only on
+ * the model, not on the key: so the first call of a model goes the whole way
+ * and its prepared select options are kept, and later calls hand a copy of
+ * them, with the key put in, straight to the query interface's select, the
+ * same call Sequelize would make. Misses, fills and hits then run as for any
+ * other read. Only reads whose preparation is provably the same go the short
+ * way: no options, a number or string key, a model without find hooks (on
+ * it or on the Sequelize instance), not paranoid, and nothing the kept
+ * options were prepared from changed since (attributes, scope, options,
+ * primary key, and the find methods themselves, which tests stub).
+ */
+import type { Model, ModelStatic } from 'sequelize';
+import type { SelectOptions } from '../query-options';
+import { currentTransaction } from '../transactions';
+import type { ReadContext } from '../cache-context';
+
+type FindByPk = (this: ModelStatic<Model>, key: unknown, options?: unknown) => Promise<Model | null>;
+
+/** The parts of a model class the preparation reads (most are not in the typings). */
+interface ModelInternals {
+  sequelize: { options: { hooks?: Record<string, unknown[] | undefined> } };
+  options: { hooks?: Record<string, unknown[] | undefined>; paranoid?: boolean; rejectOnEmpty?: unknown; whereCollection?: unknown };
+  rawAttributes: object;
+  fieldRawAttributesMap: object;
+  _scope: object;
+  primaryKeyAttribute: string;
+  findOne: unknown;
+  findAll: unknown;
+  queryInterface: { select(model: unknown, table: unknown, options: SelectOptions): Promise<unknown> };
+  getTableName(): unknown;
+}
+
+/** Select options Sequelize prepared for one model's plain findByPk, and what they were prepared from. */
+interface Prepared {
+  options: SelectOptions;
+  /** The where key the primary key ended up under (its column name). */
+  column: string;
+  from: readonly unknown[];
+}
+
+/**
+ * Where a preparing call's select options are kept. It rides in the call's
+ * options under a symbol: Sequelize's option cloning (Utils.cloneDeep) keeps
+ * class instances by reference, `_.defaults` and the option checks read
+ * string keys only, and no query reads symbol keys, so the preparation is
+ * the one of a call without options. (An AsyncLocalStorage would do too, but
+ * it turns on promise hooks for the whole process, a cost on every read.)
+ */
+class Slot {
+  options?: SelectOptions;
+  constructor(readonly model: object) {}
+}
+
+const PREPARING = Symbol('sequelize-orm-cache preparing findByPk');
+
+/** Hooks that see or change a find's options or result. */
+const FIND_HOOKS = ['beforeFind', 'beforeFindAfterExpandIncludeAll', 'beforeFindAfterOptions', 'afterFind'] as const;
+
+function hasFindHooks(model: ModelInternals): boolean {
+  const own = model.options.hooks ?? {};
+  const shared = model.sequelize.options.hooks ?? {};
+  return FIND_HOOKS.some((type) => (own[type]?.length ?? 0) > 0 || (shared[type]?.length ?? 0) > 0);
+}
+
+/** Everything a plain findByPk's preparation depends on, by identity or value. */
+function inputs(model: ModelInternals, findByPk: unknown): unknown[] {
+  return [
+    findByPk,
+    model.rawAttributes,
+    model.fieldRawAttributesMap,
+    model._scope,
+    model.options,
+    model.options.rejectOnEmpty,
+    model.primaryKeyAttribute,
+    model.findOne,
+    model.findAll,
+  ];
+}
+
+const sameInputs = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** A fresh copy of kept options for one call, with the key in. */
+function forKey(prepared: Prepared, key: unknown): SelectOptions {
+  const { options } = prepared;
+  const attributes = (options.attributes as unknown[]).map((a) => (Array.isArray(a) ? [...a] : a));
+  const originalAttributes = Array.isArray(options.originalAttributes) ? [...(options.originalAttributes as unknown[])] : options.originalAttributes;
+  return { ...options, attributes, originalAttributes, where: { [prepared.column]: key } } as SelectOptions;
+}
+
+/** Fields of the selects a short-way call may keep: anything else means a preparation we do not repeat. */
+const KEPT = new Set(['hooks', 'rejectOnEmpty', 'plain', 'where', 'attributes', 'originalAttributes', 'tableNames']);
+
+/**
+ * Put the short way on every model class of the cache's Sequelize instance
+ * that lacks it (own `findByPk` property, taken back by the returned
+ * function). Called at install and again for models the selects meet later.
+ */
+export class FastFind {
+  readonly #prepared = new WeakMap<object, Prepared>();
+  readonly #patched = new Map<ModelStatic<Model>, FindByPk>();
+
+  constructor(readonly cache: ReadContext) {}
+
+  /**
+   * Give `model` the short way, unless it has it (or its own findByPk). Only
+   * the instance's own model classes: the classes `Model.scope()` makes
+   * inherit it, and are not kept here.
+   */
+  patch(model: ModelStatic<Model>): void {
+    if (this.#patched.has(model) || this.cache.sequelize.models[model.name] !== model) return;
+    if (Object.prototype.hasOwnProperty.call(model, 'findByPk')) return;
+    // Looked up at every call, so that a stub put on Sequelize's own
+    // findByPk later is still what a read that cannot go the short way calls.
+    const parent = Object.getPrototypeOf(model) as { findByPk?: FindByPk };
+    if (typeof parent.findByPk !== 'function') return;
+    const fast = this.#shortWay(parent as { findByPk: FindByPk });
+    Object.defineProperty(model, 'findByPk', { value: fast, writable: true, configurable: true, enumerable: false });
+    this.#patched.set(model, fast);
+  }
+
+  /** Take every short way back off (unless something replaced it since). */
+  unpatch(): void {
+    for (const [model, fast] of this.#patched) {
+      if ((model as unknown as { findByPk: unknown }).findByPk === fast) delete (model as unknown as { findByPk?: unknown }).findByPk;
+    }
+    this.#patched.clear();
+  }
+
+  /** Called by the select wrapper: keeps the options of the select a preparing findByPk makes. */
+  seen(model: object, options: SelectOptions | undefined): void {
+    const slot = (options as Record<symbol, unknown> | undefined)?.[PREPARING];
+    if (!(slot instanceof Slot) || slot.model !== model || slot.options) return;
+    const { [PREPARING]: _, ...rest } = options as SelectOptions & Record<symbol, unknown>;
+    slot.options = rest as SelectOptions;
+  }
+
+  #shortWay(parent: { findByPk: FindByPk }): FindByPk {
+    const self = this;
+    return async function findByPk(this: ModelStatic<Model>, key: unknown, options?: unknown): Promise<Model | null> {
+      const model = this as unknown as ModelInternals;
+      const inherited = parent.findByPk;
+      const plain =
+        options === undefined &&
+        (typeof key === 'number' || typeof key === 'string') &&
+        self.cache.installed &&
+        !self.cache.suspended &&
+        !model.options.paranoid &&
+        !hasFindHooks(model) &&
+        !currentTransaction(self.cache.sequelize, undefined);
+      if (!plain) return inherited.call(this, key, options);
+      const prepared = self.#prepared.get(this);
+      if (!prepared || !sameInputs(prepared.from, inputs(model, inherited))) return self.#prepare(this, inherited, key);
+      model.options.whereCollection = { [model.primaryKeyAttribute]: key };
+      const result = await model.queryInterface.select(this, model.getTableName(), forKey(prepared, key));
+      // rejectOnEmpty (from the model's options) is Sequelize's to raise.
+      if (result === null && prepared.options.rejectOnEmpty) return inherited.call(this, key, options);
+      return result as Model | null;
+    };
+  }
+
+  /** The whole way, keeping the prepared options when they are what the short way can repeat. */
+  async #prepare(model: ModelStatic<Model>, inherited: FindByPk, key: unknown): Promise<Model | null> {
+    const from = inputs(model as unknown as ModelInternals, inherited);
+    const slot = new Slot(model);
+    const result = await inherited.call(model, key, { [PREPARING]: slot });
+    const options = slot.options;
+    if (!options || !Object.keys(options).every((k) => KEPT.has(k)) || !Array.isArray(options.attributes)) return result;
+    const where = options.where as Record<string | symbol, unknown> | undefined;
+    const keys = where ? Reflect.ownKeys(where) : [];
+    if (keys.length !== 1 || typeof keys[0] !== 'string' || where?.[keys[0]] !== key || options.plain !== true) return result;
+    this.#prepared.set(model, { options: { ...options, where: undefined }, column: keys[0], from });
+    return result;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The findByPk short way (hooks/select/fast-find.ts): a plain findByPk skips
+ * Sequelize's option preparation, yet answers exactly as the whole way does,
+ * and every read whose preparation could differ goes the whole way.
+ */
+import anyTest, { type TestFn } from 'ava';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EmptyResultError, type Model } from 'sequelize';
+import { ormCache } from '../../source';
+import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
+
+const test = anyTest as TestFn<CachedBlog>;
+
+useCachedBlog(test, 'fast_find', { authors: 6, articles: 30, commentsPerArticle: 2, tags: 4 });
+
+/**
+ * Count the calls of a static method of `model` (found through its prototype
+ * chain) while `work` runs. Spying on findAll itself would send the read the
+ * whole way (a replaced find method is a reason to), so the whole way is
+ * seen by `_injectScope`, the first step of Sequelize's findAll.
+ */
+async function spyOn<T>(model: object, method: string, work: () => Promise<T>): Promise<{ calls: number; result: T }> {
+  const target = model as Record<string, unknown>;
+  const had = Object.prototype.hasOwnProperty.call(target, method);
+  const original = target[method] as (...args: unknown[]) => unknown;
+  let calls = 0;
+  target[method] = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return original.apply(this, args);
+  };
+  try {
+    const result = await work();
+    return { calls, result };
+  } finally {
+    if (had) target[method] = original;
+    else delete target[method];
+  }
+}
+
+/** What an instance carries besides its values: compared between the two ways. */
+function state(instance: Model | null): unknown {
+  if (!instance) return null;
+  const internals = instance as unknown as Record<string, unknown>;
+  const options = internals._options as Record<string, unknown>;
+  return {
+    values: instance.get({ plain: true }),
+    previous: internals._previousDataValues,
+    changed: instance.changed(),
+    isNewRecord: instance.isNewRecord,
+    options: JSON.parse(JSON.stringify({ ...options, include: undefined })),
+  };
+}
+
+test.serial('a plain findByPk answers from the cache without Sequelize preparing its options, and the instance is the same as the whole way builds', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  await Article.findByPk(4); // prepares (and fills)
+  await Article.findByPk(4); // short way, hit
+  db.sql.take();
+  const spy = await spyOn(Article, '_injectScope', () => Article.findByPk(4));
+  t.is(spy.calls, 0, 'Sequelize prepared nothing (its findAll injects scopes first)');
+  t.is(db.sql.selects().length, 0, 'a hit');
+  // `{}` is not "no options": that read goes the whole way.
+  const whole = await spyOn(Article, '_injectScope', () => Article.findByPk(4, {}));
+  t.is(whole.calls, 1);
+  t.deepEqual(state(spy.result), state(whole.result));
+  t.true(spy.result instanceof Article);
+  // A miss on the short way runs its SQL and fills, like the whole way.
+  db.sql.take();
+  const missed = await spyOn(Article, '_injectScope', () => Article.findByPk(9));
+  t.is(missed.calls, 0);
+  t.is(db.sql.selects().length, 1);
+  t.deepEqual(state(missed.result), state(await Article.findByPk(9, { cache: false })));
+  t.is(await Article.findByPk(999_999), null);
+  t.is(await Article.findByPk(999_999), null);
+});
+
+test.serial('a string key, a write in between, and the cache uninstalled', async (t) => {
+  const { db, cache } = t.context;
+  const { Author } = db.models;
+  await Author.findByPk('2');
+  const first = await spyOn(Author, '_injectScope', () => Author.findByPk('2'));
+  t.is(first.calls, 0);
+  t.is(first.result?.id, 2);
+  await first.result!.update({ name: 'Short way' });
+  t.is((await Author.findByPk(2))?.name, 'Short way', 'the write invalidated the row');
+  t.true(Object.prototype.hasOwnProperty.call(Author, 'findByPk'));
+  cache.uninstall();
+  try {
+    t.false(Object.prototype.hasOwnProperty.call(Author, 'findByPk'), 'uninstall takes the short way back off');
+  } finally {
+    // Later tests of this file use the cache again.
+    t.context.cache = ormCache.install(db.sequelize, { store: t.context.probe, namespace: `${cache.keys.namespace}b` });
+  }
+});
+
+test.serial('a find hook added after the short way was prepared makes the read go the whole way and run it', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  await Article.findByPk(5);
+  await Article.findByPk(5);
+  let before = 0;
+  let after = 0;
+  const beforeFind = () => {
+    before++;
+  };
+  const afterFind = () => {
+    after++;
+  };
+  Article.addHook('beforeFind', 'fast-find-test', beforeFind);
+  db.sequelize.addHook('afterFind', 'fast-find-test', afterFind);
+  try {
+    const found = await Article.findByPk(5);
+    t.is(found?.id, 5);
+    t.is(before, 1);
+    t.is(after, 1);
+  } finally {
+    Article.removeHook('beforeFind', 'fast-find-test');
+    db.sequelize.removeHook('afterFind', 'fast-find-test');
+  }
+  const spy = await spyOn(Article, '_injectScope', () => Article.findByPk(5));
+  t.is(spy.calls, 0, 'back on the short way once the hooks are gone');
+});
+
+test.serial('a default scope added later, a stubbed findOne, and rejectOnEmpty are honoured', async (t) => {
+  const { db } = t.context;
+  const { Article } = db.models;
+  await Article.findByPk(6);
+  await Article.findByPk(6);
+  // A stub of Sequelize's own findOne sees the call, as without the cache.
+  const stubbed = await spyOn(Article, 'findOne', () => Article.findByPk(6));
+  t.is(stubbed.calls, 1);
+  const published = (await Article.findByPk(6, { cache: false }))!.published;
+  Article.addScope('defaultScope', { where: { published: !published } }, { override: true });
+  try {
+    t.is(await Article.findByPk(6), null, 'the new default scope hides the row');
+  } finally {
+    Article.addScope('defaultScope', {}, { override: true });
+  }
+  t.is((await Article.findByPk(6))?.id, 6);
+  const options = (Article as unknown as { options: { rejectOnEmpty?: boolean } }).options;
+  options.rejectOnEmpty = true;
+  try {
+    await t.throwsAsync(() => Article.findByPk(999_998), { instanceOf: EmptyResultError });
+  } finally {
+    options.rejectOnEmpty = false;
+  }
+});
+
+test.serial('inside a CLS transaction the read goes the whole way and sees the transaction', async (t) => {
+  const { db } = t.context;
+  const { Author } = db.models;
+  await Author.findByPk(3);
+  await Author.findByPk(3);
+  // A minimal CLS namespace over AsyncLocalStorage, the interface
+  // Sequelize.useCLS expects (get / set / run / bind).
+  const storage = new AsyncLocalStorage<Map<string, unknown>>();
+  const namespace = {
+    get: (key: string) => storage.getStore()?.get(key),
+    set: (key: string, value: unknown) => storage.getStore()?.set(key, value),
+    run: (fn: (context: Map<string, unknown>) => unknown) => {
+      const context = new Map(storage.getStore() ?? []);
+      return storage.run(context, () => fn(context));
+    },
+    bind: <F>(fn: F) => fn,
+  };
+  const Sequelize = db.sequelize.constructor as unknown as { useCLS(ns: unknown): void; _cls?: unknown };
+  Sequelize.useCLS(namespace);
+  try {
+    await db.sequelize
+      .transaction(async () => {
+        await Author.update({ name: 'Inside' }, { where: { id: 3 } });
+        t.is((await Author.findByPk(3))?.name, 'Inside', 'the uncommitted write is seen');
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+  } finally {
+    delete Sequelize._cls;
+  }
+  t.not((await Author.findByPk(3))?.name, 'Inside');
+});
