@@ -3,14 +3,19 @@
  * in one process run, against the harness's MariaDB and memcached. Prints a
  * markdown table and writes the raw figures to bench/results/.
  *
- *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W4,drivers]
+ *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W1c,W2,W2c,W3,W4,W5,W6,drivers]
  *
  * Phases run one after another (W1–W3 interleaved, then W4, then W6, then
  * W5), each in rounds that interleave the systems; the first round of each
  * phase warms caches and the JIT and is not reported.
  *
- * W1–W3 and W6 issue operations one after another (per-operation cost); W4
- * runs 8 workers at once (throughput); W5 sends 400 identical requests at once.
+ * W1–W3 and W6 issue operations one after another (per-operation cost); W1c
+ * and W2c keep 32 of W1's and W2's operations in flight (throughput); W4
+ * runs 8 workers at once; W5 sends 400 identical requests at once. Every
+ * row has this process's CPU time per operation (user + system; MariaDB's
+ * and memcached's own CPU is not in it) and its heap growth over the
+ * workload (heapUsed after a full GC, last round's end minus the first
+ * measured round's start).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,7 +33,7 @@ import { modelSchema } from '../source/model-schema';
 import { CountingStore } from './counting-store';
 import { compareDrivers } from './drivers';
 import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache } from './systems';
-import { percentile, timed } from './timing';
+import { inFlight, percentile, timed } from './timing';
 import { zipf } from './zipf';
 
 function flag(name: string, fallback: number): number {
@@ -41,6 +46,14 @@ const ARTICLES = flag('articles', quick ? 5000 : 100_000);
 const ROUNDS = flag('rounds', quick ? 3 : 5);
 const OPS = flag('ops', quick ? 300 : 1000);
 const W4_WORKERS = 8;
+/** Operations in flight in the throughput variants of W1 and W2. */
+const IN_FLIGHT = 32;
+/** A full GC, to compare heaps (the harness runs the bench with --expose-gc). */
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+const heapNow = () => {
+  collect();
+  return process.memoryUsage().heapUsed;
+};
 /** W1–W3 draw their keys (Zipf) from this many hottest articles, and a tenth as many authors. */
 const HOT = flag('hot', 1000);
 const onlyAt = process.argv.indexOf('--only');
@@ -57,6 +70,10 @@ function progress(done: number, total: number, label: string): void {
 /** Figures of one system on one workload, summed over the measured rounds. */
 interface Sample {
   latencies: number[];
+  /** CPU time of this process (user + system), µs. */
+  cpu: number;
+  /** heapUsed after a full GC at the end of the last round minus at the start of the first measured one, bytes. */
+  heapGrowth: number;
   sql: number;
   storeOps: number;
   elapsed: number;
@@ -65,7 +82,7 @@ interface Sample {
   checked: number;
 }
 
-const emptySample = (): Sample => ({ latencies: [], sql: 0, storeOps: 0, elapsed: 0, ops: 0, stale: 0, checked: 0 });
+const emptySample = (): Sample => ({ latencies: [], cpu: 0, heapGrowth: 0, sql: 0, storeOps: 0, elapsed: 0, ops: 0, stale: 0, checked: 0 });
 
 /** What a run of one system returns besides its latencies. */
 interface RunFigures {
@@ -206,11 +223,25 @@ async function main(): Promise<void> {
         run: (s) => timed(args, s ? (id) => s.byPk(id) : floor),
       },
       {
+        id: 'W1c',
+        name: `W1 findByPk (Zipf), ${IN_FLIGHT} in flight`,
+        systems: [...compared, FLOOR],
+        prepare: () => (args = Array.from({ length: OPS * 4 }, nextArticle)),
+        run: (s) => inFlight(args.length, IN_FLIGHT, (i) => (s ? s.byPk(args[i] as number) : floor(args[i] as number))),
+      },
+      {
         id: 'W2',
         name: 'W2 findAll 50 rows with a where',
         systems: compared,
         prepare: () => (args = Array.from({ length: OPS }, nextAuthor)),
         run: (s) => timed(args, (a) => s!.list50!(a)),
+      },
+      {
+        id: 'W2c',
+        name: `W2 findAll 50 rows with a where, ${IN_FLIGHT} in flight`,
+        systems: compared,
+        prepare: () => (args = Array.from({ length: OPS * 2 }, nextAuthor)),
+        run: (s) => inFlight(args.length, IN_FLIGHT, (i) => s!.list50!(args[i] as number)),
       },
       {
         id: 'W3',
@@ -250,10 +281,11 @@ async function main(): Promise<void> {
     const workloads = all.filter((w) => runs(w.id));
 
     const results = new Map<string, Sample>();
+    const heapAtStart = new Map<string, number>();
     const total = ROUNDS * workloads.reduce((n, w) => n + w.systems.length, 0);
     let done = 0;
     // Writes invalidate what reads cached: each phase runs on its own.
-    const phases = [['W1', 'W2', 'W3'], ['W4'], ['W6']].map((ids) => workloads.filter((w) => ids.includes(w.id)));
+    const phases = [['W1', 'W1c', 'W2', 'W2c', 'W3'], ['W4'], ['W6']].map((ids) => workloads.filter((w) => ids.includes(w.id)));
     for (const phase of phases) {
       for (let round = 0; round < ROUNDS; round++) {
         for (const workload of phase) {
@@ -263,13 +295,18 @@ async function main(): Promise<void> {
             const system = entry === FLOOR ? undefined : entry;
             const name = system ? system.name : FLOOR;
             progress(done++, total, `${workload.id} · ${name} · round ${round + 1}/${ROUNDS}`);
+            const key = `${workload.name}\u0000${name}`;
+            if (round === 1) heapAtStart.set(key, heapNow());
             const sql0 = system?.sql.count ?? 0;
             const ops0 = system ? system.storeOps() : floorStore.total;
+            const cpu0 = process.cpuUsage();
             const figures = await workload.run(system, round);
+            const cpu = process.cpuUsage(cpu0);
             // Round 1 of a phase warms every cache (and the JIT); it is not reported.
             if (round === 0) continue;
-            const key = `${workload.name}\u0000${name}`;
             const sample = results.get(key) ?? emptySample();
+            sample.cpu += cpu.user + cpu.system;
+            if (round === ROUNDS - 1) sample.heapGrowth = heapNow() - (heapAtStart.get(key) ?? 0);
             sample.latencies.push(...figures.latencies);
             sample.ops += figures.latencies.length;
             sample.sql += (system?.sql.count ?? 0) - sql0;
@@ -287,8 +324,8 @@ async function main(): Promise<void> {
     const lines = [
       `sequelize-orm-cache benchmark — ${ARTICLES} articles (W1–W3 keys: Zipf over the ${Math.min(HOT, ARTICLES)} hottest articles and ${Math.min(Math.max(10, Math.round(HOT / 10)), authors)} authors; W4: Zipf over ${Math.min(HOT, sliceSize)} articles of a slice of ${sliceSize} per system; W6: other articles of that slice), ${ROUNDS - 1} measured rounds × ${OPS} ops per system and workload; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
       '',
-      '| workload | system | median µs | p99 µs | ops/s | SQL/op | memcached requests/op | × no cache (median) | × no cache (ops/s) | × the floor (median) | stale reads / checked |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| workload | system | median µs | p99 µs | ops/s | CPU µs/op | heap growth KiB | SQL/op | memcached requests/op | × no cache (median) | × no cache (ops/s) | × the floor (median) | stale reads / checked |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ];
     for (const workload of workloads) {
       const stats = (name: string) => {
@@ -299,6 +336,8 @@ async function main(): Promise<void> {
           median: percentile(sorted, 50),
           p99: percentile(sorted, 99),
           opsPerSecond: s.ops / (s.elapsed / 1000),
+          cpuPerOp: s.cpu / s.ops,
+          heapGrowthKiB: s.heapGrowth / 1024,
           sqlPerOp: s.sql / s.ops,
           storeOpsPerOp: s.storeOps / s.ops,
           stale: s.stale,
@@ -314,7 +353,7 @@ async function main(): Promise<void> {
         rows.push({ workload: workload.name, system: name, ...s });
         const memoryOnly = entry !== FLOOR && (entry === onMemory || entry === simple);
         lines.push(
-          `| ${workload.name} | ${name} | ${(s.median * 1000).toFixed(0)} | ${(s.p99 * 1000).toFixed(0)} | ${s.opsPerSecond.toFixed(0)} | ${s.sqlPerOp.toFixed(3)} | ${
+          `| ${workload.name} | ${name} | ${(s.median * 1000).toFixed(0)} | ${(s.p99 * 1000).toFixed(0)} | ${s.opsPerSecond.toFixed(0)} | ${s.cpuPerOp.toFixed(0)} | ${s.heapGrowthKiB.toFixed(0)} | ${s.sqlPerOp.toFixed(3)} | ${
             memoryOnly || entry === plain ? '–' : s.storeOpsPerOp.toFixed(2)
           } | ${base ? (base.median / s.median).toFixed(2) : ''} | ${base ? (s.opsPerSecond / base.opsPerSecond).toFixed(2) : ''} | ${
             floorStats && name !== FLOOR ? (s.median / floorStats.median).toFixed(2) : ''

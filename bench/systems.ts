@@ -92,9 +92,22 @@ export function ormCacheSystem(name: string, open: Open, store: CacheStore, name
 
 type CountedClient = Memcached & { requests: number };
 
-/** A `memcached` client that counts the requests a peer sends. */
+/**
+ * A `memcached` client that counts the requests a peer sends, with the pool
+ * MemcachedStore uses (10 connections, millisecond retries while they
+ * connect): with the client's defaults a burst of 32 reads on a fresh pool
+ * fails with "the connection pool is full".
+ */
 function countedClient(servers: string): CountedClient {
-  const client = new Memcached(servers, { retries: 0, timeout: 200, idle: 60_000 }) as CountedClient;
+  const client = new Memcached(servers, {
+    retries: 3,
+    minTimeout: 5,
+    maxTimeout: 40,
+    factor: 2,
+    poolSize: 10,
+    timeout: 200,
+    idle: 60_000,
+  } as Memcached.options) as CountedClient;
   client.requests = 0;
   for (const method of ['get', 'set', 'del', 'getMulti'] as const) {
     const original = client[method].bind(client) as (...args: unknown[]) => unknown;

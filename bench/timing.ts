@@ -16,3 +16,22 @@ export async function timed<A>(args: readonly A[], run: (arg: A) => Promise<unkn
   }
   return { latencies, elapsed: performance.now() - started };
 }
+
+/**
+ * Run `run(0)` … `run(ops - 1)` with `concurrency` of them in flight at any
+ * time (each finished one starts the next); each latency and the total, in ms.
+ */
+export async function inFlight(ops: number, concurrency: number, run: (i: number) => Promise<unknown>): Promise<{ latencies: number[]; elapsed: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let i = next++; i < ops; i = next++) {
+      const t0 = performance.now();
+      await run(i);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, ops) }, worker));
+  return { latencies, elapsed: performance.now() - started };
+}

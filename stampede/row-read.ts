@@ -21,6 +21,8 @@ export interface RowStores {
   readonly rows: RowCache;
   readonly locks: FillLock;
   readonly options: { readonly stampedeProtection: boolean };
+  /** Store work the answer need not wait for (a lock's release). */
+  later(work: Promise<unknown>): void;
 }
 
 /** One read of one row. */
@@ -80,8 +82,18 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
     known = lookup.storeValues;
   }
   // A cold row: one reader fills it, the others wait for that fill.
-  const lock = read.refresh || !stores.options.stampedeProtection ? 'unavailable' : await stores.locks.acquire(read.key, meter.counters);
+  const locking = !read.refresh && stores.options.stampedeProtection;
+  // The fill's write-mark read (row-cache.ts beginFill) must come after the
+  // tokens, which the lookup read, and before the database read: sent with
+  // the lock's `add`, it costs no round trip of its own. Used only by a
+  // reader that takes the lock at once (one that waited has newer tokens).
+  const earlyMark = locking && known ? stores.rows.unmarked(schema).catch(() => false) : undefined;
+  const lock = locking ? await stores.locks.acquire(read.key, meter.counters) : 'unavailable';
   const release = typeof lock === 'function' ? lock : undefined;
+  // Releasing is not part of the answer: waiters find the filled row first.
+  const releaseLater = () => {
+    if (release) stores.later(release());
+  };
   if (lock !== 'unavailable') {
     const poll = async (): Promise<{ row: Record<string, unknown> | undefined } | undefined> => {
       const again = await stores.rows.lookup(schema, [pkText], absences);
@@ -96,14 +108,14 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
     // landed meanwhile only makes this one's `add` fail.
     const filled = release ? undefined : await stores.locks.wait(read.key, poll, meter.counters);
     if (filled) {
-      await release?.();
+      releaseLater();
       count('hits');
       return served(filled.row);
     }
   }
   count('misses');
   try {
-    const ticket = await stores.rows.beginFill(schema, pkText, known, absences);
+    const ticket = await stores.rows.beginFill(schema, pkText, known, absences, release ? earlyMark : undefined);
     const row = await read.read();
     // The database matched this row to the query (a case-insensitive collation
     // may return another spelling of the key), so it is the right answer here.
@@ -111,6 +123,6 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
     if (ticket) await (row ? stores.rows.completeFill(ticket, row, read.ttl) : stores.rows.completeAbsence(ticket, read.ttl));
     return outcome;
   } finally {
-    await release?.();
+    releaseLater();
   }
 }

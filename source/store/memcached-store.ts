@@ -11,6 +11,7 @@ import {
   MEMCACHED_RELATIVE_TTL_LIMIT,
 } from './contract';
 import { withDeadline } from './deadline';
+import { ReadBatches } from './read-batches';
 import { systemClock } from '../clock';
 import { firstError, guardResponseStream, isNotStored, memcachedKey, toStoreError } from './memcached-client';
 
@@ -68,7 +69,10 @@ const MEMCACHED_OPTIONS: readonly (keyof MemcachedStoreOptions)[] = [
   'timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'poolSize', 'returnGraceMs', 'maxValueBytes',
 ];
 
-/** Keys per multi-get command. */
+/**
+ * Keys per multi-get command: memcached 2.2.2 rescans its whole response
+ * buffer on every data event, so one huge multi-get costs quadratic time.
+ */
 const MULTI_GET_BATCH = 100;
 
 function positive(option: string, value: number | undefined, fallback: number): number {
@@ -87,16 +91,6 @@ interface Server {
   active: number;
   /** Operations waiting for one of those to finish. */
   waiting: (() => void)[];
-  /** The reads of this tick not sent yet (see `#fetch`). */
-  batch?: GetBatch;
-}
-
-/** Keys to fetch from one server in one multi-get, and its answer. */
-interface GetBatch {
-  keys: Set<string>;
-  result: Promise<Record<string, unknown>>;
-  /** Seal and send it, unless that happened already. */
-  send(): void;
 }
 
 /**
@@ -146,6 +140,13 @@ export class MemcachedStore implements CacheStore {
   readonly #byAddress = new Map<string, Server>();
   readonly #maxInFlight: number;
   readonly #ring: HashRing;
+  /** Concurrent reads of a server share multi-gets (see read-batches.ts). */
+  readonly #reads = new ReadBatches<Server>(MULTI_GET_BATCH, (server, keys) => {
+    const only = keys.length === 1 ? (keys[0] as string) : undefined;
+    return this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
+      only === undefined ? c.getMulti([...keys], cb) : c.get(only, (error, value) => cb(error, { [only]: value })),
+    ).then((data) => data ?? {});
+  });
   #closed = false;
 
   /** @param servers - `host:port` of one server or of every server of the ring */
@@ -218,7 +219,7 @@ export class MemcachedStore implements CacheStore {
   async get(key: string): Promise<string | undefined> {
     const k = memcachedKey(key);
     const server = this.#serverFor(k);
-    const value = (await this.#fetch(server, [k]))[k];
+    const value = (await this.#reads.fetch(server, [k]))[k];
     return typeof value === 'string' && !this.#returning(server) ? value : undefined;
   }
 
@@ -240,7 +241,7 @@ export class MemcachedStore implements CacheStore {
     }
     await Promise.all(
       [...byServer].map(async ([server, group]) => {
-        const data = await this.#fetch(server, [...group.keys()]);
+        const data = await this.#reads.fetch(server, [...group.keys()]);
         if (this.#returning(server)) return;
         for (const [k, original] of group) {
           const value = data[k];
@@ -249,61 +250,6 @@ export class MemcachedStore implements CacheStore {
       }),
     );
     return found;
-  }
-
-  /**
-   * The values of `keys` (protocol keys, all on `server`), fetched together
-   * with every other key asked of that server in the same tick: concurrent
-   * reads share one multi-get command, one socket write and one response
-   * instead of one each (the idea of ioredis' auto-pipelining and DataLoader's
-   * batching). A batch is sent once the current tick's synchronous work and
-   * microtasks are done (`process.nextTick` scheduled from them runs after),
-   * or at once when it reaches `MULTI_GET_BATCH` keys: memcached 2.2.2
-   * rescans its whole response buffer on every data event, so one huge
-   * multi-get would cost quadratic time. A failed or timed-out batch fails
-   * every read in it (each is a miss).
-   */
-  #fetch(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
-    if (keys.length > 1) {
-      // Keys beyond one batch's room go to the next batches.
-      const parts: Promise<Record<string, unknown>>[] = [];
-      for (let i = 0; i < keys.length; ) {
-        const room = MULTI_GET_BATCH - (server.batch?.keys.size ?? 0);
-        const slice = keys.slice(i, i + Math.max(1, room));
-        i += slice.length;
-        parts.push(this.#enqueue(server, slice));
-      }
-      if (parts.length === 1) return parts[0] as Promise<Record<string, unknown>>;
-      return Promise.all(parts).then((all) => Object.assign({}, ...all) as Record<string, unknown>);
-    }
-    return this.#enqueue(server, keys);
-  }
-
-  #enqueue(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
-    let batch = server.batch;
-    if (!batch) {
-      let answer!: (data: Promise<Record<string, unknown>>) => void;
-      const created: GetBatch = {
-        keys: new Set(),
-        result: new Promise((resolve) => (answer = resolve)),
-        send: () => {
-          if (server.batch !== created) return;
-          server.batch = undefined;
-          const list = [...created.keys];
-          const only = list.length === 1 ? (list[0] as string) : undefined;
-          answer(
-            this.#run<Record<string, unknown> | undefined>('getMulti', server, (c, cb) =>
-              only === undefined ? c.getMulti(list, cb) : c.get(only, (error, value) => cb(error, { [only]: value })),
-            ).then((data) => data ?? {}),
-          );
-        },
-      };
-      server.batch = batch = created;
-      process.nextTick(created.send);
-    }
-    for (const k of keys) batch.keys.add(k);
-    if (batch.keys.size >= MULTI_GET_BATCH) batch.send();
-    return batch.result;
   }
 
   async gets(key: string): Promise<CasValue | undefined> {

@@ -3,7 +3,7 @@
  * (or use ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED), run the command against
  * them, and stop everything afterwards, also on failure or Ctrl-C.
  *
- *   node test/harness/run.js [--demo | --bench | --sequelize] [--memcached N] [ava, demo, bench or suite arguments]
+ *   node test/harness/run.js [--demo | --bench [--profile] | --sequelize] [--memcached N] [ava, demo, bench or suite arguments]
  *
  * `--sequelize` (`npm run test:sequelize`) runs Sequelize's own integration
  * suite (../shared/sequelize-suite, or ORM_CACHE_SEQUELIZE_SUITE) without and
@@ -24,12 +24,18 @@ async function main(): Promise<number> {
   const demo = argv.includes('--demo');
   const bench = argv.includes('--bench');
   const suite = argv.includes('--sequelize');
+  const profile = argv.includes('--profile');
   const countFlag = argv.indexOf('--memcached');
   const memcachedCount = countFlag >= 0 ? Number(argv[countFlag + 1]) : 1;
   // Everything that is not the harness's own flag goes to ava (or the demo).
   const passThrough = argv.filter(
     (arg, i) =>
-      arg !== '--demo' && arg !== '--bench' && arg !== '--sequelize' && arg !== '--memcached' && argv[i - 1] !== '--memcached',
+      arg !== '--demo' &&
+      arg !== '--bench' &&
+      arg !== '--profile' &&
+      arg !== '--sequelize' &&
+      arg !== '--memcached' &&
+      argv[i - 1] !== '--memcached',
   );
 
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -69,8 +75,10 @@ async function main(): Promise<number> {
     };
     if (suite) return await runSequelizeSuite(servers, passThrough, env);
     if (demo || bench) {
-      const script = demo ? join('examples', 'demo.ts') : join('bench', 'run.ts');
-      return await run(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
+      const script = demo ? join('examples', 'demo.ts') : join('bench', profile ? 'profile.ts' : 'run.ts');
+      // --expose-gc: the bench compares heaps after a full collection.
+      const flags = bench ? ['--expose-gc'] : [];
+      return await run(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
     }
     const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
     const code = await run(process.execPath, [ava, ...passThrough], env);

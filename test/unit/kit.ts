@@ -61,6 +61,10 @@ export interface Kit {
   schema: ModelSchema;
   errors: StoreError[];
   options: { stampedeProtection: boolean; clock: ManualClock };
+  /** Store work started off the answer's path (see `settled`). */
+  later(work: Promise<unknown>): void;
+  /** Wait for the work handed to `later`. */
+  settled(): Promise<void>;
 }
 
 /** Every part over one store (a MemoryStore unless another is given). */
@@ -72,6 +76,7 @@ export function kit(options: { store?: CacheStore; lockWaitMs?: number; random?:
   const errors: StoreError[] = [];
   const guarded = new GuardedStore(store, metrics, (e) => errors.push(e), options.sign);
   const locks = new FillLock(guarded, { lockTtl: 5, lockWaitMs: options.lockWaitMs ?? 200 });
+  const background = new Set<Promise<unknown>>();
   return {
     store,
     guarded,
@@ -91,6 +96,13 @@ export function kit(options: { store?: CacheStore; lockWaitMs?: number; random?:
     schema: modelSchema(articleModel(), []),
     errors,
     options: { stampedeProtection: true, clock },
+    later: (work) => {
+      background.add(work);
+      void work.finally(() => background.delete(work));
+    },
+    settled: async () => {
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
   };
 }
 
