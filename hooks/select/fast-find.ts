@@ -57,6 +57,9 @@ class Slot {
 
 const PREPARING = Symbol('sequelize-orm-cache preparing findByPk');
 
+/** Marks a short-way function with the FastFind that made it. */
+const SHORT_WAY = Symbol('sequelize-orm-cache findByPk short way');
+
 /** Hooks that see or change a find's options or result. */
 const FIND_HOOKS = ['beforeFind', 'beforeFindAfterExpandIncludeAll', 'beforeFindAfterOptions', 'afterFind'] as const;
 
@@ -95,13 +98,14 @@ function forKey(prepared: Prepared, key: unknown): SelectOptions {
 const KEPT = new Set(['hooks', 'rejectOnEmpty', 'plain', 'where', 'attributes', 'originalAttributes', 'tableNames']);
 
 /**
- * Put the short way on every model class of the cache's Sequelize instance
- * that lacks it (own `findByPk` property, taken back by the returned
- * function). Called at install and again for models the selects meet later.
+ * The short way of one installed cache: put on the instance's model classes
+ * as an own `findByPk` (at install, and for models the selects meet later),
+ * taken back off by {@link FastFind.unpatch}.
  */
 export class FastFind {
   readonly #prepared = new WeakMap<object, Prepared>();
-  readonly #patched = new Map<ModelStatic<Model>, FindByPk>();
+  /** Model classes given the short way (weakly: a redefined model's old class may go). */
+  readonly #patched = new WeakSet<object>();
 
   constructor(readonly cache: ReadContext) {}
 
@@ -119,15 +123,19 @@ export class FastFind {
     if (typeof parent.findByPk !== 'function') return;
     const fast = this.#shortWay(parent as { findByPk: FindByPk });
     Object.defineProperty(model, 'findByPk', { value: fast, writable: true, configurable: true, enumerable: false });
-    this.#patched.set(model, fast);
+    this.#patched.add(model);
   }
 
-  /** Take every short way back off (unless something replaced it since). */
+  /**
+   * Take the short way back off the instance's models (unless something
+   * replaced it since). A class no longer among them that still has it goes
+   * the whole way, since the cache is not installed any more.
+   */
   unpatch(): void {
-    for (const [model, fast] of this.#patched) {
-      if ((model as unknown as { findByPk: unknown }).findByPk === fast) delete (model as unknown as { findByPk?: unknown }).findByPk;
+    for (const model of Object.values(this.cache.sequelize.models)) {
+      const own = Object.getOwnPropertyDescriptor(model, 'findByPk')?.value as { [SHORT_WAY]?: FastFind } | undefined;
+      if (own?.[SHORT_WAY] === this) delete (model as unknown as { findByPk?: unknown }).findByPk;
     }
-    this.#patched.clear();
   }
 
   /** Called by the select wrapper: keeps the options of the select a preparing findByPk makes. */
@@ -140,7 +148,7 @@ export class FastFind {
 
   #shortWay(parent: { findByPk: FindByPk }): FindByPk {
     const self = this;
-    return async function findByPk(this: ModelStatic<Model>, key: unknown, options?: unknown): Promise<Model | null> {
+    const fast = async function findByPk(this: ModelStatic<Model>, key: unknown, options?: unknown): Promise<Model | null> {
       const model = this as unknown as ModelInternals;
       const inherited = parent.findByPk;
       const plain =
@@ -160,6 +168,7 @@ export class FastFind {
       if (result === null && prepared.options.rejectOnEmpty) return inherited.call(this, key, options);
       return result as Model | null;
     };
+    return Object.assign(fast, { [SHORT_WAY]: self });
   }
 
   /** The whole way, keeping the prepared options when they are what the short way can repeat. */
