@@ -2,18 +2,38 @@
  * The driver question of the benchmark: is the `memcached` client (the
  * default) the bottleneck? The same four request shapes the cache sends, on
  * the `memcached` client directly, through MemcachedStore (its deadline,
- * breaker and key checks), and on `memcache-client`, interleaved in rounds.
+ * breaker and key checks), and on `memcache-client`, interleaved in rounds:
+ * one at a time (latency, CPU per operation) and with 32 in flight
+ * (throughput, CPU per operation), where MemcachedStore batches the reads of
+ * a tick into shared multi-gets.
  */
 import Memcached from 'memcached';
 import { MemcacheClient } from 'memcache-client';
 import { MemcachedStore } from '../source';
-import { percentile, timed } from './timing';
+import { inFlight, percentile, timed } from './timing';
 
 export interface DriverRow {
   shape: string;
   driver: string;
   median: number;
   p99: number;
+  /** CPU of this process per operation, one at a time, µs. */
+  cpuPerOp: number;
+  /** With 32 operations in flight: operations per second and CPU per operation (µs). */
+  concurrentOpsPerSecond: number;
+  concurrentCpuPerOp: number;
+}
+
+/** Operations in flight in the concurrent pass. */
+const IN_FLIGHT = 32;
+
+interface Figures {
+  latencies: number[];
+  cpu: number;
+  ops: number;
+  concurrentOps: number;
+  concurrentCpu: number;
+  concurrentMs: number;
 }
 
 const promised = <T>(start: (cb: (error: unknown, value: T) => void) => void) =>
@@ -23,7 +43,7 @@ const promised = <T>(start: (cb: (error: unknown, value: T) => void) => void) =>
 export async function compareDrivers(server: string, prefix: string, rounds: number, ops: number): Promise<DriverRow[]> {
   const raw = new Memcached(server, { retries: 0, timeout: 1000, poolSize: 10, idle: 60_000 });
   const store = new MemcachedStore(server, { timeoutMs: 200 });
-  const other = new MemcacheClient({ server: { server, maxConnections: 1 } });
+  const other = new MemcacheClient({ server: { server, maxConnections: 10 } });
   try {
     const row = 'r'.repeat(900);
     const rows = Array.from({ length: 50 }, (_, i) => `${prefix}:row:${i}`);
@@ -53,19 +73,42 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
         'memcache-client': () => sets((k) => other.set(k, 'token', { lifetime: 600 })),
       }],
     ];
-    const samples = new Map<string, number[]>();
+    const samples = new Map<string, Figures>();
+    const cpuOf = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
     for (let round = 0; round < rounds; round++) {
       for (const [shape, drivers] of shapes) {
         for (const [driver, run] of Object.entries(drivers)) {
+          let cpu0 = process.cpuUsage();
           const { latencies } = await timed(Array.from({ length: ops }), run);
-          if (round > 0) samples.set(`${shape}\u0000${driver}`, [...(samples.get(`${shape}\u0000${driver}`) ?? []), ...latencies]);
+          const cpu = cpuOf(process.cpuUsage(cpu0));
+          cpu0 = process.cpuUsage();
+          const concurrent = await inFlight(ops, IN_FLIGHT, run);
+          const concurrentCpu = cpuOf(process.cpuUsage(cpu0));
+          if (round === 0) continue;
+          const key = `${shape}\u0000${driver}`;
+          const f = samples.get(key) ?? { latencies: [], cpu: 0, ops: 0, concurrentOps: 0, concurrentCpu: 0, concurrentMs: 0 };
+          f.latencies.push(...latencies);
+          f.cpu += cpu;
+          f.ops += latencies.length;
+          f.concurrentOps += ops;
+          f.concurrentCpu += concurrentCpu;
+          f.concurrentMs += concurrent.elapsed;
+          samples.set(key, f);
         }
       }
     }
-    return [...samples].map(([key, latencies]) => {
+    return [...samples].map(([key, f]) => {
       const [shape, driver] = key.split('\u0000') as [string, string];
-      const sorted = latencies.sort((a, b) => a - b);
-      return { shape, driver, median: percentile(sorted, 50), p99: percentile(sorted, 99) };
+      const sorted = f.latencies.sort((a, b) => a - b);
+      return {
+        shape,
+        driver,
+        median: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        cpuPerOp: f.cpu / f.ops,
+        concurrentOpsPerSecond: f.concurrentOps / (f.concurrentMs / 1000),
+        concurrentCpuPerOp: f.concurrentCpu / f.concurrentOps,
+      };
     });
   } finally {
     raw.end();

@@ -409,8 +409,16 @@ async function main(): Promise<void> {
     if (runs('drivers')) {
       progress(0, 1, 'memcached drivers');
       const drivers = await compareDrivers(servers[0] as string, `${namespace}drv`, Math.max(2, ROUNDS), OPS);
-      lines.push('', '| memcached request shape | driver | median µs | p99 µs |', '|---|---|---:|---:|');
-      for (const d of drivers) lines.push(`| ${d.shape} | ${d.driver} | ${(d.median * 1000).toFixed(0)} | ${(d.p99 * 1000).toFixed(0)} |`);
+      lines.push(
+        '',
+        '| memcached request shape | driver | median µs | p99 µs | CPU µs/op | 32 in flight: ops/s | 32 in flight: CPU µs/op |',
+        '|---|---|---:|---:|---:|---:|---:|',
+      );
+      for (const d of drivers) {
+        lines.push(
+          `| ${d.shape} | ${d.driver} | ${(d.median * 1000).toFixed(0)} | ${(d.p99 * 1000).toFixed(0)} | ${d.cpuPerOp.toFixed(0)} | ${d.concurrentOpsPerSecond.toFixed(0)} | ${d.concurrentCpuPerOp.toFixed(0)} |`,
+        );
+      }
       rows.push(...drivers.map((d) => ({ workload: 'drivers', ...d })));
     }
     progress(1, 1, 'done');
