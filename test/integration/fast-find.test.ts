@@ -4,10 +4,10 @@
  * and every read whose preparation could differ goes the whole way.
  */
 import anyTest, { type TestFn } from 'ava';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { EmptyResultError, type Model } from 'sequelize';
 import { ormCache } from '../../source';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
+import { useCls } from '../helpers/cls';
 
 const test = anyTest as TestFn<CachedBlog>;
 
@@ -152,20 +152,7 @@ test.serial('inside a CLS transaction the read goes the whole way and sees the t
   const { Author } = db.models;
   await Author.findByPk(3);
   await Author.findByPk(3);
-  // A minimal CLS namespace over AsyncLocalStorage, the interface
-  // Sequelize.useCLS expects (get / set / run / bind).
-  const storage = new AsyncLocalStorage<Map<string, unknown>>();
-  const namespace = {
-    get: (key: string) => storage.getStore()?.get(key),
-    set: (key: string, value: unknown) => storage.getStore()?.set(key, value),
-    run: (fn: (context: Map<string, unknown>) => unknown) => {
-      const context = new Map(storage.getStore() ?? []);
-      return storage.run(context, () => fn(context));
-    },
-    bind: <F>(fn: F) => fn,
-  };
-  const Sequelize = db.sequelize.constructor as unknown as { useCLS(ns: unknown): void; _cls?: unknown };
-  Sequelize.useCLS(namespace);
+  const stopCls = useCls(db.sequelize);
   try {
     await db.sequelize
       .transaction(async () => {
@@ -175,7 +162,7 @@ test.serial('inside a CLS transaction the read goes the whole way and sees the t
       })
       .catch(() => undefined);
   } finally {
-    delete Sequelize._cls;
+    stopCls();
   }
   t.not((await Author.findByPk(3))?.name, 'Inside');
 });

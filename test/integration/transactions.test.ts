@@ -3,8 +3,8 @@
  * cache; invalidations of writes inside one run on commit, never on rollback.
  */
 import anyTest, { type TestFn } from 'ava';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
+import { useCls } from '../helpers/cls';
 
 const test = anyTest as TestFn<CachedBlog>;
 
@@ -70,26 +70,7 @@ test.serial('a write in a savepoint is invalidated when the outer transaction co
 test.serial('with CLS, reads and writes in the ambient transaction behave as with an explicit one', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
-  const Sequelize = db.sequelize.constructor as unknown as {
-    useCLS(ns: unknown): void;
-    _cls?: unknown;
-  };
-  // A minimal CLS namespace over AsyncLocalStorage, the interface
-  // Sequelize.useCLS expects (get / set / run / bind).
-  const storage = new AsyncLocalStorage<Map<string, unknown>>();
-  const namespace = {
-    get: (key: string) => storage.getStore()?.get(key),
-    set: (key: string, value: unknown) => storage.getStore()?.set(key, value),
-    run: (fn: (context: Map<string, unknown>) => unknown) => {
-      const context = new Map(storage.getStore() ?? []);
-      return storage.run(context, () => fn(context));
-    },
-    bind: <F>(fn: F) => fn,
-  };
-  Sequelize.useCLS(namespace);
-  t.teardown(() => {
-    delete Sequelize._cls;
-  });
+  t.teardown(useCls(db.sequelize));
   await Article.findByPk(7);
   await db.sequelize.transaction(async () => {
     probe.reset();
