@@ -8,7 +8,7 @@
 /** Keys to fetch from one server in one multi-get, and its answer. */
 interface Batch {
   keys: Set<string>;
-  result: Promise<Record<string, unknown>>;
+  result: Promise<Map<string, string>>;
   /** Seal and send it, unless that happened already. */
   send(): void;
 }
@@ -23,7 +23,7 @@ export class ReadBatches<Server> {
    */
   constructor(
     readonly maxKeys: number,
-    readonly send: (server: Server, keys: readonly string[]) => Promise<Record<string, unknown>>,
+    readonly send: (server: Server, keys: readonly string[]) => Promise<Map<string, string>>,
   ) {}
 
   /**
@@ -35,20 +35,24 @@ export class ReadBatches<Server> {
    * in it (each is then a miss). What waits here is bounded by one tick's
    * reads: nothing is kept after a batch is sent.
    */
-  fetch(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
+  fetch(server: Server, keys: readonly string[]): Promise<Map<string, string>> {
     if (keys.length === 1) return this.#add(server, keys);
-    const parts: Promise<Record<string, unknown>>[] = [];
+    const parts: Promise<Map<string, string>>[] = [];
     for (let i = 0; i < keys.length; ) {
       const room = this.maxKeys - (this.#open.get(server)?.keys.size ?? 0);
       const slice = keys.slice(i, i + Math.max(1, room));
       i += slice.length;
       parts.push(this.#add(server, slice));
     }
-    if (parts.length === 1) return parts[0] as Promise<Record<string, unknown>>;
-    return Promise.all(parts).then((all) => Object.assign({}, ...all) as Record<string, unknown>);
+    if (parts.length === 1) return parts[0] as Promise<Map<string, string>>;
+    return Promise.all(parts).then((all) => {
+      const merged = new Map<string, string>();
+      for (const part of all) for (const [key, value] of part) merged.set(key, value);
+      return merged;
+    });
   }
 
-  #add(server: Server, keys: readonly string[]): Promise<Record<string, unknown>> {
+  #add(server: Server, keys: readonly string[]): Promise<Map<string, string>> {
     let batch = this.#open.get(server);
     if (!batch) batch = this.#start(server);
     for (const k of keys) batch.keys.add(k);
@@ -57,7 +61,7 @@ export class ReadBatches<Server> {
   }
 
   #start(server: Server): Batch {
-    let answer!: (data: Promise<Record<string, unknown>>) => void;
+    let answer!: (data: Promise<Map<string, string>>) => void;
     const batch: Batch = {
       keys: new Set(),
       result: new Promise((resolve) => (answer = resolve)),

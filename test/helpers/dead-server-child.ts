@@ -14,7 +14,8 @@ process.env.PATH = '/nonexistent';
 
 async function main() {
   const address = process.argv[2] as string;
-  const store = new MemcachedStore(address, { timeoutMs: 50, breakerCooldownMs: 20 });
+  const client = process.argv[3] === 'memcached' ? 'memcached' : 'builtin';
+  const store = new MemcachedStore(address, { timeoutMs: 50, breakerCooldownMs: 20, client });
   let failures = 0;
   for (let i = 0; i < 40; i++) {
     await store.get(`k${i}`).catch(() => failures++);

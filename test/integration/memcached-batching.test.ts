@@ -1,36 +1,41 @@
 /**
  * MemcachedStore batches the reads of one tick: concurrent `get`s and
- * `getMulti`s of a server go out as one multi-get command.
+ * `getMulti`s of a server go out as one multi-get command, with either client.
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import Memcached from 'memcached';
+import { PackageClient } from '../../source/store/memcached-client';
+import type { MemcachedDriver } from '../../source/store/memcached-driver';
 import { MemcachedStore } from '../../source/store/memcached-store';
+import { TextClient } from '../../source/store/text-client';
 import { memcachedServers } from '../helpers/test-database';
 
-/** Count the read commands every `memcached` client of this process sends, and the keys in each. */
+const clients = { builtin: TextClient.prototype, memcached: PackageClient.prototype } as const;
+type Get = MemcachedDriver['get'];
+
+/** Count the read commands the store's drivers send, and the keys in each. */
 function spyReads(): { commands: string[][]; restore(): void } {
-  const prototype = Memcached.prototype as unknown as Record<'get' | 'getMulti', (...args: unknown[]) => unknown>;
-  const originals = { get: prototype.get, getMulti: prototype.getMulti };
   const commands: string[][] = [];
-  prototype.get = function (this: unknown, key: unknown, ...rest: unknown[]) {
-    commands.push([key as string]);
-    return originals.get.call(this, key, ...rest);
-  };
-  prototype.getMulti = function (this: unknown, keys: unknown, ...rest: unknown[]) {
-    commands.push([...(keys as string[])]);
-    return originals.getMulti.call(this, keys, ...rest);
-  };
+  const originals = Object.values(clients).map((prototype) => [prototype, prototype.get] as const);
+  for (const [prototype, get] of originals) {
+    prototype.get = function (this: MemcachedDriver, keys, done) {
+      commands.push([...keys]);
+      return get.call(this, keys, done);
+    } as Get;
+  }
   return {
     commands,
-    restore: () => Object.assign(prototype, originals),
+    restore: () => {
+      for (const [prototype, get] of originals) prototype.get = get;
+    },
   };
 }
 
 const prefix = () => `batch${randomBytes(4).toString('hex')}`;
 
-test.serial('gets and multi-gets issued in one tick share one multi-get command', async (t) => {
-  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500 });
+for (const client of ['builtin', 'memcached'] as const) {
+test.serial(`${client}: gets and multi-gets issued in one tick share one multi-get command`, async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500, client });
   const p = prefix();
   try {
     for (let i = 0; i < 30; i++) await store.set(`${p}:${i}`, `value ${i}`, 60);
@@ -60,8 +65,8 @@ test.serial('gets and multi-gets issued in one tick share one multi-get command'
   }
 });
 
-test.serial('a tick with more keys than a batch holds sends several commands of at most 100 keys', async (t) => {
-  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 1000 });
+test.serial(`${client}: a tick with more keys than a batch holds sends several commands of at most 100 keys`, async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 1000, client });
   const p = prefix();
   try {
     await Promise.all(Array.from({ length: 250 }, (_, i) => store.set(`${p}:${i}`, `v${i}`, 60)));
@@ -86,19 +91,19 @@ test.serial('a tick with more keys than a batch holds sends several commands of 
   }
 });
 
-test.serial('a batch that fails fails every read in it, and the next tick starts afresh', async (t) => {
-  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500 });
+test.serial(`${client}: a batch that fails fails every read in it, and the next tick starts afresh`, async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500, client });
   const p = prefix();
   try {
     await store.set(`${p}:a`, 'a', 60);
-    const prototype = Memcached.prototype as unknown as { getMulti: (keys: string[], cb: (e: unknown, r: unknown) => void) => void };
-    const original = prototype.getMulti;
-    prototype.getMulti = (_keys, cb) => setImmediate(() => cb(new Error('connection reset'), undefined));
+    const prototype = clients[client];
+    const original = prototype.get;
+    prototype.get = (_keys, done) => setImmediate(() => done(new Error('connection reset')));
     let results: PromiseSettledResult<unknown>[];
     try {
       results = await Promise.allSettled([store.get(`${p}:a`), store.getMulti([`${p}:a`, `${p}:b`])]);
     } finally {
-      prototype.getMulti = original;
+      prototype.get = original;
     }
     t.deepEqual(
       results.map((r) => r.status),
@@ -109,3 +114,4 @@ test.serial('a batch that fails fails every read in it, and the next tick starts
     await store.close();
   }
 });
+}

@@ -1,0 +1,221 @@
+/**
+ * The store's own memcached client: the text protocol on a small pool of
+ * pipelined connections per server. Every command of one tick goes to one
+ * connection and out in one socket write (the writes of an invalidation,
+ * the multi-gets of concurrent reads); replies are matched to requests in
+ * order and read by their declared lengths (text-replies.ts). The `memcached`
+ * package scans its whole response buffer for line breaks on every data
+ * event, which is where the CPU of a list hit went (docs/benchmarks.md, the
+ * drivers table).
+ */
+import { connect, type Socket } from 'node:net';
+import { monotonic } from '../clock';
+import type { CasValue } from './contract';
+import type { Done, DriverSettings, MemcachedDriver } from './memcached-driver';
+import { type Reply, type ReplyKind, ReplyReader } from './text-replies';
+
+interface Request {
+  readonly kind: ReplyKind;
+  /** When it was queued (monotonic ms). */
+  readonly at: number;
+  answer(reply: Reply | Error): void;
+}
+
+/**
+ * A connection whose oldest request has waited this many times the connect
+ * timeout with no byte received since it was queued is dropped: the peer is
+ * gone without a reset (a host that vanished), and every request on it fails.
+ * A server that is only slow keeps sending bytes.
+ */
+const STALL_FACTOR = 2;
+
+class TextConnection {
+  #socket: Socket | undefined;
+  /** Requests sent (or about to be), oldest first, from `#head` on. */
+  #queue: Request[] = [];
+  #head = 0;
+  #out: string[] = [];
+  #lastData = 0;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly address: string,
+    private readonly settings: DriverSettings,
+  ) {}
+
+  get pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Queue `command`; it goes out with the rest of the tick's at `flush()`. */
+  enqueue(command: string, request: Request): void {
+    const oldest = this.#queue[this.#head];
+    if (oldest && request.at - oldest.at > this.settings.connectTimeoutMs * STALL_FACTOR && this.#lastData < oldest.at) {
+      this.#drop(`no answer for ${Math.round(request.at - oldest.at)} ms`);
+    }
+    if (!this.#socket) this.#open();
+    this.#queue.push(request);
+    this.#out.push(command);
+  }
+
+  flush(): void {
+    if (this.#out.length === 0 || !this.#socket) return;
+    const text = this.#out.length === 1 ? (this.#out[0] as string) : this.#out.join('');
+    this.#out = [];
+    this.#socket.write(text, 'utf8');
+  }
+
+  end(): void {
+    this.#drop('the store was closed');
+  }
+
+  #open(): void {
+    const socket = connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    socket.setTimeout(this.settings.connectTimeoutMs, () => socket.destroy(new Error(`connect timeout after ${this.settings.connectTimeoutMs} ms`)));
+    socket.once('connect', () => socket.setTimeout(0));
+    const reader = new ReplyReader(
+      () => this.#queue[this.#head]?.kind,
+      (reply) => this.#answer(reply),
+      (why) => this.#drop(`the reply stream lost its framing: ${why}`),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      this.#lastData = monotonic();
+      reader.feed(chunk);
+    });
+    let failure: Error | undefined;
+    socket.on('error', (error) => (failure = error));
+    socket.once('close', () => {
+      if (this.#socket === socket) this.#drop(failure ? `connection closed: ${failure.message}` : 'connection closed by the server');
+    });
+    this.#socket = socket;
+  }
+
+  #answer(reply: Reply): void {
+    const request = this.#queue[this.#head];
+    if (!request) return;
+    this.#queue[this.#head++] = undefined as unknown as Request;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    request.answer(reply);
+  }
+
+  /** Close the socket and fail every request on it; the next command reconnects. */
+  #drop(why: string): void {
+    const socket = this.#socket;
+    const failed = this.#queue.slice(this.#head);
+    this.#socket = undefined;
+    this.#queue = [];
+    this.#head = 0;
+    this.#out = [];
+    socket?.destroy();
+    const error = new Error(`memcached ${this.address}: ${why}`);
+    for (const request of failed) request.answer(error);
+  }
+}
+
+/** The store's own client for one memcached server. */
+export class TextClient implements MemcachedDriver {
+  readonly #connections: TextConnection[];
+  /** The connection this tick's commands go to, until it is flushed. */
+  #current: TextConnection | undefined;
+  /**
+   * Flush one tick hop later than the first command: the read batches of the
+   * same tick (read-batches.ts) are sent from a `process.nextTick` scheduled
+   * before ours ran, and join this write instead of making their own.
+   */
+  readonly #flushSoon = () => process.nextTick(this.#flush);
+  readonly #flush = () => {
+    const connection = this.#current;
+    this.#current = undefined;
+    connection?.flush();
+  };
+
+  constructor(address: string, settings: DriverSettings) {
+    const colon = address.lastIndexOf(':');
+    const host = address.slice(0, colon);
+    const port = Number(address.slice(colon + 1));
+    this.#connections = Array.from({ length: Math.max(1, Math.ceil(settings.poolSize)) }, () => new TextConnection(host, port, address, settings));
+  }
+
+  get(keys: readonly string[], done: Done<Map<string, string>>): void {
+    this.#send(`get ${keys.join(' ')}\r\n`, 'values', (reply) => {
+      if (!(reply instanceof Error) && reply.type === 'values') done(undefined, reply.values);
+      else done(failure(reply));
+    });
+  }
+
+  gets(key: string, done: Done<CasValue | undefined>): void {
+    this.#send(`gets ${key}\r\n`, 'values', (reply) => {
+      if (reply instanceof Error || reply.type !== 'values') return done(failure(reply));
+      const value = reply.values.get(key);
+      done(undefined, value !== undefined && reply.cas !== undefined ? { value, cas: reply.cas } : undefined);
+    });
+  }
+
+  store(command: 'set' | 'add' | 'cas', key: string, value: string, ttl: number, cas: string | undefined, done: Done<boolean>): void {
+    const header = `${command} ${key} 0 ${ttl} ${Buffer.byteLength(value)}${cas === undefined ? '' : ` ${cas}`}\r\n`;
+    this.#send(`${header}${value}\r\n`, 'line', (reply) => {
+      if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
+      if (reply.line === 'STORED') done(undefined, true);
+      else if (reply.line === 'NOT_STORED' || reply.line === 'EXISTS' || reply.line === 'NOT_FOUND') done(undefined, false);
+      else done(unexpected(reply.line));
+    });
+  }
+
+  delete(key: string, done: Done<boolean>): void {
+    this.#send(`delete ${key}\r\n`, 'line', (reply) => {
+      if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
+      if (reply.line === 'DELETED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'DELETED');
+      else done(unexpected(reply.line));
+    });
+  }
+
+  counter(key: string, delta: number, done: Done<number | undefined>): void {
+    this.#send(`${delta >= 0 ? 'incr' : 'decr'} ${key} ${Math.abs(delta)}\r\n`, 'line', (reply) => {
+      if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
+      if (reply.line === 'NOT_FOUND') done(undefined, undefined);
+      else if (/^\d+$/.test(reply.line)) done(undefined, Number(reply.line));
+      else done(unexpected(reply.line));
+    });
+  }
+
+  touch(key: string, ttl: number, done: Done<boolean>): void {
+    this.#send(`touch ${key} ${ttl}\r\n`, 'line', (reply) => {
+      if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
+      if (reply.line === 'TOUCHED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'TOUCHED');
+      else done(unexpected(reply.line));
+    });
+  }
+
+  end(): void {
+    for (const connection of this.#connections) connection.end();
+  }
+
+  #send(command: string, kind: ReplyKind, answer: (reply: Reply | Error) => void): void {
+    let connection = this.#current;
+    if (!connection) {
+      connection = this.#connections[0] as TextConnection;
+      for (const other of this.#connections) if (other.pending < connection.pending) connection = other;
+      this.#current = connection;
+      process.nextTick(this.#flushSoon);
+    }
+    connection.enqueue(command, { kind, at: monotonic(), answer });
+  }
+}
+
+/** A reply that is not the command's success: the error to fail it with. */
+function failure(reply: Reply | Error): Error {
+  if (reply instanceof Error) return reply;
+  return new Error(reply.type === 'error' ? reply.line : `unexpected reply ${reply.type}`);
+}
+
+function unexpected(line: string): Error {
+  return new Error(`unexpected reply "${line.slice(0, 40)}"`);
+}
