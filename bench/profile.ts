@@ -2,7 +2,7 @@
  * `npm run bench:profile`: one hot loop under the inspector's sampling
  * profiler, to see where a cached read's time goes before optimizing it.
  *
- *   npm run bench:profile -- [--system orm-cache|no-cache|transparent|floor] [--workload W1|W2|W3] [--inflight 32] [--ops 20000] [--store memcached|memory] [--interval µs, 0: no profiler]
+ *   npm run bench:profile -- [--system orm-cache|no-cache|transparent|floor] [--workload W1|W2|W3|W6] [--inflight 32] [--ops 20000] [--store memcached|memory] [--interval µs, 0: no profiler]
  *
  * Seeds a small blog, warms the cache with one pass, then runs `--ops`
  * operations with `--inflight` of them in flight while the profiler samples.
@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import type { Model } from 'sequelize';
 import { Sequelize } from 'sequelize-typescript';
 import { addBlogModels } from '../fixtures/blog';
 import { seedBlog } from '../fixtures/seed';
@@ -101,6 +102,11 @@ async function main(): Promise<void> {
       for (let i = 0; i < 50; i++) await target.byPk(1 + i);
     } else if (workload === 'W1') run = (i) => target.byPk(1 + (i % 50));
     else if (workload === 'W2') run = (i) => target.models.Article.findAll(list50Options(1 + (i % 20)));
+    else if (workload === 'W6') {
+      // save() of articles loaded beforehand (uncached), 2000 of them in turn.
+      const loaded = (await target.models.Article.findAll({ cache: false, order: [['id', 'ASC']] } as object)) as Model[];
+      run = (i) => target.save!(loaded[i % loaded.length] as Model, `p${i}`);
+    }
     else run = (i) => target.models.Article.findAll(list20Options(target.models, 1 + (i % 20)));
     // Warm: every key once, then a pass to settle the JIT.
     await inFlight(ops / 10, inflight, run);
