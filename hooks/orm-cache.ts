@@ -366,7 +366,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /** Run `work` with the write marks of `schemas` raised (source/tokens/write-marks.ts). @internal */
   withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
-    return underMarks(this.rows.store, this.keys, schemas, work);
+    return underMarks(this.rows.store, this.keys, schemas, work, (lowered) => this.later(lowered));
   }
 
   /**

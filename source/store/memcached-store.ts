@@ -41,7 +41,12 @@ export interface MemcachedStoreOptions {
    */
   breakerCooldownMs?: number;
   /**
-   * Connections per server.
+   * Connections per server of the `memcached` package (`client:
+   * 'memcached'`). The built-in client pipelines everything on one
+   * connection per server, which keeps this process's commands to a server
+   * in order (text-client.ts). With either, at most 8 × `poolSize`
+   * operations per server are in flight; more wait their turn before their
+   * deadline starts.
    * @default 10
    */
   poolSize?: number;

@@ -1,12 +1,17 @@
 /**
- * The store's own memcached client: the text protocol on a small pool of
- * pipelined connections per server. Every command of one tick goes to one
- * connection and out in one socket write (the writes of an invalidation,
- * the multi-gets of concurrent reads); replies are matched to requests in
- * order and read by their declared lengths (text-replies.ts). The `memcached`
- * package scans its whole response buffer for line breaks on every data
- * event, which is where the CPU of a list hit went (docs/benchmarks.md, the
- * drivers table).
+ * The store's own memcached client: the text protocol on one pipelined
+ * connection per server. Every command of one tick goes out in one socket
+ * write (the writes of an invalidation, the multi-gets of concurrent reads);
+ * replies are matched to requests in order and read by their declared
+ * lengths (text-replies.ts). The `memcached` package scans its whole
+ * response buffer for line breaks on every data event, which is where the
+ * CPU of a list hit went (docs/benchmarks.md, the drivers table).
+ *
+ * One connection, not a pool: memcached applies one connection's commands in
+ * the order they arrive, so everything this process sends a server is
+ * applied in the order it was sent (a pool would let a later read overtake
+ * an earlier write on another connection). The write path counts on it to
+ * lower a write mark without waiting (source/tokens/write-marks.ts).
  */
 import { connect, type Socket } from 'node:net';
 import { monotonic } from '../clock';
@@ -43,10 +48,6 @@ class TextConnection {
     private readonly address: string,
     private readonly settings: DriverSettings,
   ) {}
-
-  get pending(): number {
-    return this.#queue.length - this.#head;
-  }
 
   /** Queue `command`; it goes out with the rest of the tick's at `flush()`. */
   enqueue(command: string, request: Request): void {
@@ -122,9 +123,9 @@ class TextConnection {
 
 /** The store's own client for one memcached server. */
 export class TextClient implements MemcachedDriver {
-  readonly #connections: TextConnection[];
-  /** The connection this tick's commands go to, until it is flushed. */
-  #current: TextConnection | undefined;
+  readonly #connection: TextConnection;
+  /** Whether this tick's commands wait for a flush already scheduled. */
+  #scheduled = false;
   /**
    * Flush one tick hop later than the first command: the read batches of the
    * same tick (read-batches.ts) are sent from a `process.nextTick` scheduled
@@ -132,16 +133,13 @@ export class TextClient implements MemcachedDriver {
    */
   readonly #flushSoon = () => process.nextTick(this.#flush);
   readonly #flush = () => {
-    const connection = this.#current;
-    this.#current = undefined;
-    connection?.flush();
+    this.#scheduled = false;
+    this.#connection.flush();
   };
 
   constructor(address: string, settings: DriverSettings) {
     const colon = address.lastIndexOf(':');
-    const host = address.slice(0, colon);
-    const port = Number(address.slice(colon + 1));
-    this.#connections = Array.from({ length: Math.max(1, Math.ceil(settings.poolSize)) }, () => new TextConnection(host, port, address, settings));
+    this.#connection = new TextConnection(address.slice(0, colon), Number(address.slice(colon + 1)), address, settings);
   }
 
   get(keys: readonly string[], done: Done<Map<string, string>>): void {
@@ -195,18 +193,15 @@ export class TextClient implements MemcachedDriver {
   }
 
   end(): void {
-    for (const connection of this.#connections) connection.end();
+    this.#connection.end();
   }
 
   #send(command: string, kind: ReplyKind, answer: (reply: Reply | Error) => void): void {
-    let connection = this.#current;
-    if (!connection) {
-      connection = this.#connections[0] as TextConnection;
-      for (const other of this.#connections) if (other.pending < connection.pending) connection = other;
-      this.#current = connection;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
       process.nextTick(this.#flushSoon);
     }
-    connection.enqueue(command, { kind, at: monotonic(), answer });
+    this.#connection.enqueue(command, { kind, at: monotonic(), answer });
   }
 }
 

@@ -50,12 +50,20 @@ export const MARK_TTL = 60;
  * generation in each, where the store gave one. While a model's mark is up,
  * readers store no entry that depends on it (their database read may
  * predate the write's commit). A store without counters keeps no marks.
+ *
+ * The marks are lowered without the write waiting (`later` keeps the
+ * promise): a mark that stays up a little longer only makes readers store
+ * nothing a little longer, and it is lowered only after `work`, the write's
+ * last invalidation, has returned. MemcachedStore's built-in client applies
+ * one process's commands to a server in the order sent, so this process's
+ * next read of the mark already sees it lowered.
  */
 export async function underMarks<T>(
   store: GuardedStore,
   keys: KeySpace,
   schemas: readonly ModelSchema[],
   work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
+  later: (lowered: Promise<unknown>) => void,
 ): Promise<T> {
   const generations = new Map<ModelSchema, number>();
   if (schemas.length === 0 || !store.counts) return work(generations);
@@ -68,6 +76,6 @@ export async function underMarks<T>(
   try {
     return await work(generations);
   } finally {
-    await Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL))));
+    later(Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL)))));
   }
 }

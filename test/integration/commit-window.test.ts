@@ -132,3 +132,33 @@ test.serial('a write inside a rolled-back transaction invalidates nothing and le
   t.deepEqual(await names(t, 'rolled back'), []);
   t.is(db.sql.selects().length, 0, 'still a hit');
 });
+
+test.serial('save() returns before its write mark is lowered, and the mark comes down after the last invalidation', async (t) => {
+  const { db, cache, probe } = t.context;
+  const mark = (key: string) => key.includes(':Tag:') && key.endsWith(':w');
+  const tag = (await db.models.Tag.findOne({ order: [['name', 'ASC']] })) as unknown as Tag;
+  const inFlight = async () => {
+    const value = (await probe.inner.getMulti([cache.keys.writes(cache.schemaOf(db.models.Tag)!)])).values().next().value;
+    return Number(value ?? 0) % 65_536;
+  };
+  const raise = probe.pauseNext('incr', mark);
+  const lower = probe.pauseNext('incr', mark);
+  const last = probe.holdAll('set', tagWriteKey);
+  tag.name = `renamed ${Date.now()}`;
+  let returned = false;
+  const saved = tag.save().then(() => (returned = true));
+  raise.release();
+  // Through the first invalidation to the last one: the mark must still be up then.
+  await last.reached;
+  t.false(returned);
+  t.is(await inFlight(), 1, 'up during the write');
+  last.release();
+  // The lowering is held, yet save() returns.
+  await lower.reached;
+  await saved;
+  t.true(returned);
+  t.is(await inFlight(), 1, 'still up: the lowering was held');
+  lower.release();
+  await cache.settled();
+  t.is(await inFlight(), 0, 'lowered once let through');
+});

@@ -115,3 +115,20 @@ test.serial(`${client}: a batch that fails fails every read in it, and the next 
   }
 });
 }
+
+test.serial('builtin: a command sent after another, before its answer, is applied after it (one connection per server)', async (t) => {
+  const store = new MemcachedStore(memcachedServers()[0] as string, { timeoutMs: 500 });
+  const p = prefix();
+  try {
+    for (let i = 0; i < 200; i++) {
+      const write = store.set(`${p}:k`, `v${i}`, 60);
+      // Once the set is written out, before any answer can be read (no I/O
+      // phase in between): the get goes out in a write of its own.
+      await new Promise<void>((resolve) => process.nextTick(() => process.nextTick(() => process.nextTick(resolve))));
+      const [read] = await Promise.all([store.get(`${p}:k`), write]);
+      t.is(read, `v${i}`);
+    }
+  } finally {
+    await store.close();
+  }
+});
