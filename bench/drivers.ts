@@ -3,7 +3,8 @@
  * store speak through? The same four request shapes the cache sends, on the
  * `memcached` package directly, through MemcachedStore on its built-in client
  * (the default) and on the `memcached` package (its deadline, breaker and key
- * checks either way), and on `memcache-client`, interleaved in rounds: one at
+ * checks either way), on `memcache-client`, and on `memjs` (the binary
+ * protocol), interleaved in rounds: one at
  * a time (latency, CPU per operation) and with 32 in flight (throughput, CPU
  * per operation), where MemcachedStore batches the reads of a tick into
  * shared multi-gets. Every request asks for keys of its own (a window over
@@ -11,6 +12,7 @@
  */
 import Memcached from 'memcached';
 import { MemcacheClient } from 'memcache-client';
+import memjs from 'memjs';
 import { MemcachedStore } from '../source';
 import { inFlight, percentile, timed } from './timing';
 
@@ -47,6 +49,9 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
   const store = new MemcachedStore(server, { timeoutMs: 200 });
   const packaged = new MemcachedStore(server, { timeoutMs: 200, client: 'memcached' });
   const other = new MemcacheClient({ server: { server, maxConnections: 10 } });
+  // memjs speaks the binary protocol on one connection per server; 1.3.2
+  // has no multi-get, so a multi-get is its gets sent together.
+  const binary = memjs.Client.create(server, { timeout: 1, retries: 0 });
   try {
     const row = 'r'.repeat(900);
     const ROWS = 1000;
@@ -65,21 +70,25 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
         memcached: (i) => promised((cb) => raw.get(one(i), cb)),
         ...viaStores((s, i) => s.get(one(i))),
         'memcache-client': (i) => other.get(one(i)),
+        memjs: (i) => binary.get(one(i)),
       }],
       ['multi-get 3 keys (a row hit)', {
         memcached: (i) => promised((cb) => raw.getMulti(small(i), cb)),
         ...viaStores((s, i) => s.getMulti(small(i))),
         'memcache-client': (i) => other.get(small(i)),
+        memjs: (i) => Promise.all(small(i).map((k) => binary.get(k))),
       }],
       ['multi-get 50 × 900 B (a list hit\'s rows)', {
         memcached: (i) => promised((cb) => raw.getMulti(list(i), cb)),
         ...viaStores((s, i) => s.getMulti(list(i))),
         'memcache-client': (i) => other.get(list(i)),
+        memjs: (i) => Promise.all(list(i).map((k) => binary.get(k))),
       }],
       ['5 concurrent sets (a write\'s invalidation)', {
         memcached: (i) => sets(i, (k) => promised((cb) => raw.set(k, 'token', 600, cb))),
         ...viaStores((s, i) => sets(i, (k) => s.set(k, 'token', 600))),
         'memcache-client': (i) => sets(i, (k) => other.set(k, 'token', { lifetime: 600 })),
+        memjs: (i) => sets(i, (k) => binary.set(k, 'token', { expires: 600 })),
       }],
     ];
     const samples = new Map<string, Figures>();
@@ -124,5 +133,6 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
     await store.close();
     await packaged.close();
     other.shutdown();
+    binary.close();
   }
 }
