@@ -1,7 +1,7 @@
 /**
  * The read of one row by primary key (docs/architecture.md, invariants 1 and
  * 3): look it up; on a miss one reader fills it under the fill lock while the
- * others wait for that fill; the filler begins the fill (a CAS baseline, or
+ * others wait for that fill (sent after the answer, released after the fill); the filler begins the fill (a CAS baseline, or
  * nothing for `add`) before its database read, so a write in between, whose
  * tombstone changes the baseline, makes the store refuse the old row. Nothing
  * here knows Sequelize: the database read and what counts as this read's row
@@ -21,7 +21,7 @@ export interface RowStores {
   readonly rows: RowCache;
   readonly locks: FillLock;
   readonly options: { readonly stampedeProtection: boolean };
-  /** Store work the answer need not wait for (a lock's release). */
+  /** Store work the answer need not wait for (a fill, a lock's release). */
   later(work: Promise<unknown>): void;
 }
 
@@ -114,15 +114,26 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
     }
   }
   count('misses');
+  let handedOver = false;
   try {
     const ticket = await stores.rows.beginFill(schema, pkText, known, absences, release ? earlyMark : undefined);
     const row = await read.read();
     // The database matched this row to the query (a case-insensitive collation
     // may return another spelling of the key), so it is the right answer here.
     const outcome = served(row);
-    if (ticket) await (row ? stores.rows.completeFill(ticket, row, read.ttl) : stores.rows.completeAbsence(ticket, read.ttl));
+    if (ticket) {
+      // The fill is not part of the answer either: it is sent now, and the
+      // lock is released once it has landed, so a waiter that finds the lock
+      // gone finds the row. The store protects the fill (its baseline), not
+      // the caller's waiting; and the built-in memcached client applies this
+      // process's commands to a server in order, so its next read of the row
+      // comes after the fill.
+      const fill = row ? stores.rows.completeFill(ticket, row, read.ttl) : stores.rows.completeAbsence(ticket, read.ttl);
+      stores.later(fill.finally(releaseLater));
+      handedOver = true;
+    }
     return outcome;
   } finally {
-    releaseLater();
+    if (!handedOver) releaseLater();
   }
 }

@@ -1,6 +1,7 @@
 // From node:timers, not the globals: fake timers an app's tests install must
 // not stop deadlines (see clock.ts).
 import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
+import { monotonic } from '../clock';
 import { StoreError } from '../errors';
 
 /**
@@ -13,22 +14,38 @@ import { StoreError } from '../errors';
  * compiling a file) the event loop runs expired timers before it polls for
  * I/O. Deferring the verdict with `setImmediate` lets that poll phase deliver
  * the answer first, so an event-loop stall is not mistaken for a slow server.
+ * `sentAt`, when given, is when the command was written (monotonic ms; NaN
+ * while it waits to be written).
  */
 export function withDeadline<T>(
   operation: string,
   server: string,
   ms: number,
   start: (settle: (error: unknown, value?: T) => void) => void,
+  sentAt?: () => number | undefined,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
-    const timer = setTimeout(() => {
+    let timer: ReturnType<typeof setTimeout>;
+    const verdict = () => {
+      // A client that writes a tick's commands together (text-client.ts)
+      // tells when this one went out: the deadline runs from then, so a long
+      // synchronous stretch between queueing and writing is not the server's.
+      const sent = sentAt?.();
+      if (sent !== undefined) {
+        const waited = Number.isNaN(sent) ? 0 : monotonic() - sent;
+        if (waited < ms) {
+          timer = setTimeout(verdict, Math.max(1, ms - waited));
+          return;
+        }
+      }
       setImmediate(() => {
         if (done) return;
         done = true;
         reject(new StoreError('ETIMEOUT', operation, `no answer within ${ms} ms`, server));
       });
-    }, ms);
+    };
+    timer = setTimeout(verdict, ms);
     try {
       start((error, value) => {
         if (done) return;

@@ -13,7 +13,7 @@ import { withDeadline } from './deadline';
 import { ReadBatches } from './read-batches';
 import { systemClock } from '../clock';
 import { memcachedKey, PackageClient, toStoreError } from './memcached-client';
-import type { Done, MemcachedDriver } from './memcached-driver';
+import type { Done, MemcachedDriver, Sent } from './memcached-driver';
 import { TextClient } from './text-client';
 
 /** Options of {@link MemcachedStore}. */
@@ -315,7 +315,7 @@ export class MemcachedStore implements CacheStore {
     return this.#run<boolean>(command, this.#serverFor(k), (c, done) => c.store(command, k, value, ttl, cas, done));
   }
 
-  async #run<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => void): Promise<T> {
+  async #run<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => Sent | void): Promise<T> {
     if (server.active >= this.#maxInFlight) await new Promise<void>((resolve) => server.waiting.push(resolve));
     server.active++;
     try {
@@ -326,12 +326,13 @@ export class MemcachedStore implements CacheStore {
     }
   }
 
-  #send<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => void): Promise<T> {
+  #send<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => Sent | void): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('ECLOSED', operation, 'store is closed', server.address));
     if (!server.breaker.allow()) {
       return Promise.reject(new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', server.address));
     }
-    return withDeadline<T>(operation, server.address, this.#timeoutMs, (settle) => send(server.client, settle)).then(
+    let sent: Sent | void;
+    return withDeadline<T>(operation, server.address, this.#timeoutMs, (settle) => (sent = send(server.client, settle)), () => sent?.sentAt).then(
       (result) => {
         server.breaker.success();
         return result;

@@ -16,19 +16,21 @@
 import { connect, type Socket } from 'node:net';
 import { monotonic } from '../clock';
 import type { CasValue } from './contract';
-import type { Done, DriverSettings, MemcachedDriver } from './memcached-driver';
+import type { Done, DriverSettings, MemcachedDriver, Sent } from './memcached-driver';
 import { type Reply, type ReplyKind, ReplyReader } from './text-replies';
 
-interface Request {
+interface Request extends Sent {
   readonly kind: ReplyKind;
   /** When it was queued (monotonic ms). */
   readonly at: number;
+  /** When it was written (monotonic ms), NaN until then. */
+  sentAt: number;
   answer(reply: Reply | Error): void;
 }
 
 /**
  * A connection whose oldest request has waited this many times the connect
- * timeout with no byte received since it was queued is dropped: the peer is
+ * timeout with no byte received since it was written is dropped: the peer is
  * gone without a reset (a host that vanished), and every request on it fails.
  * A server that is only slow keeps sending bytes.
  */
@@ -39,6 +41,8 @@ class TextConnection {
   /** Requests sent (or about to be), oldest first, from `#head` on. */
   #queue: Request[] = [];
   #head = 0;
+  /** Requests from this index on are queued but not written yet. */
+  #unsent = 0;
   #out: string[] = [];
   #lastData = 0;
 
@@ -52,8 +56,9 @@ class TextConnection {
   /** Queue `command`; it goes out with the rest of the tick's at `flush()`. */
   enqueue(command: string, request: Request): void {
     const oldest = this.#queue[this.#head];
-    if (oldest && request.at - oldest.at > this.settings.connectTimeoutMs * STALL_FACTOR && this.#lastData < oldest.at) {
-      this.#drop(`no answer for ${Math.round(request.at - oldest.at)} ms`);
+    const since = oldest?.sentAt ?? NaN;
+    if (request.at - since > this.settings.connectTimeoutMs * STALL_FACTOR && this.#lastData < since) {
+      this.#drop(`no answer for ${Math.round(request.at - since)} ms`);
     }
     if (!this.#socket) this.#open();
     this.#queue.push(request);
@@ -64,6 +69,9 @@ class TextConnection {
     if (this.#out.length === 0 || !this.#socket) return;
     const text = this.#out.length === 1 ? (this.#out[0] as string) : this.#out.join('');
     this.#out = [];
+    const now = monotonic();
+    for (let i = this.#unsent; i < this.#queue.length; i++) (this.#queue[i] as Request).sentAt = now;
+    this.#unsent = this.#queue.length;
     this.#socket.write(text, 'utf8');
   }
 
@@ -99,9 +107,11 @@ class TextConnection {
     this.#queue[this.#head++] = undefined as unknown as Request;
     if (this.#head === this.#queue.length) {
       this.#queue = [];
+      this.#unsent -= this.#head;
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
+      this.#unsent -= this.#head;
       this.#head = 0;
     }
     request.answer(reply);
@@ -114,6 +124,7 @@ class TextConnection {
     this.#socket = undefined;
     this.#queue = [];
     this.#head = 0;
+    this.#unsent = 0;
     this.#out = [];
     socket?.destroy();
     const error = new Error(`memcached ${this.address}: ${why}`);
@@ -142,24 +153,24 @@ export class TextClient implements MemcachedDriver {
     this.#connection = new TextConnection(address.slice(0, colon), Number(address.slice(colon + 1)), address, settings);
   }
 
-  get(keys: readonly string[], done: Done<Map<string, string>>): void {
-    this.#send(`get ${keys.join(' ')}\r\n`, 'values', (reply) => {
+  get(keys: readonly string[], done: Done<Map<string, string>>): Sent {
+    return this.#send(`get ${keys.join(' ')}\r\n`, 'values', (reply) => {
       if (!(reply instanceof Error) && reply.type === 'values') done(undefined, reply.values);
       else done(failure(reply));
     });
   }
 
-  gets(key: string, done: Done<CasValue | undefined>): void {
-    this.#send(`gets ${key}\r\n`, 'values', (reply) => {
+  gets(key: string, done: Done<CasValue | undefined>): Sent {
+    return this.#send(`gets ${key}\r\n`, 'values', (reply) => {
       if (reply instanceof Error || reply.type !== 'values') return done(failure(reply));
       const value = reply.values.get(key);
       done(undefined, value !== undefined && reply.cas !== undefined ? { value, cas: reply.cas } : undefined);
     });
   }
 
-  store(command: 'set' | 'add' | 'cas', key: string, value: string, ttl: number, cas: string | undefined, done: Done<boolean>): void {
+  store(command: 'set' | 'add' | 'cas', key: string, value: string, ttl: number, cas: string | undefined, done: Done<boolean>): Sent {
     const header = `${command} ${key} 0 ${ttl} ${Buffer.byteLength(value)}${cas === undefined ? '' : ` ${cas}`}\r\n`;
-    this.#send(`${header}${value}\r\n`, 'line', (reply) => {
+    return this.#send(`${header}${value}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'STORED') done(undefined, true);
       else if (reply.line === 'NOT_STORED' || reply.line === 'EXISTS' || reply.line === 'NOT_FOUND') done(undefined, false);
@@ -167,16 +178,16 @@ export class TextClient implements MemcachedDriver {
     });
   }
 
-  delete(key: string, done: Done<boolean>): void {
-    this.#send(`delete ${key}\r\n`, 'line', (reply) => {
+  delete(key: string, done: Done<boolean>): Sent {
+    return this.#send(`delete ${key}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'DELETED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'DELETED');
       else done(unexpected(reply.line));
     });
   }
 
-  counter(key: string, delta: number, done: Done<number | undefined>): void {
-    this.#send(`${delta >= 0 ? 'incr' : 'decr'} ${key} ${Math.abs(delta)}\r\n`, 'line', (reply) => {
+  counter(key: string, delta: number, done: Done<number | undefined>): Sent {
+    return this.#send(`${delta >= 0 ? 'incr' : 'decr'} ${key} ${Math.abs(delta)}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'NOT_FOUND') done(undefined, undefined);
       else if (/^\d+$/.test(reply.line)) done(undefined, Number(reply.line));
@@ -184,8 +195,8 @@ export class TextClient implements MemcachedDriver {
     });
   }
 
-  touch(key: string, ttl: number, done: Done<boolean>): void {
-    this.#send(`touch ${key} ${ttl}\r\n`, 'line', (reply) => {
+  touch(key: string, ttl: number, done: Done<boolean>): Sent {
+    return this.#send(`touch ${key} ${ttl}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'TOUCHED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'TOUCHED');
       else done(unexpected(reply.line));
@@ -196,12 +207,14 @@ export class TextClient implements MemcachedDriver {
     this.#connection.end();
   }
 
-  #send(command: string, kind: ReplyKind, answer: (reply: Reply | Error) => void): void {
+  #send(command: string, kind: ReplyKind, answer: (reply: Reply | Error) => void): Sent {
     if (!this.#scheduled) {
       this.#scheduled = true;
       process.nextTick(this.#flushSoon);
     }
-    this.#connection.enqueue(command, { kind, at: monotonic(), answer });
+    const request: Request = { kind, at: monotonic(), sentAt: NaN, answer };
+    this.#connection.enqueue(command, request);
+    return request;
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * Misbehaving TCP servers for the store's failure tests: one that accepts and
  * never answers (a hung memcached), one that drops the connection as soon as
- * a request arrives, one that answers everything with an error, and one that
- * only records what arrives, packet by packet.
+ * a request arrives, one that answers everything with an error, one that
+ * only records what arrives, packet by packet, and one that answers every
+ * packet with STORED 10 ms late.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
-export type FakeBehaviour = 'hang' | 'drop' | 'error' | 'record';
+export type FakeBehaviour = 'hang' | 'drop' | 'error' | 'record' | 'slow';
 
 export interface FakeServer {
   address: string;
@@ -29,6 +30,7 @@ export async function startFakeServer(behaviour: FakeBehaviour): Promise<FakeSer
       if (behaviour === 'record') chunks.push(chunk.toString('utf8'));
       if (behaviour === 'drop') socket.destroy();
       if (behaviour === 'error') socket.write('SERVER_ERROR out of memory storing object\r\n');
+      if (behaviour === 'slow') setTimeout(() => socket.write('STORED\r\n'), 10);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -200,3 +200,21 @@ test('builtin: the commands of one tick reach a server in one write, in order', 
   t.is(fake.chunks.length, 1, 'one packet');
   t.is(fake.chunks[0], 'set a 0 60 1\r\n1\r\ndelete b\r\nadd e 0 0 2\r\né\r\nget c d\r\n');
 });
+
+test.serial('builtin: a long synchronous stretch after a command is queued, before it is written, is not a timeout', async (t) => {
+  // A server that answers 10 ms after each request, within the 30 ms
+  // deadline. (The `memcached` package cannot say when it wrote a command:
+  // its deadline runs from the call.)
+  const fake = await startFakeServer('slow');
+  t.teardown(() => fake.close());
+  const store = new MemcachedStore(fake.address, { timeoutMs: 30, client: 'builtin' });
+  t.teardown(() => store.close());
+  t.true(await store.set('stretch', 'warm', 60));
+  // A write is queued at once (a read joins its tick's batch first)...
+  const write = store.set('stretch', 'v', 60);
+  // ...then a long synchronous stretch (building a 40,000-row answer, say):
+  // no I/O and no timers meanwhile. The deadline counts from the write out.
+  const until = performance.now() + 120;
+  while (performance.now() < until);
+  t.true(await write);
+});

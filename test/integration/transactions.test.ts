@@ -39,6 +39,7 @@ test.serial('a write inside a rolled-back transaction leaves the cache untouched
   const { db, probe } = t.context;
   const { Article } = db.models;
   await Article.findByPk(4);
+  await t.context.cache.settled(); // its fill lands after the answer
   const transaction = await db.sequelize.transaction();
   probe.reset();
   await Article.update({ title: 'rolled back' }, { where: { id: 4 }, transaction });
@@ -72,6 +73,7 @@ test.serial('with CLS, reads and writes in the ambient transaction behave as wit
   const { Article } = db.models;
   t.teardown(useCls(db.sequelize));
   await Article.findByPk(7);
+  await t.context.cache.settled(); // its fill lands after the answer
   await db.sequelize.transaction(async () => {
     probe.reset();
     const article = (await Article.findByPk(7))!;
