@@ -8,6 +8,7 @@ import type { Sequelize } from 'sequelize';
 import type { InvalidationWarning } from '../source/errors';
 import type { KeySpace } from '../source/keys';
 import type { EntryCache } from '../source/lists/entry-cache';
+import type { RememberedLists } from '../source/lists/remembered-lists';
 import type { Metrics } from '../source/metrics/metrics';
 import type { InvalidationDelivery } from '../source/invalidation/delivery';
 import type { ModelSchema } from '../source/model-schema';
@@ -30,6 +31,8 @@ export interface ReadContext extends SchemaLookup {
   readonly options: ResolvedOptions;
   readonly rows: RowCache;
   readonly entries: EntryCache;
+  /** The pointer lists of recent list hits (source/lists/remembered-lists.ts). */
+  readonly remembered: RememberedLists;
   readonly locks: FillLock;
   readonly flights: SingleFlight;
   readonly stampede: SoftExpiryGuard;

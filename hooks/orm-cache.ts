@@ -17,6 +17,7 @@ import { underMarks } from '../source/tokens/write-marks';
 import { Metrics } from '../source/metrics/metrics';
 import { type ModelLike, type ModelSchema, modelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
+import { RememberedLists } from '../source/lists/remembered-lists';
 import { EntryCache } from '../source/lists/entry-cache';
 import { registerMetrics } from '../source/metrics/prometheus';
 import { RowCache } from '../source/rows/row-cache';
@@ -64,6 +65,8 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** @internal */
   readonly entries: EntryCache;
   /** @internal */
+  readonly remembered: RememberedLists;
+  /** @internal */
   readonly locks: FillLock;
   /** @internal */
   readonly stampede: SoftExpiryGuard;
@@ -103,6 +106,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     }, options.sign, { key: this.keys.namespaceToken(), suffix: `|${valueProfile(sequelize)}` });
     this.rows = new RowCache(guarded, this.keys, this.metrics, options.clock, options.tombstoneTtl);
     this.entries = new EntryCache(guarded, this.keys);
+    this.remembered = new RememberedLists(options.rememberedLists);
     this.#delivery = new InvalidationDelivery(this.rows, this.entries, this.metrics, options.replayMs);
     this.locks = new FillLock(guarded, { lockTtl: options.lockTtl, lockWaitMs: options.lockWaitMs });
     this.stampede = new SoftExpiryGuard(this.locks, options.clock, {

@@ -19,6 +19,7 @@ export interface ResolvedOptions {
   readonly models: Readonly<Record<string, Readonly<ModelCacheOptions> | false>>;
   readonly tombstoneTtl: number;
   readonly warmLimit: number;
+  readonly rememberedLists: number;
   readonly stampedeProtection: boolean;
   readonly lockTtl: number;
   readonly lockWaitMs: number;
@@ -37,6 +38,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   softTtl: 300,
   tombstoneTtl: 30,
   warmLimit: 1000,
+  rememberedLists: 1000,
   lockTtl: 5,
   lockWaitMs: 1000,
   refreshMode: 'background' as const,
@@ -125,6 +127,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof warmLimit !== 'number' || !Number.isInteger(warmLimit) || warmLimit < 0) {
     throw new OptionError('warmLimit', `must be a whole number >= 0, got ${describe(warmLimit)}`);
   }
+  const rememberedLists = options.rememberedLists ?? DEFAULT_OPTIONS.rememberedLists;
+  if (typeof rememberedLists !== 'number' || !Number.isInteger(rememberedLists) || rememberedLists < 0) {
+    throw new OptionError('rememberedLists', `must be a whole number >= 0, got ${describe(rememberedLists)}`);
+  }
   const lockTtl = seconds('lockTtl', options.lockTtl, DEFAULT_OPTIONS.lockTtl);
   const lockWaitMs = options.lockWaitMs ?? Math.min(DEFAULT_OPTIONS.lockWaitMs, lockTtl * 1000);
   if (typeof lockWaitMs !== 'number' || !Number.isInteger(lockWaitMs) || lockWaitMs < 0 || lockWaitMs > lockTtl * 1000) {
@@ -200,6 +206,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     models: Object.freeze(models),
     tombstoneTtl,
     warmLimit,
+    rememberedLists,
     stampedeProtection,
     lockTtl,
     lockWaitMs,

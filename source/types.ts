@@ -77,6 +77,15 @@ export interface OrmCacheOptions {
    */
   warmLimit?: number;
   /**
+   * List entries (of at most 100 rows) whose pointer lists each process
+   * remembers from their last hit, so that the next hit fetches the entry
+   * and its rows in one round trip instead of two. The rows are used only
+   * when the entry read is the one remembered (docs/how-it-works.md). Each
+   * costs about the entry's size in memory. 0 turns it off.
+   * @default 1000
+   */
+  rememberedLists?: number;
+  /**
    * Stampede protection: fill locks, single-flight and soft expiry with one
    * refresher. `false` turns all of it off (every reader of a cold key
    * queries, and a soft-expired entry is a miss), for comparison.

@@ -30,6 +30,11 @@ export interface EntryCycle<R, M> {
   hit(lookup: EntryLookup): Promise<Hit<M>> | Hit<M>;
   /** The query as asked, when the store is not answering. */
   direct(): Promise<unknown>;
+  /**
+   * Requests to send in the same tick as the entry's first lookup, so that
+   * they share its multi-get (a list's remembered rows).
+   */
+  alongside?(): void;
   /** Work that must happen after the tokens are taken and before the database read. */
   beforeRead?(): Promise<void>;
   /** The database read of a miss. */
@@ -93,7 +98,9 @@ async function entryCycle<R, M>(
   let storeValues = new Map<string, string>();
   let release: (() => Promise<void>) | undefined;
   if (!read.refresh) {
-    const lookup = await stores.entries.lookup(ref);
+    const looking = stores.entries.lookup(ref);
+    cycle.alongside?.();
+    const lookup = await looking;
     if (!lookup.ok) {
       count('misses');
       return { answer: await cycle.direct() };

@@ -11,7 +11,7 @@ import { primaryKeyText, rowKeyText } from '../../source/keys';
 import type { EntryRef } from '../../source/lists/entry-cache';
 import type { PkValues } from '../../source/lists/entry-format';
 import type { AttributeInfo, ModelSchema } from '../../source/model-schema';
-import type { FillTicket, WarmTicket } from '../../source/rows/row-cache';
+import type { FillTicket, RowLookup, WarmTicket } from '../../source/rows/row-cache';
 import type { ReadContext } from '../cache-context';
 import { refreshRequested, type SelectOptions } from '../query-options';
 import { rowsByKeyOptions } from './miss-queries';
@@ -41,8 +41,10 @@ export function pkValuesOf(schema: ModelSchema, row: Record<string, unknown>): P
 }
 
 /**
- * The rows a valid list points to, in its order: from the row cache, then
- * the missing ones from the database (filled race-free). `undefined` when a
+ * The rows a valid list points to, in its order: from the row cache (or
+ * from `fetched`, the lookup of exactly these rows made with the entry's,
+ * see source/lists/remembered-lists.ts), then the missing ones from the
+ * database (filled race-free). `undefined` when a
  * pointed-to row no longer exists: the list is stale behind the cache's back
  * and must be rebuilt (django-orm-cache's InvalidationWarning).
  */
@@ -53,11 +55,12 @@ export async function rowsOfList(
   schema: ModelSchema,
   options: SelectOptions,
   pks: PkValues[],
+  fetched?: RowLookup,
 ): Promise<Record<string, unknown>[] | undefined> {
   if (pks.length === 0) return [];
   const texts = pks.map((pk) => primaryKeyText(schema, pk));
   if (texts.some((t) => t === undefined)) return undefined;
-  const lookup = await cache.rows.lookup(schema, texts as string[]);
+  const lookup = fetched?.ok ? fetched : await cache.rows.lookup(schema, texts as string[]);
   const found = new Map<number, Record<string, unknown>>();
   const missing: number[] = [];
   texts.forEach((text, i) => {
