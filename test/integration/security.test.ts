@@ -37,6 +37,7 @@ function rowKey(cache: OrmCache, db: TestDatabase, id: number): string {
 
 async function cachedRow(t: import('ava').ExecutionContext, cache: OrmCache, db: TestDatabase, attacker: MemcachedStore, id: number) {
   await db.models.Article.findByPk(id);
+  await cache.settled(); // the fill lands after the answer; the attacker reads on its own connection
   const genuine = await attacker.get(rowKey(cache, db, id));
   t.truthy(genuine, 'the row is in memcached');
   return genuine as string;
