@@ -77,7 +77,7 @@ export interface OrmCacheOptions {
    */
   warmLimit?: number;
   /**
-   * List entries (of at most 100 rows) whose pointer lists each process
+   * List and tree entries (of at most 200 rows) whose pointers each process
    * remembers from their last hit, so that the next hit fetches the entry
    * and its rows in one round trip instead of two. The rows are used only
    * when the entry read is the one remembered (docs/how-it-works.md). Each

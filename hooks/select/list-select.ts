@@ -34,7 +34,7 @@ export async function listSelect(
   let refreshTickets: Map<string, FillTicket> | undefined;
   // The rows of the list this entry held at its last hit, fetched with the
   // entry (source/lists/remembered-lists.ts).
-  let remembered: { text: string; pkTexts: readonly string[]; rows: Promise<RowLookup | undefined> } | undefined;
+  let remembered: { text: string; rows: Promise<RowLookup | undefined> } | undefined;
   return throughEntry(cache, meter, entryRead(cache, ref, options), {
     beforeRead: refreshRequested(options)
       ? async () => {
@@ -43,7 +43,8 @@ export async function listSelect(
       : undefined,
     alongside: () => {
       const list = cache.remembered.get(ref.entryKey);
-      if (list) remembered = { ...list, rows: cache.rows.lookup(schema, list.pkTexts).catch(() => undefined) };
+      const texts = list?.rows.get(schema);
+      if (list && texts) remembered = { text: list.text, rows: cache.rows.lookup(schema, texts).catch(() => undefined) };
     },
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
@@ -57,7 +58,7 @@ export async function listSelect(
       }
       if (text !== undefined && text !== remembered?.text) {
         const texts = lookup.pks.map((pk) => primaryKeyText(schema, pk));
-        if (texts.every((t): t is string => t !== undefined)) cache.remembered.remember(ref.entryKey, text, texts);
+        if (texts.every((t): t is string => t !== undefined)) cache.remembered.remember(ref.entryKey, { text, rows: new Map([[schema, texts]]), tokenKeys: [] });
       }
       // A row that no longer meets the list's equality conditions was written
       // between the list's and the rows' lookups; that write is invalidating

@@ -1,7 +1,8 @@
 /**
- * A list hit fetches the rows it pointed to last time in the same multi-get
- * as its entry (source/lists/remembered-lists.ts), and uses them only beside
- * the very entry it remembered.
+ * A list or tree hit fetches the rows it pointed to last time (and a tree's
+ * relation tokens) in the same multi-get as its entry
+ * (source/lists/remembered-lists.ts), and uses them only beside the very
+ * entry it remembered.
  */
 import anyTest, { type TestFn } from 'ava';
 import { Op } from 'sequelize';
@@ -64,6 +65,58 @@ test.serial('rows read beside an entry are not used with another entry, even one
   const rows = await reading;
   t.deepEqual(rows.map((a) => a.id), [1, 2, 3, 4, 5, 6, 7, 8]);
   t.is(rows.find((a) => a.id === 3)?.title, 'written while held', 'the rows read beside the old entry were not used with the new one');
+});
+
+const tree = (t: { context: CachedBlog }) => ({
+  where: { id: { [Op.lte]: 6 } },
+  include: [t.context.db.models.Author, t.context.db.models.Comment],
+  order: [['id', 'ASC']] as [string, string][],
+});
+
+test.serial('a tree hit seen before asks for its entry, rows and relation tokens together, and nothing after', async (t) => {
+  const { db, probe } = t.context;
+  const { Article } = db.models;
+  await Article.findAll(tree(t));
+  await Article.findAll(tree(t)); // remembered
+  await t.context.cache.settled();
+  probe.reset();
+  db.sql.take();
+  const gate = probe.pauseNext('getMulti', isEntry);
+  const reading = Article.findAll(tree(t));
+  await gate.reached;
+  const beside = probe.counts.getMulti;
+  gate.release();
+  const articles = await reading;
+  t.true(beside >= 3, `entry, rows of each model and the relation tokens at once (${beside} requests)`);
+  t.is(probe.counts.getMulti, beside, 'nothing after the entry');
+  t.is(db.sql.selects().length, 0);
+  t.deepEqual(articles.map((a) => a.id), [1, 2, 3, 4, 5, 6]);
+});
+
+test.serial('a tree read beside another entry than the one remembered reads its rows again', async (t) => {
+  const { db, cache, probe } = t.context;
+  const { Article, Comment } = db.models;
+  await Article.findAll(tree(t));
+  await Article.findAll(tree(t)); // remembered
+  await cache.settled();
+  const other = await db.connect();
+  const otherStore = new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
+  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
+  t.teardown(async () => {
+    otherCache.uninstall();
+    await otherStore.close();
+  });
+  const comment = (await Comment.findOne({ where: { articleId: { [Op.lte]: 6 } }, order: [['id', 'ASC']] }))!;
+  const gate = probe.pauseNext('getMulti', isEntry);
+  const reading = Article.findAll(tree(t));
+  await gate.reached; // rows and relation tokens as they are now have been asked for
+  await other.models.Comment.update({ body: 'edited while held' }, { where: { id: comment.id } });
+  await other.models.Article.findAll({ ...tree(t), include: [other.models.Author, other.models.Comment] }); // rebuilt
+  await otherCache.settled();
+  gate.release();
+  const articles = await reading;
+  const seen = articles.flatMap((a) => (a as unknown as { comments: { id: number; body: string }[] }).comments).find((c) => c.id === comment.id);
+  t.is(seen?.body, 'edited while held');
 });
 
 test('rememberedLists: 0 remembers nothing, and the hit reads its rows after its entry', async (t) => {
