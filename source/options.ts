@@ -24,6 +24,7 @@ export interface ResolvedOptions {
   readonly lockTtl: number;
   readonly lockWaitMs: number;
   readonly refreshMode: 'background' | 'wait';
+  readonly mode: 'default' | 'opt-in';
   readonly earlyRefreshBeta: number;
   readonly refreshConcurrency: number;
   readonly replayMs: number;
@@ -42,6 +43,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   lockTtl: 5,
   lockWaitMs: 1000,
   refreshMode: 'background' as const,
+  mode: 'default' as const,
   earlyRefreshBeta: 0,
   refreshConcurrency: 4,
   replayMs: 100,
@@ -136,6 +138,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (typeof lockWaitMs !== 'number' || !Number.isInteger(lockWaitMs) || lockWaitMs < 0 || lockWaitMs > lockTtl * 1000) {
     throw new OptionError('lockWaitMs', `must be a whole number of milliseconds from 0 to \`lockTtl\` × 1000 (${lockTtl * 1000}), got ${describe(lockWaitMs)}`);
   }
+  const mode = options.mode ?? DEFAULT_OPTIONS.mode;
+  if (mode !== 'default' && mode !== 'opt-in') {
+    throw new OptionError('mode', `must be 'default' or 'opt-in', got ${describe(mode)}`);
+  }
   const refreshMode = options.refreshMode ?? DEFAULT_OPTIONS.refreshMode;
   if (refreshMode !== 'background' && refreshMode !== 'wait') {
     throw new OptionError('refreshMode', `must be 'background' or 'wait', got ${describe(refreshMode)}`);
@@ -211,6 +217,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     lockTtl,
     lockWaitMs,
     refreshMode,
+    mode,
     earlyRefreshBeta,
     refreshConcurrency,
     replayMs,

@@ -112,6 +112,14 @@ export interface OrmCacheOptions {
    */
   refreshMode?: 'background' | 'wait';
   /**
+   * `'opt-in'`: only reads that ask for the cache (`cache: true` or
+   * `cache: {…}`) are served from it, for teams adopting it query by query;
+   * every other read goes to the database and is counted as bypassed. Writes
+   * invalidate as always, so the reads that opted in never go stale.
+   * @default 'default' (every read of a cached model)
+   */
+  mode?: 'default' | 'opt-in';
+  /**
    * β of probabilistic early refresh (XFetch): entries are refreshed before
    * their soft expiry with a probability that rises as it nears, scaled by how
    * long their query took. 0 turns it off; 1 is the paper's choice.
@@ -172,7 +180,8 @@ declare module 'sequelize' {
   interface FindOptions<TAttributes = any> {
     /**
      * sequelize-orm-cache: `false` bypasses the cache for this query, `true`
-     * (the default for cached models) uses it, an object tunes it.
+     * (the default for cached models; with `mode: 'opt-in'` it must be
+     * asked for) uses it, an object tunes it.
      */
     cache?: boolean | QueryCacheOptions;
   }

@@ -29,6 +29,7 @@ export function cachedRawSelect(cache: ReadContext, original: RawSelectFn): RawS
     };
     const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
     if (!allowed || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
+    if (cache.options.mode === 'opt-in' && options.cache === undefined) return bypass();
     if (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector])) return bypass();
     const ref = aggregateEntryOf(cache, schema, tableName, options, attributeSelector);
     if (!ref) return bypass();

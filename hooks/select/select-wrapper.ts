@@ -45,6 +45,7 @@ export function cachedSelect(cache: ReadContext, original: SelectFn, fast: FastF
       return direct(options);
     };
     if (!how || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
+    if (cache.options.mode === 'opt-in' && options.cache === undefined) return bypass();
     if (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m))) return bypass();
     const entry = how.kind === 'row' ? undefined : entryOf(cache, schema, tableName, options, how);
     if (how.kind !== 'row' && !entry) return bypass();
