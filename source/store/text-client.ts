@@ -79,6 +79,11 @@ class TextConnection {
     this.#drop('the store was closed');
   }
 
+  /** A reply that does not fit its command: later replies may be shifted, so drop the connection. */
+  lose(why: string): void {
+    this.#drop(why);
+  }
+
   #open(): void {
     const socket = connect({ host: this.host, port: this.port });
     socket.setNoDelay(true);
@@ -174,7 +179,7 @@ export class TextClient implements MemcachedDriver {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'STORED') done(undefined, true);
       else if (reply.line === 'NOT_STORED' || reply.line === 'EXISTS' || reply.line === 'NOT_FOUND') done(undefined, false);
-      else done(unexpected(reply.line));
+      else this.#unexpected(reply.line, done);
     });
   }
 
@@ -182,7 +187,7 @@ export class TextClient implements MemcachedDriver {
     return this.#send(`delete ${key}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'DELETED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'DELETED');
-      else done(unexpected(reply.line));
+      else this.#unexpected(reply.line, done);
     });
   }
 
@@ -191,7 +196,7 @@ export class TextClient implements MemcachedDriver {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'NOT_FOUND') done(undefined, undefined);
       else if (/^\d+$/.test(reply.line)) done(undefined, Number(reply.line));
-      else done(unexpected(reply.line));
+      else this.#unexpected(reply.line, done);
     });
   }
 
@@ -199,12 +204,19 @@ export class TextClient implements MemcachedDriver {
     return this.#send(`touch ${key} ${ttl}\r\n`, 'line', (reply) => {
       if (reply instanceof Error || reply.type !== 'line') return done(failure(reply));
       if (reply.line === 'TOUCHED' || reply.line === 'NOT_FOUND') done(undefined, reply.line === 'TOUCHED');
-      else done(unexpected(reply.line));
+      else this.#unexpected(reply.line, done);
     });
   }
 
   end(): void {
     this.#connection.end();
+  }
+
+  /** Fail the command with a reply it cannot have, and the connection with it. */
+  #unexpected(line: string, done: Done<never>): void {
+    const why = `unexpected reply "${line.slice(0, 40)}"`;
+    done(new Error(why));
+    this.#connection.lose(why);
   }
 
   #send(command: string, kind: ReplyKind, answer: (reply: Reply | Error) => void): Sent {
@@ -224,6 +236,4 @@ function failure(reply: Reply | Error): Error {
   return new Error(reply.type === 'error' ? reply.line : `unexpected reply ${reply.type}`);
 }
 
-function unexpected(line: string): Error {
-  return new Error(`unexpected reply "${line.slice(0, 40)}"`);
-}
+

@@ -218,3 +218,16 @@ test.serial('builtin: a long synchronous stretch after a command is queued, befo
   while (performance.now() < until);
   t.true(await write);
 });
+
+test('builtin: a reply that does not fit its command fails it and replaces the connection', async (t) => {
+  // This server answers STORED to everything: right for a set, not for a delete.
+  const fake = await startFakeServer('slow');
+  t.teardown(() => fake.close());
+  const store = new MemcachedStore(fake.address, { timeoutMs: 200, client: 'builtin', breakerThreshold: 1000 });
+  t.teardown(() => store.close());
+  t.true(await store.set('k', 'v', 60));
+  const { error } = await failure(store.delete('k'));
+  t.regex(error.message, /unexpected reply "STORED"/);
+  t.true(await store.set('k', 'v', 60));
+  t.is(fake.connections, 2, 'the connection that answered out of step was dropped');
+});

@@ -4,7 +4,7 @@
  * (source/lists/remembered-lists.ts), and uses them only beside the very
  * entry it remembered.
  */
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { Op } from 'sequelize';
 import { MemcachedStore, ormCache } from '../../source';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
@@ -17,6 +17,22 @@ useCachedBlog(test, 'remembered', { authors: 3, articles: 24 });
 /** A list without equality conditions: its rows are not pinned by a conjunction. */
 const query = { where: { views: { [Op.gte]: 0 }, id: { [Op.lte]: 8 } }, order: [['id', 'ASC']] as [string, string][] };
 const isEntry = (key: string) => key.includes(':Article:') && key.includes(':q:');
+
+/**
+ * A second app on the same cache, to write and rebuild an entry while this
+ * one's read is held between its row lookup and its entry lookup.
+ */
+async function secondApp(t: ExecutionContext<CachedBlog>) {
+  const { db, cache } = t.context;
+  const other = await db.connect();
+  const otherStore = new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
+  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
+  t.teardown(async () => {
+    otherCache.uninstall();
+    await otherStore.close();
+  });
+  return { other, otherCache };
+}
 
 test.serial('from its third read on, a list hit is one store round trip: its entry and its rows together', async (t) => {
   const { db, probe } = t.context;
@@ -45,15 +61,7 @@ test.serial('rows read beside an entry are not used with another entry, even one
   await Article.findAll(query);
   await Article.findAll(query); // remembered
   await cache.settled();
-  // A second app on the same cache, to write and rebuild the entry while this
-  // one's read is held between its row lookup and its entry lookup.
-  const other = await db.connect();
-  const otherStore = new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
-  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
-  t.teardown(async () => {
-    otherCache.uninstall();
-    await otherStore.close();
-  });
+  const { other, otherCache } = await secondApp(t);
   const gate = probe.pauseNext('getMulti', isEntry);
   const reading = Article.findAll(query);
   await gate.reached; // the remembered rows have been asked for: article 3 as it is now
@@ -99,13 +107,7 @@ test.serial('a tree read beside another entry than the one remembered reads its 
   await Article.findAll(tree(t));
   await Article.findAll(tree(t)); // remembered
   await cache.settled();
-  const other = await db.connect();
-  const otherStore = new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
-  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
-  t.teardown(async () => {
-    otherCache.uninstall();
-    await otherStore.close();
-  });
+  const { other, otherCache } = await secondApp(t);
   const comment = (await Comment.findOne({ where: { articleId: { [Op.lte]: 6 } }, order: [['id', 'ASC']] }))!;
   const gate = probe.pauseNext('getMulti', isEntry);
   const reading = Article.findAll(tree(t));
