@@ -33,7 +33,9 @@ export function withDeadline<T>(
       // synchronous stretch between queueing and writing is not the server's.
       const sent = sentAt?.();
       if (sent !== undefined) {
-        const waited = Number.isNaN(sent) ? 0 : monotonic() - sent;
+        // Still unwritten when a timer runs: every flush queued before the
+        // timers phase has run, so it never will be; no second chance.
+        const waited = Number.isNaN(sent) ? ms : monotonic() - sent;
         if (waited < ms) {
           timer = setTimeout(verdict, Math.max(1, ms - waited));
           return;
