@@ -8,11 +8,12 @@ import { primaryKeyText } from '../../source/keys';
 import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import type { ModelSchema } from '../../source/model-schema';
-import type { FillTicket, RowLookup } from '../../source/rows/row-cache';
+import type { FillTicket } from '../../source/rows/row-cache';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
 import type { Column } from '../columns';
 import { refreshRequested, type SelectOptions } from '../query-options';
+import { BesideEntry } from './beside-entry';
 import { buildResult } from './build-result';
 import { meetsConjunction, pkValuesOf, refreshTicketsFor, replaceRows, rowsOfList } from './list-rows';
 import { fullListOptions } from './miss-queries';
@@ -32,34 +33,22 @@ export async function listSelect(
 ): Promise<unknown> {
   const startedAt = cache.options.clock.now();
   let refreshTickets: Map<string, FillTicket> | undefined;
-  // The rows of the list this entry held at its last hit, fetched with the
-  // entry (source/lists/remembered-lists.ts).
-  let remembered: { text: string; rows: Promise<RowLookup | undefined> } | undefined;
+  const beside = new BesideEntry(cache, ref.entryKey);
   return throughEntry(cache, meter, entryRead(cache, ref, options), {
     beforeRead: refreshRequested(options)
       ? async () => {
           refreshTickets = await refreshTicketsFor(cache, schema, ref);
         }
       : undefined,
-    alongside: () => {
-      const list = cache.remembered.get(ref.entryKey);
-      const texts = list?.rows.get(schema);
-      if (list && texts) remembered = { text: list.text, rows: cache.rows.lookup(schema, texts).catch(() => undefined) };
-    },
+    alongside: () => beside.fetch(),
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
-      const text = lookup.storeValues.get(ref.entryKey);
-      // Only the very entry remembered vouches for rows read beside it.
-      const fetched = remembered && text === remembered.text ? await remembered.rows : undefined;
-      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks, fetched);
+      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks, await beside.usable(lookup)?.rows(schema));
       if (!rows) {
-        cache.remembered.forget(ref.entryKey);
+        beside.forget();
         return 'rebuild';
       }
-      if (text !== undefined && text !== remembered?.text) {
-        const texts = lookup.pks.map((pk) => primaryKeyText(schema, pk));
-        if (texts.every((t): t is string => t !== undefined)) cache.remembered.remember(ref.entryKey, { text, rows: new Map([[schema, texts]]), tokenKeys: [] });
-      }
+      beside.remember(lookup, new Map([[schema, lookup.pks]]), []);
       // A row that no longer meets the list's equality conditions was written
       // between the list's and the rows' lookups; that write is invalidating
       // the list, so read the database rather than return a mix of both.

@@ -13,12 +13,12 @@ import type { EntryRef } from '../../source/lists/entry-cache';
 import type { PkValues } from '../../source/lists/entry-format';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import type { ModelSchema } from '../../source/model-schema';
-import type { RowLookup } from '../../source/rows/row-cache';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
 import { type IncludeInfo, relationKeys, relationsOf } from './includes';
 import { encodeTree, rebuildTree, type RowIndex, treeKeys } from './pointer-tree';
 import type { SelectOptions } from '../query-options';
+import { BesideEntry } from './beside-entry';
 import { buildNested, groupJoin } from './build-result';
 import { replaceRows, rowsOfList } from './list-rows';
 import type { TreeShape } from './shape';
@@ -47,16 +47,9 @@ export async function treeSelect(
   // no write of theirs slipped between the read and the relation tokens.
   let registered: Map<string, string> | undefined;
   let before: Map<string, string> | undefined;
-  // What the tree pointed to at its last hit, fetched with the entry
-  // (source/lists/remembered-lists.ts): its rows and its relation tokens.
-  let remembered: { text: string; rows: Map<ModelSchema, Promise<RowLookup | undefined>>; tokens: Promise<Map<string, string> | undefined> } | undefined;
+  const beside = new BesideEntry(cache, ref.entryKey);
   return throughEntry(cache, meter, entryRead(cache, ref, options), {
-    alongside: () => {
-      const tree = cache.remembered.get(ref.entryKey);
-      if (!tree) return;
-      const rows = new Map([...tree.rows].map(([s, texts]) => [s, cache.rows.lookup(s, texts).catch(() => undefined)] as const));
-      remembered = { text: tree.text, rows, tokens: cache.entries.tokenValues(tree.tokenKeys, false).catch(() => undefined) };
-    },
+    alongside: () => beside.fetch(),
     hit: async (lookup) => {
       const value = lookup.whole.found ? (lookup.whole.value as { tree?: unknown; rel?: unknown }) : undefined;
       if (!value || !Array.isArray(value.tree) || !Array.isArray(value.rel)) return undefined;
@@ -69,31 +62,24 @@ export async function treeSelect(
       const recorded = value.rel as [string, string][];
       const models = new Map<ModelSchema, ModelStatic<Model>>([[schema, model], ...modelsOf(how.includes)]);
       const index: RowIndex = new Map();
-      const text = lookup.storeValues.get(ref.entryKey);
-      // Only the very entry remembered vouches for what was read beside it.
-      const early = remembered && text === remembered.text ? remembered : undefined;
+      const early = beside.usable(lookup);
       const recordedKeys = recorded.map(([k]) => k);
       const [current, ...complete] = await Promise.all([
         early ? early.tokens.then((t) => t ?? cache.entries.tokenValues(recordedKeys, false)) : cache.entries.tokenValues(recordedKeys, false),
         ...[...keys].map(async ([s, pks]) => {
           const m = models.get(s) as ModelStatic<Model>;
-          const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks, await early?.rows.get(s));
+          const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks, await early?.rows(s));
           if (rows) index.set(s, new Map(rows.map((row, i) => [primaryKeyText(s, pks[i] as PkValues) as string, row])));
           return rows !== undefined;
         }),
       ]);
       if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
       if (!complete.every(Boolean)) {
-        cache.remembered.forget(ref.entryKey);
+        beside.forget();
         return 'rebuild';
       }
       const material = rebuildTree(schema, how.columns, value.tree, how.includes, index);
-      if (material && text !== undefined && !early) {
-        const rows = new Map([...keys].map(([s, pks]) => [s, pks.map((pk) => primaryKeyText(s, pk))] as const));
-        if ([...rows.values()].every((texts) => texts.every((t) => t !== undefined))) {
-          cache.remembered.remember(ref.entryKey, { text, rows: rows as Map<ModelSchema, string[]>, tokenKeys: recordedKeys });
-        }
-      }
+      if (material) beside.remember(lookup, keys, recordedKeys);
       return material ? { material } : undefined;
     },
     direct: () => run(options),
