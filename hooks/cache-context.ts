@@ -10,6 +10,7 @@ import type { KeySpace } from '../source/keys';
 import type { EntryCache } from '../source/lists/entry-cache';
 import type { RememberedLists } from '../source/lists/remembered-lists';
 import type { Metrics } from '../source/metrics/metrics';
+import type { BypassReason, ReadKind } from '../source/metrics/snapshot';
 import type { InvalidationDelivery } from '../source/invalidation/delivery';
 import type { ModelSchema } from '../source/model-schema';
 import type { ResolvedOptions } from '../source/options';
@@ -47,6 +48,8 @@ export interface ReadContext extends SchemaLookup {
   ttlFor(schema: ModelSchema): number;
   /** Store work the answer need not wait for. */
   later(work: Promise<unknown>): void;
+  /** Count a read that skipped the cache, with its reason (the first of each is reported with `options`' shape). */
+  bypass(model: string, kind: ReadKind, reason: BypassReason, options: object | undefined): void;
   /** Report rows an entry pointed to that no longer exist. */
   warnMissing(warning: InvalidationWarning): void;
 }

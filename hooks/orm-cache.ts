@@ -26,10 +26,12 @@ import { SingleFlight } from '../stampede/single-flight';
 import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
+import type { BypassReason, ReadKind } from '../source/metrics/snapshot';
 import type { Invalidation, WriteMoment } from './cache-context';
 import { FORGET, Forgotten } from './select/forget';
 import { perQuery } from './query-options';
-import { aroundCommit, currentTransaction } from './transactions';
+import { type BypassEvent, queryShape } from './bypass';
+import { aroundCommit, currentTransaction, noteWrites } from './transactions';
 import { valueProfile } from './value-profile';
 
 /** Events of an {@link OrmCache}. */
@@ -38,6 +40,8 @@ export interface OrmCacheEvents {
   error: [StoreError];
   /** A cached entry pointed at rows that no longer exist. */
   invalidationWarning: [InvalidationWarning];
+  /** The first read of a model and kind that skipped the cache for a reason (docs/metrics.md). */
+  bypass: [BypassEvent];
 }
 
 /** Any Sequelize model class. */
@@ -60,20 +64,13 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   readonly metrics: Metrics;
   /** The store entries live in. */
   readonly store: CacheStore;
-  /** @internal */
-  readonly rows: RowCache;
-  /** @internal */
-  readonly entries: EntryCache;
-  /** @internal */
-  readonly remembered: RememberedLists;
-  /** @internal */
-  readonly locks: FillLock;
-  /** @internal */
-  readonly stampede: SoftExpiryGuard;
-  /** @internal */
-  readonly flights = new SingleFlight();
-  /** @internal */
-  readonly keys: KeySpace;
+  /** @internal */ readonly rows: RowCache;
+  /** @internal */ readonly entries: EntryCache;
+  /** @internal */ readonly remembered: RememberedLists;
+  /** @internal */ readonly locks: FillLock;
+  /** @internal */ readonly stampede: SoftExpiryGuard;
+  /** @internal */ readonly flights = new SingleFlight();
+  /** @internal */ readonly keys: KeySpace;
   /** Whether any model keeps attributes out of the cache (reads check their queries only then). @internal */
   readonly excluding: boolean;
   readonly #uninstall: () => void;
@@ -206,6 +203,12 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   /** See InvalidationDelivery.rowsChanged (source/invalidation/delivery.ts). @internal */
   rowsChanged(...args: Parameters<InvalidationDelivery['rowsChanged']>): Promise<void> {
     return this.#delivery.rowsChanged(...args);
+  }
+
+  /** Count a read that skipped the cache; report the first of its model, kind and reason. @internal */
+  bypass(model: string, kind: ReadKind, reason: BypassReason, options: object | undefined): void {
+    if (!this.metrics.bypassed(model, kind, reason) || this.listenerCount('bypass') === 0) return;
+    this.emit('bypass', { model, kind, reason, shape: queryShape(options) });
   }
 
   /** Report rows a list pointed to that no longer exist. @internal */
@@ -364,7 +367,11 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
     schemas: readonly ModelSchema[],
     write: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
   ): Promise<T> {
-    if (currentTransaction(this.sequelize, options)) return write(new Map());
+    const transaction = currentTransaction(this.sequelize, options);
+    if (transaction) {
+      noteWrites(transaction, schemas);
+      return write(new Map());
+    }
     return this.withMarks(schemas, write);
   }
 

@@ -1,9 +1,13 @@
 /**
- * Transactions (docs/architecture.md, invariant 2): reads inside one bypass the cache,
- * and invalidations of writes inside one run when it commits.
+ * Transactions (docs/architecture.md, invariant 2 and Transactions): reads
+ * inside one are answered from the cache only where that is
+ * indistinguishable from reading the database (never filling it), and
+ * invalidations of writes inside one run around its commit.
  */
 import type { Sequelize, Transaction } from 'sequelize';
+import type { BypassReason } from '../source/metrics/snapshot';
 import type { ModelSchema } from '../source/model-schema';
+import type { IsolationLevel } from '../source/types';
 import type { Invalidation } from './cache-context';
 
 interface ClsNamespace {
@@ -24,6 +28,62 @@ export function currentTransaction(sequelize: Sequelize, options: object | undef
   const cls = (sequelize.constructor as unknown as { _cls?: ClsNamespace })._cls;
   const ambient = cls?.get('transaction');
   return ambient ? (ambient as Transaction) : undefined;
+}
+
+/** The outermost transaction of a savepoint (itself for a root): its isolation level and its writes are the root's. */
+function rootOf(transaction: Transaction): Transaction {
+  let root = transaction as Transaction & { parent?: Transaction };
+  while (root.parent) root = root.parent as Transaction & { parent?: Transaction };
+  return root;
+}
+
+/** The models each root transaction has written (or begun to write), savepoints included. */
+const written = new WeakMap<Transaction, Set<ModelSchema>>();
+
+/**
+ * Record that `transaction` writes `schemas`, before the statement is sent:
+ * a read of the same transaction that starts after this must not be
+ * answered from the cache, which holds the rows as they were before.
+ * Nothing is forgotten when a savepoint rolls back (depending more is safe).
+ */
+export function noteWrites(transaction: Transaction, schemas: readonly ModelSchema[]): void {
+  const root = rootOf(transaction);
+  let models = written.get(root);
+  if (!models) written.set(root, (models = new Set()));
+  for (const schema of schemas) models.add(schema);
+}
+
+/**
+ * Whether a read inside `transaction` that depends on `models` may be
+ * answered from the cache (undefined), or why not. Only at READ COMMITTED
+ * (and READ UNCOMMITTED, which allows every READ COMMITTED outcome), where
+ * each statement reads the rows committed when it starts: a valid entry
+ * holds exactly those, unless the transaction itself changed them. At
+ * REPEATABLE READ every read after the first must see the first one's
+ * snapshot, which a cached value (committed later) need not match; at
+ * SERIALIZABLE plain reads take shared locks. The level is the root
+ * transaction's own, else the Sequelize instance's (which Sequelize copies
+ * into it), else the server's default, `defaultLevel`.
+ */
+export function transactionalRead(transaction: Transaction, defaultLevel: IsolationLevel, models: readonly ModelSchema[]): BypassReason | undefined {
+  const root = rootOf(transaction) as Transaction & { finished?: unknown; options?: { isolationLevel?: unknown } };
+  // A finished transaction: Sequelize's own query path raises the error.
+  if (root.finished) return 'transaction-isolation';
+  const level = root.options?.isolationLevel ?? defaultLevel;
+  if (level !== 'READ COMMITTED' && level !== 'READ UNCOMMITTED') return 'transaction-isolation';
+  const wrote = written.get(root);
+  if (wrote && models.some((m) => wrote.has(m))) return 'transaction-wrote';
+  return undefined;
+}
+
+/**
+ * Whether a cached read only looks up: it runs inside a transaction (one
+ * that {@link transactionalRead} allowed, or the select wrapper would not
+ * have let it through), so a miss reads the database and stores nothing:
+ * what the transaction reads is not what others should be served.
+ */
+export function lookupOnly(cache: { readonly sequelize: Sequelize }, options: object | undefined): boolean {
+  return currentTransaction(cache.sequelize, options) !== undefined;
 }
 
 /** What a root transaction's commit must do: the invalidations of the writes made in it. */
@@ -50,8 +110,7 @@ interface Marker {
  * closes that moment (hooks/write/writing.ts).
  */
 export function aroundCommit(cache: Marker, transaction: Transaction, schema: ModelSchema, run: Invalidation): void {
-  let root = transaction as Transaction & { parent?: Transaction };
-  while (root.parent) root = root.parent as Transaction & { parent?: Transaction };
+  const root = rootOf(transaction);
   let entry = pending.get(root);
   if (!entry) {
     const work: PendingCommit = { runs: [] };

@@ -11,13 +11,15 @@
  */
 export { ormCache } from '../hooks/install';
 export { OrmCache, type OrmCacheEvents, type AnyModel } from '../hooks/orm-cache';
+export type { BypassEvent } from '../hooks/bypass';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { MemcachedStore, type MemcachedStoreOptions } from './store/memcached-store';
 export { memcachedKey } from './store/memcached-client';
 export type { CacheStore, CasValue, ServerHealth } from './store/contract';
 export { InvalidationWarning, OptionError, OrmCacheError, StoreError, type StoreErrorCode } from './errors';
-export type { ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';
+export type { IsolationLevel, ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';
 export type {
+  BypassReason,
   InvalidationCause,
   LatencyHistogram,
   MetricsSnapshot,

@@ -6,7 +6,7 @@ import { type Clock, systemClock } from './clock';
 import { OptionError, rejectUnknown } from './errors';
 import type { CacheStore } from './store/contract';
 import { MemoryStore } from './store/memory-store';
-import type { ModelCacheOptions, OrmCacheOptions } from './types';
+import { ISOLATION_LEVELS, type IsolationLevel, type ModelCacheOptions, type OrmCacheOptions } from './types';
 
 /** Options after defaults and validation. */
 export interface ResolvedOptions {
@@ -25,6 +25,7 @@ export interface ResolvedOptions {
   readonly lockWaitMs: number;
   readonly refreshMode: 'background' | 'wait';
   readonly mode: 'default' | 'opt-in';
+  readonly serverIsolationLevel: IsolationLevel;
   readonly earlyRefreshBeta: number;
   readonly refreshConcurrency: number;
   readonly replayMs: number;
@@ -44,6 +45,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   lockWaitMs: 1000,
   refreshMode: 'background' as const,
   mode: 'default' as const,
+  serverIsolationLevel: 'REPEATABLE READ' as IsolationLevel,
   earlyRefreshBeta: 0,
   refreshConcurrency: 4,
   replayMs: 100,
@@ -142,6 +144,10 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
   if (mode !== 'default' && mode !== 'opt-in') {
     throw new OptionError('mode', `must be 'default' or 'opt-in', got ${describe(mode)}`);
   }
+  const serverIsolationLevel = options.serverIsolationLevel ?? DEFAULT_OPTIONS.serverIsolationLevel;
+  if (!ISOLATION_LEVELS.includes(serverIsolationLevel)) {
+    throw new OptionError('serverIsolationLevel', `must be one of ${ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}, got ${describe(serverIsolationLevel)}`);
+  }
   const refreshMode = options.refreshMode ?? DEFAULT_OPTIONS.refreshMode;
   if (refreshMode !== 'background' && refreshMode !== 'wait') {
     throw new OptionError('refreshMode', `must be 'background' or 'wait', got ${describe(refreshMode)}`);
@@ -218,6 +224,7 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
     lockWaitMs,
     refreshMode,
     mode,
+    serverIsolationLevel: serverIsolationLevel as IsolationLevel,
     earlyRefreshBeta,
     refreshConcurrency,
     replayMs,

@@ -6,6 +6,12 @@ import type { DataType, Model, ModelStatic } from 'sequelize';
 import type { Clock } from './clock';
 import type { CacheStore } from './store/contract';
 
+/** Transaction isolation levels, spelt as Sequelize's `Transaction.ISOLATION_LEVELS`. */
+export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+/** Every {@link IsolationLevel}. */
+export const ISOLATION_LEVELS: readonly string[] = Object.freeze(['READ UNCOMMITTED', 'READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE']);
+
 /** Per-model options (`models: { Article: { ttl: 600 } }`). */
 export interface ModelCacheOptions {
   /** Hard expiry of this model's entries, in seconds. @default the global `ttl` */
@@ -119,6 +125,18 @@ export interface OrmCacheOptions {
    * @default 'default' (every read of a cached model)
    */
   mode?: 'default' | 'opt-in';
+  /**
+   * The isolation level of transactions that set none (neither
+   * `sequelize.transaction({ isolationLevel })` nor the Sequelize
+   * constructor's `isolationLevel`): the database server's default
+   * (`transaction_isolation`). Reads inside a transaction are answered from
+   * the cache only at READ COMMITTED or READ UNCOMMITTED, and only while the
+   * transaction has written nothing they depend on (docs/architecture.md,
+   * Transactions); at REPEATABLE READ and SERIALIZABLE they go to the database.
+   * Set `'READ COMMITTED'` only when the server's default really is that.
+   * @default 'REPEATABLE READ' (the default of MariaDB and MySQL)
+   */
+  serverIsolationLevel?: IsolationLevel;
   /**
    * β of probabilistic early refresh (XFetch): entries are refreshed before
    * their soft expiry with a probability that rises as it nears, scaled by how

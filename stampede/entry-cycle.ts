@@ -63,6 +63,12 @@ export interface EntryRead {
   readonly refresh: boolean;
   /** Seconds until the stored entry goes soft-stale. */
   readonly softTtl: number;
+  /**
+   * Serve a valid entry, else read the database and store nothing: no lock,
+   * no flight, no refresh (a read inside a transaction, whose database read
+   * may not be what others should see).
+   */
+  readonly lookupOnly: boolean;
 }
 
 /**
@@ -72,8 +78,27 @@ export interface EntryRead {
  * runs its own cycle.
  */
 export function throughEntry<R, M>(stores: EntryStores, meter: ReadMeter, read: EntryRead, cycle: EntryCycle<R, M>): Promise<unknown> {
-  const boarding = boardingFor(stores.flights, stores.options.stampedeProtection, read.refresh);
-  return aboard(boarding, meter, read.ref.entryKey, (report) => entryCycle(stores, meter, read, cycle, report), (m) => cycle.answer(m));
+  const boarding = boardingFor(stores.flights, stores.options.stampedeProtection, read.refresh || read.lookupOnly);
+  const own = read.lookupOnly ? lookupOnly : entryCycle;
+  return aboard(boarding, meter, read.ref.entryKey, (report) => own(stores, meter, read, cycle, report), (m) => cycle.answer(m));
+}
+
+/** A valid entry's material, or the query as asked: nothing is locked, stored or refreshed. */
+async function lookupOnly<R, M>(stores: EntryStores, meter: ReadMeter, read: EntryRead, cycle: EntryCycle<R, M>, report: Report): Promise<Outcome<M>> {
+  const count = counter(meter, report);
+  const looking = stores.entries.lookup(read.ref);
+  cycle.alongside?.();
+  const lookup = await looking;
+  // Without protection a soft-expired entry is simply expired; with it, a
+  // soft-expired entry is still valid (its tokens say no write touched it).
+  const expired = !stores.options.stampedeProtection && lookup.soft !== undefined && stores.options.clock.now() >= lookup.soft.softExpiresAt;
+  const hit = lookup.ok && !expired ? await cycle.hit(lookup) : undefined;
+  if (hit && hit !== 'rebuild') {
+    count('hits');
+    return { material: hit.material };
+  }
+  count('misses');
+  return { answer: await cycle.direct() };
 }
 
 /**

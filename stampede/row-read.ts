@@ -34,6 +34,8 @@ export interface RowRead {
   readonly key: string;
   /** `cache: { refresh: true }`: no lookup and no lock; the database, then the fill protocol. */
   readonly refresh: boolean;
+  /** Serve a cached row, else read the database and store nothing (a read inside a transaction). */
+  readonly lookupOnly: boolean;
   /** Hard TTL of the entry, in seconds. */
   readonly ttl: number;
   /** Whether a cached row answers this read (a string key must match exactly, see keys.ts). */
@@ -74,8 +76,9 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
       count('hits');
       return served(undefined);
     }
-    if (!lookup.ok) {
+    if (!lookup.ok || read.lookupOnly) {
       // The store is failing: skip the fill's extra round trips entirely.
+      // Or the read may not fill: what a transaction reads is its own.
       count('misses');
       return { answer: await read.direct() };
     }

@@ -7,9 +7,9 @@ import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ReadMeter } from '../../source/metrics/metrics';
 import { throughEntry } from '../../stampede/entry-cycle';
 import type { ReadContext } from '../cache-context';
-import { mentionsExcluded } from '../columns';
+import type { BypassReason } from '../../source/metrics/snapshot';
 import { checkCacheOption, queryTtl, type RawSelectFn, type SelectOptions } from '../query-options';
-import { currentTransaction } from '../transactions';
+import { refusal, transactionRefusal } from './select-wrapper';
 import { aggregateEntryOf, entryRead } from './entry-key';
 import { WHOLE_KEYS } from './shape';
 
@@ -22,17 +22,20 @@ export function cachedRawSelect(cache: ReadContext, original: RawSelectFn): RawS
     const direct = () => original.call(this, tableName, options, attributeSelector, model);
     if (options?.cache !== undefined) checkCacheOption(model?.name, options.cache, cache.sequelize.models);
     const schema = cache.schemaOf(model);
-    if (!schema || !options || options.cache === false) return direct();
-    const bypass = () => {
-      cache.metrics.model(schema.name).count.bypassed++;
+    if (!schema || !options) return direct();
+    const bypass = (reason: BypassReason) => {
+      cache.bypass(schema.name, 'count', reason, options);
       return direct();
     };
-    const allowed = Object.keys(options).every((k) => RAW_SELECT_KEYS.has(k) || options[k] === undefined || options[k] === false);
-    if (!allowed || currentTransaction(cache.sequelize, options) || cache.suspended) return bypass();
-    if (cache.options.mode === 'opt-in' && options.cache === undefined) return bypass();
-    if (cache.excluding && mentionsExcluded(schema, options, (m) => cache.schemaOf(m), [attributeSelector])) return bypass();
+    if (options.cache === false) return bypass('cache-false');
+    const unkeyed = Object.keys(options).find((k) => !RAW_SELECT_KEYS.has(k) && options[k] !== undefined && options[k] !== false);
+    if (unkeyed !== undefined) return bypass(`option:${unkeyed}`);
+    const refused = refusal(cache, schema, options, [attributeSelector]);
+    if (refused) return bypass(refused);
     const ref = aggregateEntryOf(cache, schema, tableName, options, attributeSelector);
-    if (!ref) return bypass();
+    if (typeof ref === 'string') return bypass(ref);
+    const inTransaction = transactionRefusal(cache, options, ref.models);
+    if (inTransaction) return bypass(inTransaction);
     const meter = cache.metrics.meter(schema.name, 'count');
     const run = () => {
       meter.query();

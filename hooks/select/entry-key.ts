@@ -7,7 +7,8 @@
 import { conjunctionOf } from '../../source/tokens/conjunctions';
 import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ModelSchema } from '../../source/model-schema';
-import { canonical } from '../../source/lists/query-key';
+import { canonicalText } from '../../source/lists/query-key';
+import type { BypassReason } from '../../source/metrics/snapshot';
 import { digest } from '../../source/util';
 import type { ReadContext } from '../cache-context';
 import type { IncludeInfo } from './includes';
@@ -15,6 +16,7 @@ import type { EntryRead } from '../../stampede/entry-cycle';
 import { customKey, perQuery, refreshRequested, type SelectOptions, softTtlFor } from '../query-options';
 import { tablesRead } from '../../source/sql-text';
 import { modelsByTable } from '../tables';
+import { lookupOnly } from '../transactions';
 import type { Shape } from './shape';
 
 /** The parts of a processed include that shape the result. */
@@ -65,14 +67,20 @@ export function includedModels(includes: unknown, into: unknown[] = []): unknown
   return into;
 }
 
+/** The key hash of a query: its custom key, else the digest of its canonical text; or why it has none. */
+function hashOf(options: SelectOptions, text: ReturnType<typeof canonicalText>): { hash: string } | { why: BypassReason } {
+  const custom = customKey(options);
+  if (custom !== undefined) return { hash: custom };
+  return 'text' in text ? { hash: digest(text.text) } : text;
+}
+
 /**
- * The hash of everything that shapes the result; undefined when not
+ * The hash of everything that shapes the result, or why it is not
  * representable. The SQL text of its literals is pushed onto `sql`.
  */
-function entryHash(tableName: unknown, options: SelectOptions, how: Exclude<Shape, { kind: 'row' }>, sql: string[]): string | undefined {
-  const custom = customKey(options);
+function entryHash(tableName: unknown, options: SelectOptions, how: Exclude<Shape, { kind: 'row' }>, sql: string[]): { hash: string } | { why: BypassReason } {
   const columns = how.kind === 'list' ? how.columns : undefined;
-  const text = canonical([
+  const text = canonicalText([
     how.kind,
     tableName,
     options.where,
@@ -91,17 +99,17 @@ function entryHash(tableName: unknown, options: SelectOptions, how: Exclude<Shap
     options.bind,
     options.indexHints,
   ], sql);
-  return custom ?? (text === undefined ? undefined : digest(text));
+  return hashOf(options, text);
 }
 
 /**
  * Schemas of the other models an entry depends on: included models,
  * `dependsOn` (classes or names), and the models of every table the SQL text
- * of its literals (`sql`) reads; `undefined` when one of them is not cached
- * (its writes invalidate nothing, so the entry could go stale) or a literal
- * reads a table no model stores.
+ * of its literals (`sql`) reads; or why there are none: one of them is not
+ * cached (its writes invalidate nothing, so the entry could go stale), or a
+ * literal reads a table no model stores.
  */
-export function otherSchemas(cache: ReadContext, schema: ModelSchema, options: SelectOptions, sql: readonly string[]): ModelSchema[] | undefined {
+function otherSchemas(cache: ReadContext, schema: ModelSchema, options: SelectOptions, sql: readonly string[]): ModelSchema[] | BypassReason {
   const cacheOption = perQuery(options);
   const perModel = cache.options.models[schema.name];
   const byName = (model: unknown) => (typeof model === 'string' ? cache.sequelize.models[model] : model);
@@ -112,13 +120,13 @@ export function otherSchemas(cache: ReadContext, schema: ModelSchema, options: S
   ];
   if (sql.length > 0) {
     const read = literalModels(cache, sql);
-    if (!read) return undefined;
+    if (!read) return 'literal-table';
     models.push(...read);
   }
   const schemas: ModelSchema[] = [];
   for (const model of models) {
     const other = cache.schemaOf(model);
-    if (!other) return undefined;
+    if (!other) return 'uncached-model';
     if (other !== schema && !schemas.includes(other)) schemas.push(other);
   }
   return schemas;
@@ -136,12 +144,20 @@ function literalModels(cache: ReadContext, sql: readonly string[]): unknown[] | 
   return models;
 }
 
-/** The entry of a list, tree or whole read; undefined when the query cannot be keyed. */
-export function entryOf(cache: ReadContext, schema: ModelSchema, tableName: unknown, options: SelectOptions, how: Exclude<Shape, { kind: 'row' }>): EntryRef | undefined {
+/** The entry of a list, tree or whole read, or why the query cannot be keyed. */
+export function entryOf(
+  cache: ReadContext,
+  schema: ModelSchema,
+  tableName: unknown,
+  options: SelectOptions,
+  how: Exclude<Shape, { kind: 'row' }>,
+): EntryRef | BypassReason {
   const sql: string[] = [];
-  const hash = entryHash(tableName, options, how, sql);
-  const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
-  if (hash === undefined || others === undefined) return undefined;
+  const hashed = entryHash(tableName, options, how, sql);
+  if ('why' in hashed) return hashed.why;
+  const others = otherSchemas(cache, schema, options, sql);
+  if (typeof others === 'string') return others;
+  const hash = hashed.hash;
   const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
   return cache.entries.ref(
     schema,
@@ -174,20 +190,17 @@ export function trackedByRelations(includes: IncludeInfo[]): Set<ModelSchema> {
   return loose;
 }
 
-/**
- * The entry of a count or aggregate (`rawSelect`); undefined when the query
- * cannot be keyed.
- */
+/** The entry of a count or aggregate (`rawSelect`), or why the query cannot be keyed. */
 export function aggregateEntryOf(
   cache: ReadContext,
   schema: ModelSchema,
   tableName: unknown,
   options: SelectOptions,
   attributeSelector: unknown,
-): EntryRef | undefined {
+): EntryRef | BypassReason {
   const sql: string[] = [];
   const dataType = options.dataType as { key?: unknown } | undefined;
-  const text = canonical([
+  const text = canonicalText([
     'aggregate',
     tableName,
     attributeSelector,
@@ -206,13 +219,23 @@ export function aggregateEntryOf(
     options.replacements,
     options.bind,
   ], sql);
-  const hash = customKey(options) ?? (text === undefined ? undefined : digest(text));
-  const others = hash === undefined ? undefined : otherSchemas(cache, schema, options, sql);
-  if (hash === undefined || others === undefined) return undefined;
-  return cache.entries.ref(schema, hash, conjunctionOf(schema, options.where), others);
+  const hashed = hashOf(options, text);
+  if ('why' in hashed) return hashed.why;
+  const others = otherSchemas(cache, schema, options, sql);
+  if (typeof others === 'string') return others;
+  return cache.entries.ref(schema, hashed.hash, conjunctionOf(schema, options.where), others);
 }
 
-/** One read of the entry `ref` through the entry cycle: whether the query forces a refresh, and its soft TTL. */
+/**
+ * One read of the entry `ref` through the entry cycle: whether the query
+ * forces a refresh, its soft TTL, and whether it only looks up (inside a
+ * transaction the select wrapper let through).
+ */
 export function entryRead(cache: ReadContext, ref: EntryRef, options: SelectOptions): EntryRead {
-  return { ref, refresh: refreshRequested(options), softTtl: softTtlFor(cache.options, ref.schema, options) };
+  return {
+    ref,
+    refresh: refreshRequested(options),
+    softTtl: softTtlFor(cache.options, ref.schema, options),
+    lookupOnly: lookupOnly(cache, options),
+  };
 }

@@ -20,7 +20,7 @@ export async function forgetEntry(cache: ReadContext, model: ModelStatic<Model>,
   const schema = cache.schemaOf(model);
   if (!schema) return;
   const how = shapeOf(cache, schema, options);
-  if (!how) return;
+  if (typeof how === 'string') return;
   cache.metrics.invalidated(schema.name, 'manual');
   if (how.kind === 'row') {
     // A tombstone, not a delete: deleting would reopen the race a write's
@@ -29,5 +29,5 @@ export async function forgetEntry(cache: ReadContext, model: ModelStatic<Model>,
     return;
   }
   const ref = entryOf(cache, schema, tableName, options, how);
-  if (ref) await cache.entries.forget(ref);
+  if (typeof ref !== 'string') await cache.entries.forget(ref);
 }

@@ -55,8 +55,9 @@ export async function rowsOfList(
   schema: ModelSchema,
   options: SelectOptions,
   pks: PkValues[],
-  fetched?: RowLookup,
-): Promise<Record<string, unknown>[] | undefined> {
+  fetched: RowLookup | undefined,
+  fetch: boolean,
+): Promise<Record<string, unknown>[] | undefined | 'incomplete'> {
   if (pks.length === 0) return [];
   const texts = pks.map((pk) => primaryKeyText(schema, pk));
   if (texts.some((t) => t === undefined)) return undefined;
@@ -68,6 +69,7 @@ export async function rowsOfList(
     if (row && exactKey(schema, row, pks[i] as PkValues)) found.set(i, row);
     else missing.push(i);
   });
+  if (missing.length > 0 && !fetch) return 'incomplete';
   if (missing.length > 0) {
     const unique = [...new Set(missing.map((i) => texts[i] as string))];
     // With the store failing, fetch the rows but attempt no fills: each would

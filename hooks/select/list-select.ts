@@ -18,6 +18,7 @@ import { buildResult } from './build-result';
 import { meetsConjunction, pkValuesOf, refreshTicketsFor, replaceRows, rowsOfList } from './list-rows';
 import { fullListOptions } from './miss-queries';
 import { entryRead } from './entry-key';
+import { lookupOnly } from '../transactions';
 
 /** Serve a list query from its entry. */
 export async function listSelect(
@@ -43,7 +44,9 @@ export async function listSelect(
     alongside: () => beside.fetch(),
     hit: async (lookup) => {
       if (!lookup.pks) return undefined;
-      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks, await beside.usable(lookup)?.rows(schema));
+      const fetched = await beside.usable(lookup)?.rows(schema);
+      const rows = await rowsOfList(cache, run, model, schema, options, lookup.pks, fetched, !lookupOnly(cache, options));
+      if (rows === 'incomplete') return undefined;
       if (!rows) {
         beside.forget();
         return 'rebuild';

@@ -11,6 +11,7 @@ import { aboard, boardingFor } from '../../stampede/boarding';
 import { type RowMaterial, rowCycle } from '../../stampede/row-read';
 import type { ReadContext } from '../cache-context';
 import { refreshRequested, type SelectOptions } from '../query-options';
+import { lookupOnly } from '../transactions';
 import { buildResult } from './build-result';
 import { exactKey } from './list-rows';
 import { fullRowOptions } from './miss-queries';
@@ -41,8 +42,9 @@ export function rowSelect(
   const exact = values.every((v) => typeof v === 'number' || typeof v === 'bigint') ? '' : JSON.stringify(values);
   const key = cache.keys.row(schema, pkText);
   const refresh = refreshRequested(options);
+  const onlyLookup = lookupOnly(cache, options);
   return aboard<RowMaterial>(
-    boardingFor(cache.flights, cache.options.stampedeProtection, refresh),
+    boardingFor(cache.flights, cache.options.stampedeProtection, refresh || onlyLookup),
     meter,
     `${key} ${exact}`,
     (report) =>
@@ -54,6 +56,7 @@ export function rowSelect(
           pkText,
           key,
           refresh,
+          lookupOnly: onlyLookup,
           ttl,
           matches: (row) => exactKey(schema, row, values),
           direct: () => run(options),

@@ -4,6 +4,7 @@
  * list, a pointer tree of includes, a whole value (grouping, computed
  * columns, joins pointers cannot represent), or nothing the cache may key.
  */
+import type { BypassReason } from '../../source/metrics/snapshot';
 import type { ModelSchema } from '../../source/model-schema';
 import type { SchemaLookup } from '../cache-context';
 import { type Column, isFullRow, projection } from '../columns';
@@ -70,23 +71,30 @@ export interface TreeShape {
 /** How a select is served. */
 export type Shape = RowShape | ListShape | WholeShape | TreeShape;
 
-/** How to serve a select: row cache, pointer list, include tree, whole value, or not at all. */
-export function shapeOf(cache: SchemaLookup, schema: ModelSchema, options: SelectOptions): Shape | undefined {
+/** The first option set that no shape keys (`option:NAME`), if any. */
+function unkeyedOption(options: SelectOptions): BypassReason | undefined {
+  const key = Object.keys(options).find((k) => !WHOLE_KEYS.has(k) && options[k] !== undefined && options[k] !== false);
+  return key === undefined ? undefined : `option:${key}`;
+}
+
+/** How to serve a select: row cache, pointer list, include tree, whole value, or why not at all. */
+export function shapeOf(cache: SchemaLookup, schema: ModelSchema, options: SelectOptions): Shape | BypassReason {
   const main = projection(schema, options.attributes);
   // No column at all (`attributes: []`) is an error Sequelize raises when it
   // builds the SQL, or a join that selects only included columns: never a
   // list of empty rows. The whole-value path sends the query as it is.
   const columns = neutral(options) && main && main.length > 0 ? main : undefined;
   if (!columns) {
-    const allowed = Object.keys(options).every((k) => WHOLE_KEYS.has(k) || options[k] === undefined || options[k] === false);
-    if (!allowed || (options.raw && options.nest)) return undefined;
+    const unkeyed = unkeyedOption(options);
+    if (unkeyed) return unkeyed;
+    if (options.raw && options.nest) return 'raw-nest';
     if (isFullRow(schema, main) && options.hasJoin === true && !options.raw && !options.group && !options.having) {
       const includes = pointerIncludes(cache, options.include, ordersByIncludes(options.order) && (options.limit != null || !!options.offset));
       if (includes && includes.length > 0) return { kind: 'tree', columns: main, includes };
     }
     return { kind: 'whole' };
   }
-  if (options.raw && options.nest && columns.some((c) => c.as.includes('.'))) return undefined;
+  if (options.raw && options.nest && columns.some((c) => c.as.includes('.'))) return 'raw-nest';
   const where = schema.paranoidUnsupported ? undefined : primaryKeyWhere(schema, options.where);
   const offset = options.offset ?? 0;
   const limit = options.limit ?? undefined;

@@ -23,6 +23,7 @@ import { buildNested, groupJoin } from './build-result';
 import { replaceRows, rowsOfList } from './list-rows';
 import type { TreeShape } from './shape';
 import { entryRead } from './entry-key';
+import { lookupOnly } from '../transactions';
 
 /** Serve a select with includes from its pointer tree. */
 export async function treeSelect(
@@ -48,6 +49,7 @@ export async function treeSelect(
   let registered: Map<string, string> | undefined;
   let before: Map<string, string> | undefined;
   const beside = new BesideEntry(cache, ref.entryKey);
+  const fetch = !lookupOnly(cache, options);
   return throughEntry(cache, meter, entryRead(cache, ref, options), {
     alongside: () => beside.fetch(),
     hit: async (lookup) => {
@@ -64,16 +66,21 @@ export async function treeSelect(
       const index: RowIndex = new Map();
       const early = beside.usable(lookup);
       const recordedKeys = recorded.map(([k]) => k);
+      let incomplete = false;
       const [current, ...complete] = await Promise.all([
         early ? early.tokens.then((t) => t ?? cache.entries.tokenValues(recordedKeys, false)) : cache.entries.tokenValues(recordedKeys, false),
         ...[...keys].map(async ([s, pks]) => {
           const m = models.get(s) as ModelStatic<Model>;
-          const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks, await early?.rows(s));
+          const rows = await rowsOfList(cache, selectFor(m), m, s, base, pks, await early?.rows(s), fetch);
+          if (rows === 'incomplete') {
+            incomplete = true; // a read that may not fill reads the query instead
+            return true;
+          }
           if (rows) index.set(s, new Map(rows.map((row, i) => [primaryKeyText(s, pks[i] as PkValues) as string, row])));
           return rows !== undefined;
         }),
       ]);
-      if (!current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
+      if (incomplete || !current || !recorded.every(([k, v]) => current.get(k) === v)) return undefined;
       if (!complete.every(Boolean)) {
         beside.forget();
         return 'rebuild';

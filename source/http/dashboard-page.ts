@@ -50,7 +50,7 @@ export function dashboardPage(options: DashboardPageOptions): string {
   th:first-child, td:first-child { text-align: left; }
   th { color: var(--muted); font-weight: 500; font-size: 12px; }
   td.wrap { white-space: normal; text-align: left; }
-  #warnings th, #warnings td { text-align: left; }
+  #warnings th, #warnings td, #bypasses td:nth-child(-n+3), #bypasses th:nth-child(-n+3) { text-align: left; }
   .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; }
   .pill.closed { background: #dcfce7; color: var(--good); }
   .pill.open { background: #ffedd5; color: var(--bad); }
@@ -67,6 +67,7 @@ export function dashboardPage(options: DashboardPageOptions): string {
 <main>
   <div class="tiles">
     <div class="tile"><div class="label">Hit ratio</div><div class="value" id="t-ratio">–</div></div>
+    <div class="tile"><div class="label">Coverage</div><div class="value" id="t-coverage">–</div></div>
     <div class="tile"><div class="label">Cached reads / s</div><div class="value" id="t-rate">–</div></div>
     <div class="tile"><div class="label">SQL saved</div><div class="value" id="t-saved">–</div></div>
     <div class="tile"><div class="label">Stale served</div><div class="value" id="t-stale">–</div></div>
@@ -95,6 +96,10 @@ export function dashboardPage(options: DashboardPageOptions): string {
       <table id="latency"><thead><tr><th>Kind</th><th>Hits</th><th>Hit mean</th><th>Misses</th><th>Miss mean</th></tr></thead><tbody></tbody></table>
     </section>
   </div>
+  <section>
+    <h2>Bypassed reads <span class="empty">(reads of cached models that went to the database without the cache, by reason)</span></h2>
+    <table id="bypasses"><thead><tr><th>Model</th><th>Kind</th><th>Reason</th><th>Reads</th></tr></thead><tbody></tbody></table>
+  </section>
   <section>
     <h2>Recent InvalidationWarnings</h2>
     <table id="warnings"><thead><tr><th>At</th><th>Model</th><th>Missing keys</th><th>Message</th></tr></thead><tbody></tbody></table>
@@ -174,6 +179,7 @@ export function dashboardPage(options: DashboardPageOptions): string {
     $('t-ratio').textContent = t.reads ? pct(s.hitRatio) : '–';
     var last = history.length ? history[history.length - 1] : null;
     $('t-rate').textContent = last && last.rate !== null && last.at === now ? fmt(last.rate) : '0';
+    $('t-coverage').textContent = t.reads + s.bypassed ? pct(s.coverage) : '–';
     $('t-saved').textContent = fmt(s.dbQueriesSaved);
     $('t-stale').textContent = fmt(s.staleServed);
     $('t-inval').textContent = fmt(s.invalidations);
@@ -209,6 +215,20 @@ export function dashboardPage(options: DashboardPageOptions): string {
     fill('store', [['Store errors', fmt(s.storeErrors)], ['Timeouts', fmt(s.storeTimeouts)],
       ['Bytes read', fmt(s.bytesRead)], ['Bytes written', fmt(s.bytesWritten)], ['Bypassed reads', fmt(s.bypassed)]]
       .map(function (pair) { var tr = document.createElement('tr'); cell(tr, pair[0]); cell(tr, pair[1]); return tr; }));
+
+    var bypasses = [];
+    Object.keys(s.models).forEach(function (name) {
+      KINDS.forEach(function (k) {
+        var reasons = s.models[name].bypassReasons[k];
+        Object.keys(reasons).forEach(function (r) { bypasses.push([name, k, r, reasons[r]]); });
+      });
+    });
+    bypasses.sort(function (a, b) { return b[3] - a[3]; });
+    fill('bypasses', bypasses.length ? bypasses.slice(0, 30).map(function (b) {
+      var tr = document.createElement('tr');
+      cell(tr, b[0]); cell(tr, b[1]); cell(tr, b[2]); cell(tr, fmt(b[3]));
+      return tr;
+    }) : [(function () { var tr = document.createElement('tr'); cell(tr, 'none', 'empty'); cell(tr, ''); cell(tr, ''); cell(tr, ''); return tr; })()]);
 
     fill('latency', KINDS.map(function (k) {
       var l = s.latency[k], tr = document.createElement('tr');

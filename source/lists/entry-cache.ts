@@ -44,6 +44,8 @@ export interface EntryRef {
   readonly dependencyKeys: readonly string[];
   /** Write marks of every model the entry depends on: it is stored only while all are 0. */
   readonly markKeys: readonly string[];
+  /** Every model the entry depends on, its own first. */
+  readonly models: readonly ModelSchema[];
 }
 
 /** What a miss read before its database read: the tokens to record, and its models' write marks. */
@@ -104,8 +106,15 @@ export class EntryCache {
       k.registry(schema),
       ...conjunction.tuples.map((tuple) => k.conjunction(schema, conjunctionId(conjunction.scheme, tuple))),
     ];
-    const marks = [...new Set([schema, ...others, ...loose].map((s) => k.writes(s)))];
-    return { schema, entryKey: k.list(schema, hash), conjunction, dependencyKeys: [...own, ...[...extra].filter((key) => !own.includes(key))], markKeys: marks };
+    const models = [...new Set([schema, ...others, ...loose])];
+    return {
+      schema,
+      entryKey: k.list(schema, hash),
+      conjunction,
+      dependencyKeys: [...own, ...[...extra].filter((key) => !own.includes(key))],
+      markKeys: models.map((s) => k.writes(s)),
+      models,
+    };
   }
 
   /** The current value of each dependency (the registry's is its token). */

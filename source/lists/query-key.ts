@@ -73,21 +73,28 @@ function walk(value: unknown, state: WalkState): unknown {
   }
 }
 
+/** Why a query has no canonical text: a volatile SQL function, or a value it cannot represent. */
+export type Unkeyable = 'volatile-sql' | 'unrepresentable-value';
+
 /**
- * Canonical JSON of `value`, or `undefined` when it cannot be represented
- * faithfully or calls a volatile SQL function (NOW(), RAND(), …). The SQL
- * text of every literal met is pushed onto `sql` when it is given (the
+ * Canonical JSON of `value`, or why there is none: it cannot be represented
+ * faithfully, or it calls a volatile SQL function (NOW(), RAND(), …). The
+ * SQL text of every literal met is pushed onto `sql` when it is given (the
  * tables it reads are dependencies of the entry).
  */
-export function canonical(value: unknown, sql?: string[]): string | undefined {
+export function canonicalText(value: unknown, sql?: string[]): { text: string } | { why: Unkeyable } {
   const state: WalkState = { seen: new Set(), inSql: 0, volatile: false, sql };
   try {
     const text = JSON.stringify(walk(value, state));
-    return state.volatile ? undefined : text;
+    return state.volatile ? { why: 'volatile-sql' } : { text };
   } catch (error) {
-    if (error instanceof Unrepresentable) return undefined;
+    if (error instanceof Unrepresentable) return { why: 'unrepresentable-value' };
     throw error;
   }
 }
 
-
+/** {@link canonicalText}'s text, or `undefined` when there is none. */
+export function canonical(value: unknown, sql?: string[]): string | undefined {
+  const result = canonicalText(value, sql);
+  return 'text' in result ? result.text : undefined;
+}

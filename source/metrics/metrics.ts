@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerHealth } from '../store/contract';
 import {
+  type BypassReason,
   INVALIDATION_CAUSES,
   type InvalidationCause,
   LATENCY_BOUNDS,
@@ -33,7 +34,15 @@ function readCounters(): ReadCounters {
 
 function modelMetrics(): ModelMetrics {
   const invalidations = Object.fromEntries(INVALIDATION_CAUSES.map((c) => [c, 0])) as Record<InvalidationCause, number>;
-  return { row: readCounters(), list: readCounters(), count: readCounters(), invalidations, invalidationsDeferred: 0, invalidationWarnings: 0 };
+  return {
+    row: readCounters(),
+    list: readCounters(),
+    count: readCounters(),
+    invalidations,
+    invalidationsDeferred: 0,
+    invalidationWarnings: 0,
+    bypassReasons: { row: {}, list: {}, count: {} },
+  };
 }
 
 class Histogram {
@@ -163,6 +172,20 @@ export class Metrics {
     this.#latency[kind][outcome].observe(seconds);
   }
 
+  /**
+   * Count one bypassed read with its reason; true the first time this model,
+   * kind and reason are seen (the caller then reports the query's shape).
+   * @internal
+   */
+  bypassed(model: string, kind: ReadKind, reason: BypassReason): boolean {
+    const counters = this.model(model);
+    counters[kind].bypassed++;
+    const reasons = counters.bypassReasons[kind];
+    const seen = reasons[reason];
+    reasons[reason] = (seen ?? 0) + 1;
+    return seen === undefined;
+  }
+
   /** Count an invalidation of a model's entries. @internal */
   invalidated(model: string, cause: InvalidationCause): void {
     this.model(model).invalidations[cause]++;
@@ -193,6 +216,7 @@ export class Metrics {
     let invalidations = 0;
     let invalidationsDeferred = 0;
     let invalidationWarnings = 0;
+    const bypassReasons: Partial<Record<BypassReason, number>> = {};
     for (const name of [...this.#models.keys()].sort()) {
       const live = this.#models.get(name) as ModelMetrics;
       const copy: ModelMetrics = {
@@ -202,6 +226,7 @@ export class Metrics {
         invalidations: { ...live.invalidations },
         invalidationsDeferred: live.invalidationsDeferred,
         invalidationWarnings: live.invalidationWarnings,
+        bypassReasons: { row: { ...live.bypassReasons.row }, list: { ...live.bypassReasons.list }, count: { ...live.bypassReasons.count } },
       };
       for (const kind of READ_KINDS) {
         const counters = copy[kind];
@@ -211,6 +236,11 @@ export class Metrics {
       for (const cause of INVALIDATION_CAUSES) invalidations += copy.invalidations[cause];
       invalidationsDeferred += copy.invalidationsDeferred;
       invalidationWarnings += copy.invalidationWarnings;
+      for (const kind of READ_KINDS) {
+        for (const [reason, n] of Object.entries(copy.bypassReasons[kind]) as [BypassReason, number][]) {
+          bypassReasons[reason] = (bypassReasons[reason] ?? 0) + n;
+        }
+      }
       models[name] = copy;
     }
     const sum = (key: keyof ReadCounters) => total.row[key] + total.list[key] + total.count[key];
@@ -232,6 +262,8 @@ export class Metrics {
       countHits: total.count.hits,
       countMisses: total.count.misses,
       hitRatio: reads === 0 ? 0 : hits / reads,
+      coverage: reads + sum('bypassed') === 0 ? 0 : reads / (reads + sum('bypassed')),
+      bypassReasons,
       ...(Object.fromEntries(SUMMED.map((key) => [key, sum(key)])) as SummedCounters),
       invalidations,
       invalidationsDeferred,

@@ -128,7 +128,11 @@ export function registerMetrics(metrics: Metrics, registry: Registry = new Regis
   readCounter('lock_acquired_total', 'Fill and refresh locks won.', 'lockAcquired');
   readCounter('lock_timeouts_total', 'Lock waits that ran out and queried the database.', 'lockTimeouts');
   readCounter('coalesced_total', 'Reads that boarded an identical in-process read.', 'coalesced');
-  readCounter('bypassed_total', 'Reads that skipped the cache (transactions, cache: false, unsupported shapes).', 'bypassed');
+  counter('bypassed_total', 'Reads that skipped the cache, by reason (docs/metrics.md, Bypass reasons).', ['model', 'kind', 'reason'], (s) =>
+    Object.entries(s.models).flatMap(([model, m]) =>
+      READ_KINDS.flatMap((kind) => Object.entries(m.bypassReasons[kind]).map(([reason, n]): [Labels, number] => [{ model, kind, reason }, n ?? 0])),
+    ),
+  );
   readCounter('row_fills_total', 'Row entries written after a miss or warmed from a list.', 'fills');
   readCounter('row_fills_rejected_total', 'Row fills refused because a write or another fill got there first.', 'fillsRejected');
   readCounter('db_queries_total', 'SQL statements cached reads ran.', 'dbQueries');

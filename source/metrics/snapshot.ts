@@ -27,6 +27,38 @@ export type InvalidationCause = 'save' | 'destroy' | 'bulk' | 'raw' | 'cascade' 
 /** Every {@link InvalidationCause}. */
 export const INVALIDATION_CAUSES: readonly InvalidationCause[] = Object.freeze(['save', 'destroy', 'bulk', 'raw', 'cascade', 'sync', 'manual']);
 
+/**
+ * Why a read did not use the cache (docs/metrics.md, Bypass reasons):
+ * - `cache-false`: the query said `cache: false`;
+ * - `opt-in`: `mode: 'opt-in'` and the query did not ask for the cache;
+ * - `transaction-isolation`: inside a transaction whose isolation level does not
+ *   allow a cached committed value (REPEATABLE READ, SERIALIZABLE, or unknown);
+ * - `transaction-wrote`: inside a transaction that wrote a model the read depends on;
+ * - `transaction-refresh`: `cache: { refresh: true }` inside a transaction (a fill would be needed);
+ * - `excluded-attribute`: the query names an attribute kept out of the cache;
+ * - `suspended`: this process is replaying a lost invalidation;
+ * - `option:NAME`: a find option the planner does not key (`lock`, `groupedLimit`, …);
+ * - `raw-nest`: `raw` with `nest` over dotted columns;
+ * - `volatile-sql`: a literal or function whose value changes without a write (`NOW()`, `RAND()`, …);
+ * - `unrepresentable-value`: a value the query key cannot represent faithfully (a function, a class instance);
+ * - `uncached-model`: an include or `dependsOn` names a model the cache does not store;
+ * - `literal-table`: SQL text in the query reads a table no cached model stores, or cannot be parsed.
+ */
+export type BypassReason =
+  | 'cache-false'
+  | 'opt-in'
+  | 'transaction-isolation'
+  | 'transaction-wrote'
+  | 'transaction-refresh'
+  | 'excluded-attribute'
+  | 'suspended'
+  | `option:${string}`
+  | 'raw-nest'
+  | 'volatile-sql'
+  | 'unrepresentable-value'
+  | 'uncached-model'
+  | 'literal-table';
+
 /** Counters of one model's reads of one kind. */
 export interface ReadCounters {
   /** Reads answered from the cache (stale serves included). */
@@ -47,7 +79,7 @@ export interface ReadCounters {
   lockTimeouts: number;
   /** Reads that boarded an identical in-process read (single-flight) instead of looking up themselves. */
   coalesced: number;
-  /** Reads that skipped the cache: transactions, `cache: false`, unsupported query shapes. */
+  /** Reads that skipped the cache (their reasons in {@link ModelMetrics.bypassReasons}). */
   bypassed: number;
   /** Row entries written after a miss or warmed from another query (row kind only). */
   fills: number;
@@ -77,6 +109,8 @@ export interface ModelMetrics {
   invalidationsDeferred: number;
   /** Cached entries found pointing at rows of this model that no longer exist. */
   invalidationWarnings: number;
+  /** Bypassed reads by kind and {@link BypassReason}; they add up to each kind's `bypassed`. */
+  bypassReasons: Record<ReadKind, Partial<Record<BypassReason, number>>>;
 }
 
 /** A latency histogram, in seconds. */
@@ -134,6 +168,13 @@ export interface MetricsSnapshot extends SummedCounters {
   countMisses: number;
   /** hits / (hits + misses) over every kind; 0 before the first read. */
   hitRatio: number;
+  /**
+   * (hits + misses) / (hits + misses + bypassed) over every kind: the share of
+   * reads of cached models that went through the cache; 0 before the first read.
+   */
+  coverage: number;
+  /** Bypassed reads by {@link BypassReason}, over every model and kind. */
+  bypassReasons: Partial<Record<BypassReason, number>>;
   /** Invalidations performed, every cause. */
   invalidations: number;
   /** Invalidations deferred to a transaction's commit. */

@@ -84,6 +84,9 @@ test('the dashboard shows a real run: hit ratio over time, per-model numbers, st
   };
   await phase();
   await phase();
+  // Reads that skip the cache, for the bypass table.
+  for (let i = 0; i < 3; i++) await db.models.Article.findAll({ where: { authorId: 2 }, cache: false });
+  await db.models.Comment.count({ where: { articleId: 2 }, cache: false });
   await nextPoll();
 
   const s = cache.metrics.snapshot();
@@ -107,6 +110,14 @@ test('the dashboard shows a real run: hit ratio over time, per-model numbers, st
   t.is(cells[3], `${article.row.hits} / ${article.row.misses}`);
   t.is(cells[4], `${article.list.hits} / ${article.list.misses}`);
   t.truthy(await page.$('#models tr[data-model="Comment"]'));
+
+  // Coverage and the bypass reasons, most frequent first.
+  t.is(await page.textContent('#t-coverage'), pct(s.coverage));
+  const bypasses = await page.$$eval('#bypasses tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+  t.deepEqual(bypasses, [
+    ['Article', 'list', 'cache-false', '3'],
+    ['Comment', 'count', 'cache-false', '1'],
+  ]);
 
   // Store health and the warning.
   const servers = await page.$$eval('#servers tbody td', (tds) => tds.map((td) => td.textContent));

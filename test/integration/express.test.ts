@@ -89,6 +89,12 @@ test.serial('after a workload over HTTP, the JSON equals snapshot() and the Prom
   });
   t.is(patched.status, 200);
   await get('/articles/2');
+  // Reads that skip the cache, with two reasons.
+  const { Article } = t.context.db.models;
+  await Article.findAll({ where: { authorId: 1 }, cache: false });
+  const transaction = await t.context.db.sequelize.transaction();
+  await Article.findAll({ where: { authorId: 1 }, lock: true, transaction });
+  await transaction.rollback();
 
   const json = await get('/metrics');
   t.deepEqual(json, cache.metrics.snapshot(), 'the JSON endpoint serves snapshot()');
@@ -116,6 +122,15 @@ test.serial('after a workload over HTTP, the JSON equals snapshot() and the Prom
       t.is(valueOf(samples, 'orm_cache_hits_total', { model, kind }), m[kind].hits, `hits ${model} ${kind}`);
       t.is(valueOf(samples, 'orm_cache_misses_total', { model, kind }), m[kind].misses, `misses ${model} ${kind}`);
       t.is(valueOf(samples, 'orm_cache_db_queries_total', { model, kind }), m[kind].dbQueries);
+    }
+  }
+  // Bypasses are counted by reason, and their series add up to `bypassed`.
+  t.like(s.models.Article?.bypassReasons.list, { 'cache-false': 1, 'option:lock': 1 });
+  for (const [model, m] of Object.entries(s.models)) {
+    for (const kind of ['row', 'list', 'count'] as const) {
+      const series = samples.filter((x) => x.name === 'orm_cache_bypassed_total' && x.labels.model === model && x.labels.kind === kind);
+      t.is(series.reduce((n, x) => n + x.value, 0), m[kind].bypassed, `bypassed ${model} ${kind}`);
+      for (const x of series) t.is(m.bypassReasons[kind][x.labels.reason as 'cache-false'], x.value);
     }
   }
   t.is(valueOf(samples, 'orm_cache_invalidations_total', { model: 'Article', cause: 'save' }), 1, 'the PATCH');

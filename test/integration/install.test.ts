@@ -25,6 +25,7 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['a negative warmLimit', { warmLimit: -1 }, /`warmLimit`/],
   ['a fractional rememberedLists', { rememberedLists: 1.5 }, /`rememberedLists`/],
   ['an unknown mode', { mode: 'lazy' }, /`mode`/],
+  ['an unknown server isolation level', { serverIsolationLevel: 'SNAPSHOT' }, /`serverIsolationLevel` must be one of 'READ UNCOMMITTED'/],
   ['dependsOn that is not a list of names', { models: { Article: { dependsOn: 'Author' } } }, /`models.Article.dependsOn`/],
   ['a ttl given as a string', { ttl: '60' }, /`ttl` must be a whole number of seconds from 1 to 2592000 \(30 days\), got "60"/],
   ['stampedeProtection given as a string', { stampedeProtection: 'yes' }, /`stampedeProtection` must be true or false, got "yes"/],

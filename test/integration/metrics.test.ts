@@ -34,7 +34,9 @@ test('each read counts to its model and kind; SQL run and saved add up; each rea
   await cache.settled();
 
   const s = cache.metrics.snapshot();
-  t.like(s.models.Article?.row, { hits: 10, misses: 2, coalesced: 8, dbQueries: 2, dbQueriesSaved: 10, bypassed: 1 });
+  t.like(s.models.Article?.row, { hits: 10, misses: 2, coalesced: 8, dbQueries: 2, dbQueriesSaved: 10, bypassed: 2 });
+  // The transaction runs at the server's default (REPEATABLE READ): no cached read there.
+  t.deepEqual(s.models.Article?.bypassReasons.row, { 'transaction-isolation': 1, 'cache-false': 1 });
   t.like(s.models.Article?.list, { hits: 1, misses: 1, dbQueries: 1, dbQueriesSaved: 1, bypassed: 0 });
   t.like(s.models.Article?.count, { hits: 1, misses: 1, dbQueries: 1, dbQueriesSaved: 1 });
   t.like(s.models.Author?.row, { hits: 0, misses: 1, dbQueries: 1, dbQueriesSaved: 0 });
@@ -47,12 +49,14 @@ test('each read counts to its model and kind; SQL run and saved add up; each rea
     countHits: 1,
     countMisses: 1,
     coalesced: 8,
-    bypassed: 1,
+    bypassed: 2,
     dbQueries: 5,
     dbQueriesSaved: 12,
     storeErrors: 0,
   });
   t.is(s.hitRatio, 12 / 17);
+  t.is(s.coverage, 17 / 19);
+  t.deepEqual(s.bypassReasons, { 'transaction-isolation': 1, 'cache-false': 1 });
 
   // One observation per read that was a hit or a miss (bypassed reads are not timed).
   t.is(s.latency.row.hit.count, 10);

@@ -18,7 +18,8 @@ test('with mode opt-in, reads without a cache option go to the database and read
   t.is(db.sql.selects().length, 4, 'every plain read ran its SQL');
   t.is(probe.total, 0, 'and never touched the store');
   const m = cache.metrics.snapshot().models.Article!;
-  t.is(m.row.bypassed + m.list.bypassed + m.count.bypassed, 4);
+  t.is(m.row.bypassed + m.list.bypassed + m.count.bypassed, 5);
+  t.deepEqual(m.bypassReasons, { row: { 'cache-false': 1, 'opt-in': 2 }, list: { 'opt-in': 1 }, count: { 'opt-in': 1 } });
 
   db.sql.take();
   for (let i = 0; i < 2; i++) {

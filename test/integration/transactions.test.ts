@@ -1,6 +1,8 @@
 /**
- * docs/architecture.md, invariant 2: reads inside a transaction neither read nor fill the
- * cache; invalidations of writes inside one run on commit, never on rollback.
+ * docs/architecture.md, invariant 2: reads inside a transaction at the
+ * server's default level (REPEATABLE READ) neither read nor fill the cache
+ * (READ COMMITTED: transactional-reads.test.ts); invalidations of writes
+ * inside one run on commit, never on rollback.
  */
 import anyTest, { type TestFn } from 'ava';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';

@@ -23,7 +23,7 @@ function listCycle(k: Kit, ref: ReturnType<Kit['entries']['ref']>, pks: PkValues
 }
 
 const read = (k: Kit, ref: ReturnType<Kit['entries']['ref']>, cycle: EntryCycle<PkValues[], PkValues[]>) =>
-  throughEntry(k, k.metrics.meter('Article', 'list'), { ref, refresh: false, softTtl: 30 }, cycle);
+  throughEntry(k, k.metrics.meter('Article', 'list'), { ref, refresh: false, softTtl: 30, lookupOnly: false }, cycle);
 
 test('a miss stores the list under the tokens it took before its read, and the next read is a hit', async (t) => {
   const k = kit();

@@ -14,6 +14,7 @@ function rowRead(k: Kit, id: number, database: () => Promise<Record<string, unkn
     pkText,
     key: k.keys.row(k.schema, pkText),
     refresh: false,
+    lookupOnly: false,
     ttl: 60,
     matches: () => true,
     direct: async () => 'direct',
