@@ -237,6 +237,11 @@ async function main(): Promise<void> {
     const after = cache.metrics.snapshot();
     const hits = after.rowHits + after.listHits + after.countHits - (before.rowHits + before.listHits + before.countHits);
     const misses = after.rowMisses + after.listMisses + after.countMisses - (before.rowMisses + before.listMisses + before.countMisses);
+    const bypassed = after.bypassed - before.bypassed;
+    const reasons = Object.entries(after.bypassReasons)
+      .map(([reason, n]) => [reason, (n ?? 0) - (before.bypassReasons[reason as keyof typeof before.bypassReasons] ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1]);
 
     const rows: [string, string, string, string][] = [
       ['requests / s', without.perSecond.toFixed(0), withCache.perSecond.toFixed(0), `${(withCache.perSecond / without.perSecond).toFixed(2)}×`],
@@ -245,10 +250,13 @@ async function main(): Promise<void> {
       ['SQL statements / request', without.sqlPerRequest.toFixed(2), withCache.sqlPerRequest.toFixed(2), `${(without.sqlPerRequest / Math.max(withCache.sqlPerRequest, 1e-9)).toFixed(1)}× fewer`],
       ['time in SQL / request', `${without.dbMsPerRequest.toFixed(2)} ms`, `${withCache.dbMsPerRequest.toFixed(2)} ms`, `${(without.dbMsPerRequest / Math.max(withCache.dbMsPerRequest, 1e-9)).toFixed(1)}× less`],
       ['cache hit ratio', '–', hits + misses > 0 ? `${((hits / (hits + misses)) * 100).toFixed(1)}%` : '–', ''],
+      ['coverage (reads via cache)', '–', hits + misses + bypassed > 0 ? `${(((hits + misses) / (hits + misses + bypassed)) * 100).toFixed(1)}%` : '–', ''],
     ];
     out('');
     out(`  ${''.padEnd(26)} ${'no cache'.padStart(12)} ${'with cache'.padStart(12)}   ratio`);
     for (const [label, a, b, ratio] of rows) out(`  ${label.padEnd(26)} ${a.padStart(12)} ${b.padStart(12)}   ${ratio}`);
+
+    out(`\n  Reads that bypassed the cache: ${bypassed}${reasons.length ? ` (top reasons: ${reasons.slice(0, 3).map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}`);
 
     const sample = await fetch(`${address(cachedServer)}/articles/1`);
     out(`\n  Server-Timing of GET /articles/1: ${sample.headers.get('server-timing')}`);

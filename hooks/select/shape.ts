@@ -22,6 +22,12 @@ const NEUTRAL_KEYS = new Set([
   'rejectOnEmpty', 'transaction', 'logging', 'benchmark', 'tableNames', 'type', 'model', 'paranoid', 'cache',
   'useMaster', 'replacements', 'bind', 'indexHints', 'subQuery', 'include', 'mapToModel', 'searchPath',
   'logQueryParameters', 'supportsSearchPath',
+  // findAndCountAll passes its count's `distinct` to the findAll too, and the
+  // belongsToMany getters (`getTags`, `hasTag`) leave `joinTableAttributes`
+  // after moving it into the through include: Sequelize 6's select reads
+  // neither (only count and aggregate read `distinct`, and the include tree,
+  // which is keyed, carries the join table's attributes).
+  'distinct', 'joinTableAttributes',
 ]);
 
 /** Keys findAll derives from an include tree (the tree itself goes into the key). */

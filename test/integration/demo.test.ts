@@ -32,6 +32,10 @@ test('the demo serves the blog API with and without the cache, prints the table 
   const ratio = /^  cache hit ratio +– +([0-9.]+)%/m.exec(output);
   t.truthy(ratio);
   t.true(Number(ratio?.[1]) > 50, `hit ratio ${ratio?.[1]}%`);
+  const coverage = /^  coverage \(reads via cache\) +– +([0-9.]+)%/m.exec(output);
+  t.truthy(coverage, output);
+  t.true(Number(coverage?.[1]) > 0 && Number(coverage?.[1]) <= 100);
+  t.regex(output, /^  Reads that bypassed the cache: \d+/m);
   t.regex(output, /Server-Timing of GET \/articles\/1: cache-hit;desc="3 cache hits"/);
   t.notRegex(output, /still running/, '--once does not leave the server up');
 });
