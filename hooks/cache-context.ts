@@ -57,6 +57,9 @@ export interface ReadContext extends SchemaLookup {
 /** One invalidation of a write: counted in metrics or not, with the write's generation in its model's mark. */
 export type Invalidation = (counted: boolean, generation: number | undefined) => Promise<void>;
 
+/** Work under write marks: it gets the write's generation in each model's mark, where the store gave one. */
+export type Marked<T> = (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>;
+
 /** Where a write is: before its statement, or after it with what it returned. */
 export interface WriteMoment {
   phase: 'before' | 'after';
@@ -72,9 +75,6 @@ export interface WriteContext extends SchemaLookup {
   /** See source/invalidation/delivery.ts. */
   modelChanged(...args: Parameters<InvalidationDelivery['modelChanged']>): Promise<void>;
   invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: Invalidation, at: WriteMoment): Promise<void>;
-  whileWriting<T>(
-    options: { transaction?: unknown } | undefined,
-    schemas: readonly ModelSchema[],
-    write: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
-  ): Promise<T>;
+  /** Run the write's first invalidation, then the write, under the marks of `schemas` (source/tokens/write-marks.ts). */
+  whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Marked<T>): Promise<T>;
 }

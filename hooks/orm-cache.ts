@@ -27,7 +27,7 @@ import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import type { BypassReason, ReadKind } from '../source/metrics/snapshot';
-import type { Invalidation, WriteMoment } from './cache-context';
+import type { Invalidation, Marked, WriteMoment } from './cache-context';
 import { FORGET, Forgotten } from './select/forget';
 import { perQuery } from './query-options';
 import { type BypassEvent, queryShape } from './bypass';
@@ -358,26 +358,22 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   }
 
   /**
-   * Run `write` with the write marks of `schemas` raised (none inside a
-   * transaction: its commit raises them); see source/tokens/write-marks.ts.
+   * Run `first` (the first invalidation) and `write` with the write marks of
+   * `schemas` raised (none inside a transaction: its commit raises them);
+   * see source/tokens/write-marks.ts.
    * @internal
    */
-  async whileWriting<T>(
-    options: { transaction?: unknown } | undefined,
-    schemas: readonly ModelSchema[],
-    write: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
-  ): Promise<T> {
+  async whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Marked<T>): Promise<T> {
     const transaction = currentTransaction(this.sequelize, options);
-    if (transaction) {
-      noteWrites(transaction, schemas);
-      return write(new Map());
-    }
-    return this.withMarks(schemas, write);
+    if (!transaction) return this.withMarks(schemas, first, write);
+    noteWrites(transaction, schemas);
+    await first(new Map());
+    return write(new Map());
   }
 
-  /** Run `work` with the write marks of `schemas` raised (source/tokens/write-marks.ts). @internal */
-  withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T> {
-    return underMarks(this.rows.store, this.keys, schemas, work, (lowered) => this.later(lowered));
+  /** Run `first`, then `work`, with the write marks of `schemas` raised (source/tokens/write-marks.ts). @internal */
+  withMarks<T>(schemas: readonly ModelSchema[], first: Marked<unknown>, work: Marked<T>): Promise<T> {
+    return underMarks(this.rows.store, this.keys, schemas, first, work, (lowered) => this.later(lowered));
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 import type { BypassReason } from '../source/metrics/snapshot';
 import type { ModelSchema } from '../source/model-schema';
 import type { IsolationLevel } from '../source/types';
-import type { Invalidation } from './cache-context';
+import type { Invalidation, Marked } from './cache-context';
 
 interface ClsNamespace {
   get(key: string): unknown;
@@ -95,7 +95,7 @@ const pending = new WeakMap<Transaction, PendingCommit>();
 
 /** The part of the cache a commit needs. */
 interface Marker {
-  withMarks<T>(schemas: readonly ModelSchema[], work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>): Promise<T>;
+  withMarks<T>(schemas: readonly ModelSchema[], first: Marked<unknown>, work: Marked<T>): Promise<T>;
 }
 
 /**
@@ -120,8 +120,8 @@ export function aroundCommit(cache: Marker, transaction: Transaction, schema: Mo
     const commit = host.commit;
     host.commit = async function (this: unknown, ...args: unknown[]) {
       pending.delete(root);
-      return cache.withMarks(work.runs.map((r) => r.schema), async (generations) => {
-        await Promise.all(work.runs.map((r) => r.run(false, generations.get(r.schema))));
+      const before = (generations: ReadonlyMap<ModelSchema, number>) => Promise.all(work.runs.map((r) => r.run(false, generations.get(r.schema))));
+      return cache.withMarks(work.runs.map((r) => r.schema), before, async (generations) => {
         try {
           return await commit.apply(this, args);
         } finally {

@@ -35,8 +35,8 @@ export function rawStatement<T>(cache: WriteContext, options: Options, sql: stri
   const schemas = [...new Set([...own, ...cascaded])];
   const invalidate = (at: WriteMoment) =>
     Promise.all(schemas.map((schema) => keysChanged(cache, schema, options, undefined, own.includes(schema) ? cause : 'cascade', at)));
-  return cache.whileWriting(options, schemas, async (generations) => {
-    await invalidate({ phase: 'before', generations });
+  const first = (generations: ReadonlyMap<ModelSchema, number>) => invalidate({ phase: 'before', generations });
+  return cache.whileWriting(options, schemas, first, async (generations) => {
     try {
       return await run();
     } finally {

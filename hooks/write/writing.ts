@@ -56,8 +56,8 @@ export async function writing<T>(
       ...targets.map((schema) => keysChanged(cache, schema, options, undefined, 'cascade', at)),
     ]);
   const schemas = [...models.map((m) => cache.schemaOf(m)).filter((s): s is ModelSchema => s !== undefined), ...targets];
-  return cache.whileWriting(options, schemas, async (generations) => {
-    await invalidate({ phase: 'before', generations }, { failed: false });
+  const first = (generations: ReadonlyMap<ModelSchema, number>) => invalidate({ phase: 'before', generations }, { failed: false });
+  return cache.whileWriting(options, schemas, first, async (generations) => {
     let outcome: Outcome<T> = { failed: true };
     try {
       outcome = { value: await write(), failed: false };

@@ -56,6 +56,13 @@ export interface CacheStore {
    * docs/transparency.md).
    */
   incr?(key: string, delta: number, ttlSeconds: number): Promise<number>;
+  /**
+   * True when the store applies this process's commands in the order they
+   * were called (one server, one connection, no reordering queue): a write
+   * then sends its first invalidation with its write mark, in one round
+   * trip (source/tokens/write-marks.ts). Leave it out when unsure.
+   */
+  readonly ordered?: boolean;
   /** Release connections and timers. */
   close(): Promise<void>;
   /** Each server's health, for metrics; stores without servers leave it out. */

@@ -192,6 +192,11 @@ export class GuardedStore {
     return this.#write('delete', () => this.store.delete(key));
   }
 
+  /** Whether the store applies this process's commands in the order called (see CacheStore.ordered). */
+  get ordered(): boolean {
+    return this.store.ordered === true;
+  }
+
   /** Whether the store keeps counters (write marks). */
   get counts(): boolean {
     return typeof this.store.incr === 'function';

@@ -108,6 +108,8 @@ interface Server {
   active: number;
   /** Operations waiting for one of those to finish. */
   waiting: (() => void)[];
+  /** Waiters whose slot was handed over and that have not been sent yet. */
+  resuming: number;
 }
 
 /**
@@ -185,10 +187,19 @@ export class MemcachedStore implements CacheStore {
     this.#servers = list.map((address) => {
       const breaker = new CircuitBreaker({ failureThreshold, cooldownMs });
       const client = driver === 'memcached' ? new PackageClient(address, settings) : new TextClient(address, settings);
-      const server: Server = { address, client, breaker, active: 0, waiting: [] };
+      const server: Server = { address, client, breaker, active: 0, waiting: [], resuming: 0 };
       this.#byAddress.set(address, server);
       return server;
     });
+  }
+
+  /**
+   * One server on the built-in client: its commands go out on one
+   * connection in the order called and memcached applies them in that
+   * order (the in-flight limit queues strictly first in, first out).
+   */
+  get ordered(): boolean {
+    return this.#servers.length === 1 && this.#servers[0]?.client instanceof TextClient;
   }
 
   /** Breaker state of every server. */
@@ -316,13 +327,26 @@ export class MemcachedStore implements CacheStore {
   }
 
   async #run<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => Sent | void): Promise<T> {
-    if (server.active >= this.#maxInFlight) await new Promise<void>((resolve) => server.waiting.push(resolve));
-    server.active++;
+    // Strictly first in, first out: a command never overtakes one that waits
+    // or one whose wait has ended but that has not been sent yet (the
+    // built-in client's order is the order commands were called). A
+    // finishing command hands its slot to the first waiter.
+    if (server.active >= this.#maxInFlight || server.waiting.length > 0 || server.resuming > 0) {
+      await new Promise<void>((resolve) => server.waiting.push(resolve));
+      server.resuming--;
+    } else {
+      server.active++;
+    }
     try {
       return await this.#send(operation, server, send);
     } finally {
-      server.active--;
-      server.waiting.shift()?.();
+      const next = server.waiting.shift();
+      if (next) {
+        server.resuming++;
+        next();
+      } else {
+        server.active--;
+      }
     }
   }
 

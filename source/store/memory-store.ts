@@ -54,6 +54,8 @@ function positiveInteger(option: string, value: unknown, fallback: number): numb
  * ```
  */
 export class MemoryStore implements CacheStore {
+  /** Every command is applied when it is called. */
+  readonly ordered = true;
   readonly maxValueBytes: number;
   readonly #maxItems: number;
   readonly #maxBytes: number;

@@ -46,10 +46,21 @@ export function readMark(value: number): MarkReading {
 export const MARK_TTL = 60;
 
 /**
- * Run `work` with the write marks of `schemas` raised; it gets the write's
- * generation in each, where the store gave one. While a model's mark is up,
- * readers store no entry that depends on it (their database read may
- * predate the write's commit). A store without counters keeps no marks.
+ * Run `first` (a write's first invalidation) and then `work` with the write
+ * marks of `schemas` raised; both get the write's generation in each mark,
+ * where the store gave one. While a model's mark is up, readers store no
+ * entry that depends on it (their database read may predate the write's
+ * commit). A store without counters keeps no marks.
+ *
+ * On a store that applies this process's commands in the order called
+ * (`ordered`: MemoryStore, MemcachedStore with one server on its built-in
+ * client), `first` is sent right behind the marks, in the same round trip:
+ * it is applied after them, so a reader that sees its rotations sees the
+ * marks (a reader reads the marks after the tokens). Its tombstones carry no
+ * generation then, so no warming read replaces them (the last
+ * invalidation's do). A counter that did not exist is created by an `add`
+ * sent after `first` was applied, and a failed step raised nothing: `first`
+ * runs again under the marks.
  *
  * The marks are lowered without the write waiting (`later` keeps the
  * promise): a mark that stays up a little longer only makes readers store
@@ -62,18 +73,26 @@ export async function underMarks<T>(
   store: GuardedStore,
   keys: KeySpace,
   schemas: readonly ModelSchema[],
+  first: (generations: ReadonlyMap<ModelSchema, number>) => Promise<unknown>,
   work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
   later: (lowered: Promise<unknown>) => void,
 ): Promise<T> {
   const generations = new Map<ModelSchema, number>();
-  if (schemas.length === 0 || !store.counts) return work(generations);
+  if (schemas.length === 0 || !store.counts) {
+    await first(generations);
+    return work(generations);
+  }
   const unique = [...new Set(schemas)];
-  const raised = await Promise.all(unique.map((schema) => store.step(keys.writes(schema), MARK_BEGIN, MARK_TTL)));
+  const raising = Promise.all(unique.map((schema) => store.step(keys.writes(schema), MARK_BEGIN, MARK_TTL)));
+  const early = store.ordered ? first(new Map()) : undefined;
+  const raised = await raising;
   unique.forEach((schema, i) => {
     const value = raised[i];
     if (value !== undefined) generations.set(schema, readMark(value).generation);
   });
   try {
+    await early;
+    if (!early || raised.some((value) => value === undefined || value === MARK_BEGIN)) await first(generations);
     return await work(generations);
   } finally {
     later(Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL)))));

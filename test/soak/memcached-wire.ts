@@ -47,7 +47,9 @@ export class Wire {
 
   /** Every key on the server. */
   async keys(): Promise<string[]> {
-    const text = await this.#call(Buffer.from('lru_crawler metadump all\r\n'), ['END\r\n', 'BUSY currently processing crawler request\r\n']);
+    // A dump walks every item on the server; a shared test server holds tens
+    // of thousands, which take seconds to list on a loaded machine.
+    const text = await this.#call(Buffer.from('lru_crawler metadump all\r\n'), ['END\r\n', 'BUSY currently processing crawler request\r\n'], 30_000);
     const keys: string[] = [];
     // metadump ends its lines with a bare LF, and the whole with END CR LF.
     for (const line of text.split(/\r?\n/)) {
