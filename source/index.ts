@@ -15,6 +15,7 @@ export type { BypassEvent } from '../hooks/bypass';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { MemcachedStore, type MemcachedStoreOptions } from './store/memcached-store';
 export { memcachedKey } from './store/memcached-client';
+export { RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type { CacheStore, CasValue, ServerHealth } from './store/contract';
 export { InvalidationWarning, OptionError, OrmCacheError, StoreError, type StoreErrorCode } from './errors';
 export type { IsolationLevel, ModelCacheOptions, OrmCacheOptions, QueryCacheOptions } from './types';

@@ -17,6 +17,7 @@
 import { join } from 'node:path';
 import { root, run } from './child';
 import { runSequelizeSuite } from './sequelize-suite';
+import { RedisServer } from './redis-server';
 import { ensureBinaries, startServers, type TestServers } from './servers';
 
 async function main(): Promise<number> {
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
       `[harness] MariaDB ${servers.owned.mariadb ? 'started' : 'from ORM_CACHE_MYSQL_URL'}, ` +
         `memcached ${servers.memcached.join(',')} ${memcachedFrom} (${Date.now() - started} ms)\n`,
     );
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       ORM_CACHE_MYSQL_URL: servers.mysqlUrl,
       ORM_CACHE_MEMCACHED: servers.memcached.join(','),
@@ -79,6 +80,19 @@ async function main(): Promise<number> {
       // --expose-gc: the bench compares heaps after a full collection.
       const flags = bench ? ['--expose-gc'] : [];
       return await run(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
+    }
+    // The Redis store's tests: a standalone server of the harness's own
+    // (the cluster tests start their own nodes).
+    if (!process.env.ORM_CACHE_REDIS) {
+      ensureBinaries({ redis: true });
+      const redis = await RedisServer.launch(servers.dir);
+      const stopServers = servers.stop;
+      servers.stop = async () => {
+        await redis.stop();
+        await stopServers();
+      };
+      env.ORM_CACHE_REDIS = redis.url;
+      process.stderr.write(`[harness] Redis ${redis.url} started\n`);
     }
     const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
     const code = await run(process.execPath, [ava, ...passThrough], env);

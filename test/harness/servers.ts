@@ -31,12 +31,13 @@ export function findBinary(name: string): string | undefined {
  * missing. A fresh CI machine has Node and nothing else, so the suite must be
  * able to bring its own servers.
  */
-export function ensureBinaries(needs: { mariadb?: boolean; memcached?: boolean; chromium?: boolean }): void {
+export function ensureBinaries(needs: { mariadb?: boolean; memcached?: boolean; chromium?: boolean; redis?: boolean }): void {
   const packages: string[] = [];
   // Chromium only recommends a font; without one, page text renders as nothing.
   if (needs.chromium && !findBinary('chromium')) packages.push('chromium', 'fonts-liberation');
   if (needs.mariadb && !(findBinary('mariadbd') && findBinary('mariadb-install-db'))) packages.push('mariadb-server');
   if (needs.memcached && !findBinary('memcached')) packages.push('memcached');
+  if (needs.redis && !(findBinary('redis-server') && findBinary('redis-cli'))) packages.push('redis-server');
   if (packages.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new Error(
@@ -63,7 +64,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

@@ -23,6 +23,11 @@ export function memcachedServers(): string[] {
   return required('ORM_CACHE_MEMCACHED').split(',');
 }
 
+/** The URL of the harness's standalone Redis server. */
+export function redisUrl(): string {
+  return required('ORM_CACHE_REDIS');
+}
+
 /** A namespace no other test (or run) uses. */
 export function uniqueNamespace(prefix = 't'): string {
   return `${prefix}${randomBytes(6).toString('hex')}`;

@@ -1,0 +1,375 @@
+/**
+ * Redis and Valkey behind the CacheStore contract (docs/stores.md), on
+ * ioredis, the Node client most used with Redis, with Cluster support:
+ * standalone (`redis://`, `rediss://` with TLS, ACL user and password in
+ * the URL), a Redis Cluster from seed nodes, or a client the app already has.
+ *
+ * What memcached gives and Redis lacks, given the same meaning:
+ * - `gets`/`cas`: the CAS token is the SHA-1 of the value read, and `cas` is
+ *   a script that stores only while the value still has that digest. A
+ *   change back to identical bytes passes, which cannot mislead the cache:
+ *   every tombstone carries a random token, so a value read before a write
+ *   never has the digest of anything stored after it.
+ * - `incr`: a script that steps a decimal counter, never below 0, creates it
+ *   when absent and resets its TTL, as memcached's incr + touch do.
+ * - `add`: `SET NX`; TTLs are always relative (`EX`), 0 meaning none.
+ * Scripts are sent by digest (EVALSHA) and again whole after NOSCRIPT (a
+ * restarted server), which ioredis' defineCommand does.
+ *
+ * Failure behaviour is memcached's: every command has its own deadline, a
+ * circuit breaker skips the server after consecutive failures, and the
+ * client's own queues never hold a query: no offline queue (a command
+ * while disconnected fails at once), no retry of commands in flight when a
+ * connection drops, reconnection in the background. A server that stops
+ * answering (SIGSTOP) makes commands time out; when the breaker opens the
+ * connection is replaced, so a stuck socket does not outlive the outage.
+ */
+import { createHash } from 'node:crypto';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { OptionError, rejectUnknown, StoreError } from '../errors';
+import { CircuitBreaker } from './circuit-breaker';
+import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES, type ServerHealth } from './contract';
+import { withDeadline } from './deadline';
+import { memcachedKey } from './memcached-client';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { systemClock } from '../clock';
+// The slot function ioredis itself uses (it depends on this package).
+import clusterSlot from 'cluster-key-slot';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** Deadline of every command, in milliseconds (a timed-out read is a miss). @default 50 */
+  timeoutMs?: number;
+  /** How long to wait for a connection, in milliseconds. @default 1000 */
+  connectTimeoutMs?: number;
+  /** Consecutive failures that open the circuit breaker. @default 3 */
+  breakerThreshold?: number;
+  /** How long an open breaker skips the server before one probe, in ms. @default 1000 */
+  breakerCooldownMs?: number;
+  /**
+   * After the server comes back from an outage, reads are misses for this
+   * long (ms): a server restarted with its data (RDB/AOF) may hold entries
+   * that writes during the outage could not invalidate, while this process
+   * replays its lost invalidations. 0 turns it off.
+   * @default breakerCooldownMs + 1000
+   */
+  returnGraceMs?: number;
+  /** Largest value accepted, in UTF-8 bytes. @default 1 MiB − 16 KiB (as for memcached) */
+  maxValueBytes?: number;
+}
+
+const KNOWN = ['timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'returnGraceMs', 'maxValueBytes'];
+
+/** Keys per MGET: one reply stays small, and a slow one holds nothing else up. */
+const MULTI_GET_BATCH = 100;
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new OptionError(option, `must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Store only while the value still has the digest `gets` returned. KEYS[1]; ARGV: value, digest, ttl seconds (0: none). */
+const CAS_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current or redis.sha1hex(current) ~= ARGV[2] then return 0 end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** Step a decimal counter, never below 0, creating it when absent, and reset its TTL. KEYS[1]; ARGV: delta, ttl seconds (0: none). */
+const STEP_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local value = 0
+if current then
+  value = tonumber(current)
+  if not value or string.find(current, '^%d+$') == nil then return redis.error_reply('cannot increment or decrement non-numeric value') end
+end
+value = value + tonumber(ARGV[1])
+if value < 0 then value = 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], value, 'EX', ARGV[2]) else redis.call('SET', KEYS[1], value) end
+return value`;
+
+type Scripted = {
+  ormCacheCas(key: string, value: string, digest: string, ttl: number): Promise<number>;
+  ormCacheStep(key: string, delta: number, ttl: number): Promise<number>;
+};
+type Client = (Redis | Cluster) & Scripted;
+
+/** What the store's own clients are created with: the client's queues must never hold a query. */
+function clientOptions(connectTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: connectTimeoutMs,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    // Commands go out together per tick (ioredis' auto-pipelining), in order.
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  };
+}
+
+/** The addresses (`host:port`) of a connection argument, for errors and health. */
+function describe(connection: unknown): string {
+  if (typeof connection === 'string') {
+    try {
+      const url = new URL(connection);
+      return `${url.hostname}:${url.port || 6379}`;
+    } catch {
+      return connection;
+    }
+  }
+  if (Array.isArray(connection)) return connection.map(describe).join(',');
+  return 'redis';
+}
+
+/**
+ * A CacheStore on Redis or Valkey.
+ *
+ * @example
+ * ```ts
+ * ormCache.install(sequelize, { store: new RedisStore('redis://127.0.0.1:6379') });
+ * ormCache.install(sequelize, { store: new RedisStore(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']) }); // Cluster seeds
+ * ormCache.install(sequelize, { store: new RedisStore(existingIoredisClient) });
+ * ```
+ */
+export class RedisStore implements CacheStore {
+  readonly maxValueBytes: number;
+  readonly #client: Client;
+  readonly #owned: boolean;
+  readonly #cluster: boolean;
+  readonly #timeoutMs: number;
+  readonly #returnGraceMs: number;
+  readonly #breaker: CircuitBreaker;
+  readonly #address: string;
+  #closed = false;
+
+  /**
+   * @param connection a `redis://` or `rediss://` URL, an array of them (the
+   *   seed nodes of a Redis Cluster), or an ioredis `Redis` or `Cluster` the
+   *   app created (left open by `close()`; give it `enableOfflineQueue: false`
+   *   and `maxRetriesPerRequest: 0` for the deadlines to hold)
+   */
+  constructor(connection: string | string[] | Redis | Cluster, options: RedisStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'must be an object');
+    rejectUnknown(options as Record<string, unknown>, KNOWN, 'options', 'RedisStore');
+    this.#timeoutMs = positive('timeoutMs', options.timeoutMs, 50);
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 1000);
+    const cooldownMs = positive('breakerCooldownMs', options.breakerCooldownMs, 1000);
+    this.#breaker = new CircuitBreaker({ failureThreshold: positive('breakerThreshold', options.breakerThreshold, 3), cooldownMs });
+    this.#returnGraceMs = options.returnGraceMs === 0 ? 0 : positive('returnGraceMs', options.returnGraceMs, cooldownMs + 1000);
+    this.maxValueBytes = positive('maxValueBytes', options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES);
+    this.#address = describe(connection);
+    let client: Redis | Cluster;
+    if (typeof connection === 'string') {
+      client = new Redis(connection, clientOptions(connectTimeoutMs));
+      this.#owned = true;
+    } else if (Array.isArray(connection)) {
+      if (connection.length === 0 || !connection.every((c) => typeof c === 'string')) {
+        throw new OptionError('connection', 'must be a redis:// URL, a non-empty array of them, or an ioredis client');
+      }
+      const seeds = connection.map((c) => {
+        const url = new URL(c);
+        return { host: url.hostname, port: Number(url.port || 6379) };
+      });
+      const first = new URL(connection[0] as string);
+      const node = clientOptions(connectTimeoutMs);
+      if (first.username) node.username = decodeURIComponent(first.username);
+      if (first.password) node.password = decodeURIComponent(first.password);
+      if (first.protocol === 'rediss:') node.tls = {};
+      const clusterOptions: ClusterOptions = {
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        maxRedirections: 4,
+        retryDelayOnMoved: 0,
+        retryDelayOnClusterDown: 50,
+        clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
+        redisOptions: node,
+      };
+      client = new Cluster(seeds, clusterOptions);
+      this.#owned = true;
+    } else if (connection instanceof Redis || connection instanceof Cluster) {
+      client = connection;
+      this.#owned = false;
+    } else {
+      throw new OptionError('connection', 'must be a redis:// URL, a non-empty array of them, or an ioredis client');
+    }
+    this.#cluster = client instanceof Cluster;
+    // A failing server must never surface as an unhandled 'error' event.
+    client.on('error', () => undefined);
+    client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
+    client.defineCommand('ormCacheStep', { numberOfKeys: 1, lua: STEP_SCRIPT });
+    this.#client = client as Client;
+  }
+
+  /**
+   * Not ordered (CacheStore.ordered), even standalone on one connection: a
+   * script that the server lost (NOSCRIPT after a restart) is sent again
+   * after the commands that followed it, and a cluster spreads commands
+   * over nodes.
+   */
+  readonly ordered = false;
+
+  /** The breaker of the server (or of the cluster as a whole). */
+  health(): ServerHealth[] {
+    return [{ server: this.#address, breaker: this.#breaker.state, breakerOpened: this.#breaker.opened }];
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.getMulti([key])).get(key);
+  }
+
+  async getMulti(keys: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (keys.length === 0) return found;
+    const unique = [...new Set(keys)];
+    const batches: string[][] = [];
+    if (this.#cluster) {
+      // Multi-key commands must stay within one hash slot.
+      const bySlot = new Map<number, string[]>();
+      for (const key of unique) {
+        const slot = clusterSlot(memcachedKey(key));
+        let batch = bySlot.get(slot);
+        if (!batch) bySlot.set(slot, (batch = []));
+        batch.push(key);
+      }
+      for (const batch of bySlot.values()) for (let i = 0; i < batch.length; i += MULTI_GET_BATCH) batches.push(batch.slice(i, i + MULTI_GET_BATCH));
+    } else {
+      for (let i = 0; i < unique.length; i += MULTI_GET_BATCH) batches.push(unique.slice(i, i + MULTI_GET_BATCH));
+    }
+    const replies = await Promise.all(batches.map((batch) => this.#run('getMulti', () => this.#client.mget(batch.map(memcachedKey)))));
+    if (this.#returning()) return found;
+    batches.forEach((batch, b) => {
+      const values = replies[b] as (string | null)[];
+      batch.forEach((key, i) => {
+        const value = values[i];
+        if (typeof value === 'string') found.set(key, value);
+      });
+    });
+    return found;
+  }
+
+  async gets(key: string): Promise<CasValue | undefined> {
+    const value = await this.#run('gets', () => this.#client.get(memcachedKey(key)));
+    if (value === null || this.#returning()) return undefined;
+    return { value, cas: digest(value) };
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    this.#check('set', value);
+    const k = memcachedKey(key);
+    const ttl = Math.floor(ttlSeconds);
+    const reply = await this.#run('set', () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl) : this.#client.set(k, value)));
+    return reply === 'OK';
+  }
+
+  async add(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    this.#check('add', value);
+    const k = memcachedKey(key);
+    const ttl = Math.floor(ttlSeconds);
+    const reply = await this.#run('add', () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl, 'NX') : this.#client.set(k, value, 'NX')));
+    return reply === 'OK';
+  }
+
+  async cas(key: string, value: string, cas: string, ttlSeconds: number): Promise<boolean> {
+    this.#check('cas', value);
+    if (!/^[0-9a-f]{40}$/.test(cas)) return false;
+    return (await this.#run('cas', () => this.#client.ormCacheCas(memcachedKey(key), value, cas, Math.max(0, Math.floor(ttlSeconds))))) === 1;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#run('delete', () => this.#client.del(memcachedKey(key)))) === 1;
+  }
+
+  async incr(key: string, delta: number, ttlSeconds: number): Promise<number> {
+    return Number(await this.#run('incr', () => this.#client.ormCacheStep(memcachedKey(key), Math.trunc(delta), Math.max(0, Math.floor(ttlSeconds)))));
+  }
+
+  /** Close the connections this store opened (a client handed in stays open). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) this.#client.disconnect();
+  }
+
+  #check(operation: string, value: string): void {
+    if (Buffer.byteLength(value) > this.maxValueBytes) {
+      throw new StoreError('ETOOLARGE', operation, `value exceeds ${this.maxValueBytes} bytes`, this.#address);
+    }
+  }
+
+  /** Whether the server came back from an outage too recently to be read from. */
+  #returning(): boolean {
+    const at = this.#breaker.recoveredAt;
+    return at > 0 && systemClock.now() - at < this.#returnGraceMs;
+  }
+
+  /**
+   * Whether the client is connected, waiting up to `ms` for a connection in
+   * progress. Commands are sent only on a ready connection: the client's
+   * offline queue would send them whenever it reconnects, long after the
+   * query gave up on them (a fill landing after a later invalidation).
+   */
+  #connected(ms: number): Promise<boolean> {
+    const client = this.#client;
+    if (client.status === 'ready') return Promise.resolve(true);
+    if (client.status === 'end' || client.status === 'wait') return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      client.once('ready', onReady);
+    });
+  }
+
+  /** One command under the deadline and the breaker; failures become StoreErrors. */
+  async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreError('ECLOSED', operation, 'store is closed', this.#address);
+    if (!this.#breaker.allow()) throw new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', this.#address);
+    if (!(await this.#connected(this.#timeoutMs))) {
+      this.#breaker.failure();
+      throw new StoreError('ECONNECTION', operation, `not connected (${this.#client.status})`, this.#address);
+    }
+    return withDeadline<T>(operation, this.#address, this.#timeoutMs, (settle) => {
+      command().then(
+        (value) => settle(undefined, value),
+        (error: unknown) => settle(error),
+      );
+    }).then(
+      (value) => {
+        this.#breaker.success();
+        return value;
+      },
+      (error: unknown) => {
+        const opened = this.#breaker.opened;
+        this.#breaker.failure();
+        const failed = asStoreError(error, operation, this.#address);
+        // A server that stopped answering keeps its socket open: replace the
+        // connection once the breaker opens, so the probe after the cooldown
+        // goes out on a new one.
+        if (failed.code === 'ETIMEOUT' && this.#breaker.opened > opened && this.#owned) this.#client.disconnect(true);
+        throw failed;
+      },
+    );
+  }
+}
+
+/** The CAS token of a value: its SHA-1, as Redis' `redis.sha1hex` spells it. */
+function digest(value: string): string {
+  return createHash('sha1').update(value, 'utf8').digest('hex');
+}
+
+
+function asStoreError(error: unknown, operation: string, server: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|connect ETIMEDOUT|enableOfflineQueue|max retries|Command timed out/i.test(message)
+    ? 'ECONNECTION'
+    : 'ESERVER';
+  return new StoreError(code, operation, message, server, { cause: error });
+}
