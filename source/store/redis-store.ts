@@ -256,12 +256,24 @@ export class RedisStore implements CacheStore {
     return { value, cas: digest(value) };
   }
 
+  /**
+   * A `set` that Redis refuses for want of memory (`OOM command not allowed`
+   * under `maxmemory-policy noeviction`) deletes the key instead, which Redis
+   * always allows: the cache's `set`s replace what must no longer be read (a
+   * row by its tombstone, a token by a new one), so the old value must not
+   * stay. The error is still thrown: the write was not stored.
+   */
   async set(key: string, value: string, ttlSeconds: number): Promise<boolean> {
     this.#check('set', value);
     const k = memcachedKey(key);
     const ttl = Math.floor(ttlSeconds);
-    const reply = await this.#run('set', () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl) : this.#client.set(k, value)));
-    return reply === 'OK';
+    try {
+      const reply = await this.#run('set', () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl) : this.#client.set(k, value)));
+      return reply === 'OK';
+    } catch (error) {
+      if (error instanceof StoreError && /\bOOM\b/.test(error.message)) await this.#run('delete', () => this.#client.del(k)).catch(() => undefined);
+      throw error;
+    }
   }
 
   async add(key: string, value: string, ttlSeconds: number): Promise<boolean> {
@@ -346,9 +358,15 @@ export class RedisStore implements CacheStore {
         return value;
       },
       (error: unknown) => {
+        const failed = asStoreError(error, operation, this.#address);
+        // An error reply (OOM, READONLY, a script error) is an answer: the
+        // server is up, and the breaker is for servers that are not.
+        if (isReply(error)) {
+          this.#breaker.success();
+          throw failed;
+        }
         const opened = this.#breaker.opened;
         this.#breaker.failure();
-        const failed = asStoreError(error, operation, this.#address);
         // A server that stopped answering keeps its socket open: replace the
         // connection once the breaker opens, so the probe after the cooldown
         // goes out on a new one.
@@ -364,6 +382,11 @@ function digest(value: string): string {
   return createHash('sha1').update(value, 'utf8').digest('hex');
 }
 
+
+/** An error the server answered with (ioredis' ReplyError), as opposed to no answer. */
+function isReply(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
 
 function asStoreError(error: unknown, operation: string, server: string): StoreError {
   if (error instanceof StoreError) return error;

@@ -1,0 +1,156 @@
+/**
+ * RedisStore under faults, on real redis-server processes of the test's own:
+ * refused, killed, hung (SIGSTOP), restarted empty, restarted with its data
+ * (an append-only file) after writes it could not be told about, and full
+ * under `noeviction`. Every query returns the database's answer, within the
+ * deadlines, and nothing stale is ever served.
+ */
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ormCache, RedisStore } from '../../source';
+import { RedisServer } from '../harness/redis-server';
+import { freePort } from '../harness/servers';
+import { outage, OUTAGE_TIMEOUT_MS } from '../helpers/outage';
+import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
+
+function scratch(t: import('ava').ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'orm-cache-redis-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const store = (url: string) => new RedisStore(url, { timeoutMs: OUTAGE_TIMEOUT_MS, breakerCooldownMs: 200 });
+
+test('with Redis refusing connections, queries return database results', async (t) => {
+  await outage(t, store(`redis://127.0.0.1:${await freePort()}`), 'redis_refused');
+});
+
+test('with Redis killed, queries return database results', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  const redis = store(server.url);
+  t.teardown(() => redis.close());
+  server.process?.signal('SIGKILL');
+  await server.process?.exited();
+  await outage(t, redis, 'redis_killed');
+});
+
+test('with Redis stopped (SIGSTOP: connections open, no answers), queries return database results', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  t.teardown(() => server.stop());
+  const redis = store(server.url);
+  t.teardown(() => redis.close());
+  // Connected first: the connection stays open while the server is stopped.
+  for (let i = 0; !(await redis.set('warm', '1', 60).catch(() => false)); i++) {
+    if (i > 100) throw new Error('never connected');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  server.process?.signal('SIGSTOP');
+  await outage(t, redis, 'redis_stopped');
+});
+
+/** A cache on its own Redis, with a blog database. */
+async function cachedOn(t: import('ava').ExecutionContext, server: RedisServer, label: string) {
+  const db = await createTestDatabase(label, { authors: 2, articles: 6 });
+  const redis = new RedisStore(server.url, { timeoutMs: 200, breakerCooldownMs: 100 });
+  const cache = ormCache.install(db.sequelize, { store: redis, namespace: uniqueNamespace(), replayMs: 50 });
+  cache.on('error', () => undefined);
+  t.teardown(async () => {
+    cache.uninstall();
+    await redis.close();
+    await db.drop();
+  });
+  return { db, cache };
+}
+
+/** Read until the cache answers again (its breaker closed, its grace over). */
+async function untilHit(read: () => Promise<unknown>, db: Awaited<ReturnType<typeof cachedOn>>['db']): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    await read();
+    db.sql.take();
+    await read();
+    if (db.sql.selects().length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the cache never answered again');
+}
+
+test('a Redis restarted empty is filled again, and reads stay right meanwhile', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  t.teardown(() => server.stop());
+  const { db, cache } = await cachedOn(t, server, 'redis_restart_empty');
+  const { Article } = db.models;
+  const read = () => Article.findAll({ where: { authorId: 1 }, order: [['id', 'ASC']] });
+  const before = (await read()).map((a) => a.title);
+  await server.stop();
+  t.deepEqual((await read()).map((a) => a.title), before, 'from the database while Redis is down');
+  await server.start();
+  await untilHit(read, db);
+  t.deepEqual((await read()).map((a) => a.title), before);
+  t.true(cache.metrics.snapshot().storeErrors > 0);
+});
+
+test('a Redis restarted with its data after a write it missed never serves the old entries', async (t) => {
+  const server = await RedisServer.launch(scratch(t), true);
+  t.teardown(() => server.stop());
+  const { db, cache } = await cachedOn(t, server, 'redis_restart_data');
+  const { Article } = db.models;
+  const authorId = (await Article.findByPk(1))!.authorId;
+  const list = () => Article.findAll({ where: { authorId }, order: [['id', 'ASC']] });
+  await list();
+  await untilHit(() => Article.findByPk(1), db);
+  await untilHit(list, db);
+  await cache.settled();
+  await server.stop(); // the append-only file keeps the row and the list
+  await Article.update({ title: 'written while Redis was down' }, { where: { id: 1 } });
+  t.is(cache.metrics.snapshot().lostInvalidations > 0, true, 'the invalidation could not be delivered');
+  await server.start(); // back with the entries from before the write
+  for (let i = 0; i < 40; i++) {
+    t.is((await Article.findByPk(1))!.title, 'written while Redis was down', `read ${i}`);
+    t.true((await list()).some((a) => a.title === 'written while Redis was down'), `list read ${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await untilHit(() => Article.findByPk(1), db);
+  t.is((await Article.findByPk(1))!.title, 'written while Redis was down', 'and once served from Redis again');
+  t.true(cache.metrics.snapshot().invalidationsReplayed > 0);
+});
+
+test('a Redis full under noeviction (OOM errors) never fails a query and never serves stale data, in any app', async (t) => {
+  const server = await RedisServer.launch(scratch(t), false, ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
+  t.teardown(() => server.stop());
+  const { db, cache } = await cachedOn(t, server, 'redis_oom');
+  const { Article } = db.models;
+  // A second app on the same database and Redis: it knows nothing of the
+  // first one's failed invalidations.
+  const other = await db.connect();
+  const otherStore = new RedisStore(server.url, { timeoutMs: 200 });
+  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
+  otherCache.on('error', () => undefined);
+  t.teardown(async () => {
+    otherCache.uninstall();
+    await otherStore.close();
+  });
+  const otherArticle = other.models.Article;
+  await untilHit(() => Article.findByPk(2), db);
+  await untilHit(() => otherArticle.findByPk(2), { sql: other.sql } as typeof db);
+  await untilHit(() => otherArticle.findAll({ where: { id: [1, 2, 3] } }), { sql: other.sql } as typeof db);
+  // Fill the server past its limit from outside, with small values: Redis
+  // checks the limit before each command, with the command's own bytes
+  // counted, so only a server already over it refuses small writes too.
+  const filler = new RedisStore(server.url, { timeoutMs: 2000 });
+  t.teardown(() => filler.close());
+  const junk = 'x'.repeat(40_000);
+  for (let i = 0; i < 200; i++) if (!(await filler.set(`junk:${i}`, junk, 0).catch(() => false))) break;
+  for (let i = 0; i < 2000; i++) if (!(await filler.set(`small:${i}`, 'x'.repeat(1000), 0).catch(() => false))) break;
+  for (let i = 0; i < 20_000; i++) if (!(await filler.set(`tiny:${i}`, 'x', 0).catch(() => false))) break;
+  t.false(await filler.set('small:more', 'x', 0).catch(() => false), 'the server refuses even small writes now');
+  const refused: string[] = [];
+  cache.on('error', (e) => refused.push(e.message));
+  await Article.update({ title: 'written while Redis was full' }, { where: { id: 2 } });
+  t.true(refused.some((m) => /\bOOM\b/.test(m)), 'the invalidation was refused for want of memory');
+  for (let i = 0; i < 20; i++) t.is((await Article.findByPk(2))!.title, 'written while Redis was full');
+  t.is((await otherArticle.findByPk(2))!.title, 'written while Redis was full', 'the other app does not serve its old row');
+  t.true((await otherArticle.findAll({ where: { id: [1, 2, 3] } })).some((a) => a.title === 'written while Redis was full'), 'nor its old list');
+  t.true(cache.metrics.snapshot().storeErrors > 0, 'the OOM errors are counted');
+});
