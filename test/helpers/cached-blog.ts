@@ -4,7 +4,7 @@
  * pause) every store operation.
  */
 import type { ExecutionContext, TestFn } from 'ava';
-import { MemcachedStore, type OrmCache, type OrmCacheOptions, ormCache } from '../../source';
+import { type CacheStore, MemcachedStore, type OrmCache, type OrmCacheOptions, ormCache } from '../../source';
 import type { SeedOptions } from '../../fixtures/seed';
 import { createTestDatabase, memcachedServers, type TestDatabase, uniqueNamespace } from './test-database';
 import { ProbeStore } from './store-probe';
@@ -15,11 +15,20 @@ export interface CachedBlog {
   probe: ProbeStore;
 }
 
-/** Register before/after hooks that give every test of the file a {@link CachedBlog} context. */
-export function useCachedBlog(test: TestFn<CachedBlog>, label: string, seed: SeedOptions): void {
+/**
+ * Register before/after hooks that give every test of the file a
+ * {@link CachedBlog} context; `store` makes the store under the probe
+ * (memcached by default).
+ */
+export function useCachedBlog(
+  test: TestFn<CachedBlog>,
+  label: string,
+  seed: SeedOptions,
+  store: () => CacheStore = () => new MemcachedStore(memcachedServers(), { timeoutMs: 1000 }),
+): void {
   test.before(async (t) => {
     const db = await createTestDatabase(label, seed);
-    const probe = new ProbeStore(new MemcachedStore(memcachedServers(), { timeoutMs: 1000 }));
+    const probe = new ProbeStore(store());
     const cache = ormCache.install(db.sequelize, { store: probe, namespace: uniqueNamespace() });
     cache.on('error', (error) => t.log(`store error: ${error.message}`));
     t.context = { db, cache, probe };
