@@ -1,13 +1,16 @@
 // A separate OS process with its own Sequelize, pool and cache install on the
 // same database and memcached namespace as the parent test. It answers read
 // requests over IPC: { pk } -> { title | null, selects }, { authorId } -> { ids, selects }.
-import { MemcachedStore, ormCache } from '../../source';
+import { MemcachedStore, ormCache, RedisStore } from '../../source';
 import { openBlog } from './test-database';
 
 async function main() {
-  const [database, namespace] = process.argv.slice(2) as [string, string];
+  const [database, namespace, kind] = process.argv.slice(2) as [string, string, string | undefined];
   const { sequelize, models, sql } = await openBlog(database, { pool: 2 });
-  const store = new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
+  const store =
+    kind === 'redis'
+      ? new RedisStore(process.env.ORM_CACHE_REDIS!, { timeoutMs: 1000 })
+      : new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
   ormCache.install(sequelize, { store, namespace });
   process.on('message', async (message: { pk?: number; authorId?: number; exit?: boolean }) => {
     if (message.exit) {

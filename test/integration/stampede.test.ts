@@ -8,10 +8,10 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { MemcachedStore, ormCache } from '../../source';
+import { MemcachedStore, ormCache, RedisStore } from '../../source';
 import { cachedBlogFor } from '../helpers/cached-blog';
 import { forkChild } from '../helpers/fork-child';
-import { createTestDatabase, memcachedServers, uniqueNamespace } from '../helpers/test-database';
+import { createTestDatabase, memcachedServers, redisUrl, uniqueNamespace } from '../helpers/test-database';
 
 interface Report {
   ok: number;
@@ -19,8 +19,13 @@ interface Report {
   metrics: Record<string, number>;
 }
 
-async function startChild(database: string, namespace: string): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
-  const child = await forkChild<Report>('stampede-child.ts', [database, namespace]);
+type StoreKind = 'memcached' | 'redis';
+const STORES: StoreKind[] = ['memcached', 'redis'];
+const storeOf = (kind: StoreKind) =>
+  kind === 'redis' ? new RedisStore(redisUrl(), { timeoutMs: 2000 }) : new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+
+async function startChild(database: string, namespace: string, kind: StoreKind): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
+  const child = await forkChild<Report>('stampede-child.ts', [database, namespace, '', kind]);
   return { go: (go) => child.ask({ go }), stop: child.stop };
 }
 
@@ -29,13 +34,13 @@ async function startChild(database: string, namespace: string): Promise<{ go(mes
  * query's executions. `softTtl` applies to this process's install only. The
  * tests of this file run serially: they switch the server's general log.
  */
-async function fourProcesses(t: import('ava').ExecutionContext, label: string, softTtl?: number) {
+async function fourProcesses(t: import('ava').ExecutionContext, label: string, softTtl?: number, kind: StoreKind = 'memcached') {
   const db = await createTestDatabase(label, { authors: 4, articles: 80 });
   const namespace = uniqueNamespace();
-  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const store = storeOf(kind);
   const cache = ormCache.install(db.sequelize, { store, namespace, ...(softTtl ? { softTtl } : {}) });
   const admin = await mysql.createConnection(process.env.ORM_CACHE_MYSQL_URL!);
-  const children = await Promise.all([1, 2, 3, 4].map(() => startChild(db.name, namespace)));
+  const children = await Promise.all([1, 2, 3, 4].map(() => startChild(db.name, namespace, kind)));
   t.teardown(async () => {
     for (const child of children) child.stop();
     await admin.query('SET GLOBAL general_log = 0').catch(() => undefined);
@@ -58,8 +63,8 @@ async function fourProcesses(t: import('ava').ExecutionContext, label: string, s
   return { db, cache, children, marker, executions };
 }
 
-test.serial('4 processes × 100 concurrent identical findAll on a cold key run its SQL once, and once again after a write', async (t) => {
-  const { db, children, marker, executions } = await fourProcesses(t, 'stampede');
+for (const kind of STORES) test.serial(`${kind}: 4 processes × 100 concurrent identical findAll on a cold key run its SQL once, and once again after a write`, async (t) => {
+  const { db, children, marker, executions } = await fourProcesses(t, `stampede_${kind}`, undefined, kind);
 
   const burst = async () => {
     const reports = await Promise.all(children.map((c) => c.go({ n: 100, authorId: 2, marker })));
@@ -260,10 +265,10 @@ test.serial('a read that starts once a flight has begun reading never joins it',
   t.true(seen.some((a) => a.id === moved.id), 'the late read sees the write');
 });
 
-test.serial('a soft-expired key under 4 processes × 100 concurrent readers: one refresh query, every reader served the stale copy', async (t) => {
+for (const kind of STORES) test.serial(`${kind}: a soft-expired key under 4 processes × 100 concurrent readers: one refresh query, every reader served the stale copy`, async (t) => {
   // This process builds the entry with a 1 s soft TTL; the readers' refresh
   // rebuilds it with theirs (the default, 300 s), so one refresh is expected.
-  const { db, children, marker, executions } = await fourProcesses(t, 'soft_stampede', 1);
+  const { db, children, marker, executions } = await fourProcesses(t, `soft_stampede_${kind}`, 1, kind);
   const { Op } = await import('sequelize');
   const list = { where: { authorId: 3, title: { [Op.ne]: marker } }, order: [['id', 'ASC']] as [string, string][] };
   const before = await db.models.Article.findAll(list);
