@@ -24,9 +24,20 @@
  * answering (SIGSTOP) makes commands time out; when the breaker opens the
  * connection is replaced, so a stuck socket does not outlive the outage.
  */
-import { createHash } from 'node:crypto';
-import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import Redis, { type ChainableCommander, Cluster, type ClusterOptions } from 'ioredis';
 import { OptionError, rejectUnknown, StoreError } from '../errors';
+import {
+  asStoreError,
+  CAS_SCRIPT,
+  type Client,
+  clientOptions,
+  describe,
+  digest,
+  isReply,
+  ReplicaError,
+  type ScriptedPipeline,
+  STEP_SCRIPT,
+} from './redis-protocol';
 import { CircuitBreaker } from './circuit-breaker';
 import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES, type ServerHealth } from './contract';
 import { withDeadline } from './deadline';
@@ -56,9 +67,18 @@ export interface RedisStoreOptions {
   returnGraceMs?: number;
   /** Largest value accepted, in UTF-8 bytes. @default 1 MiB − 16 KiB (as for memcached) */
   maxValueBytes?: number;
+  /**
+   * Replicas that must have a `set`, `delete` or counter step (the writes an
+   * invalidation makes) before it counts as done (`WAIT`): Redis replicates
+   * asynchronously, and a replica promoted after its master died without
+   * them would serve the entries they replaced. A write that fewer replicas
+   * took fails like any store failure (the invalidation is replayed).
+   * @default 1 for a Redis Cluster, 0 for a standalone server
+   */
+  replicaAcks?: number;
 }
 
-const KNOWN = ['timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'returnGraceMs', 'maxValueBytes'];
+const KNOWN = ['timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'returnGraceMs', 'maxValueBytes', 'replicaAcks'];
 
 /** Keys per MGET: one reply stays small, and a slow one holds nothing else up. */
 const MULTI_GET_BATCH = 100;
@@ -69,59 +89,6 @@ function positive(option: string, value: number | undefined, fallback: number): 
     throw new OptionError(option, `must be a positive number, got ${String(value)}`);
   }
   return value;
-}
-
-/** Store only while the value still has the digest `gets` returned. KEYS[1]; ARGV: value, digest, ttl seconds (0: none). */
-const CAS_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if not current or redis.sha1hex(current) ~= ARGV[2] then return 0 end
-if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`;
-
-/** Step a decimal counter, never below 0, creating it when absent, and reset its TTL. KEYS[1]; ARGV: delta, ttl seconds (0: none). */
-const STEP_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-local value = 0
-if current then
-  value = tonumber(current)
-  if not value or string.find(current, '^%d+$') == nil then return redis.error_reply('cannot increment or decrement non-numeric value') end
-end
-value = value + tonumber(ARGV[1])
-if value < 0 then value = 0 end
-if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], value, 'EX', ARGV[2]) else redis.call('SET', KEYS[1], value) end
-return value`;
-
-type Scripted = {
-  ormCacheCas(key: string, value: string, digest: string, ttl: number): Promise<number>;
-  ormCacheStep(key: string, delta: number, ttl: number): Promise<number>;
-};
-type Client = (Redis | Cluster) & Scripted;
-
-/** What the store's own clients are created with: the client's queues must never hold a query. */
-function clientOptions(connectTimeoutMs: number): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: connectTimeoutMs,
-    retryStrategy: (times) => Math.min(50 * times, 1000),
-    // Commands go out together per tick (ioredis' auto-pipelining), in order.
-    enableAutoPipelining: true,
-    lazyConnect: false,
-  };
-}
-
-/** The addresses (`host:port`) of a connection argument, for errors and health. */
-function describe(connection: unknown): string {
-  if (typeof connection === 'string') {
-    try {
-      const url = new URL(connection);
-      return `${url.hostname}:${url.port || 6379}`;
-    } catch {
-      return connection;
-    }
-  }
-  if (Array.isArray(connection)) return connection.map(describe).join(',');
-  return 'redis';
 }
 
 /**
@@ -143,6 +110,11 @@ export class RedisStore implements CacheStore {
   readonly #returnGraceMs: number;
   readonly #breaker: CircuitBreaker;
   readonly #address: string;
+  readonly #acks: number;
+  /** Replicas of each Cluster slot's master, from CLUSTER SLOTS at each refresh (until then, `replicaAcks` is assumed). */
+  #replicas: Uint8Array | undefined;
+  /** When a Cluster slot last got another master (a failover): reads are misses for `returnGraceMs` after it. */
+  #topologyChangedAt = 0;
   #closed = false;
 
   /**
@@ -185,6 +157,7 @@ export class RedisStore implements CacheStore {
         retryDelayOnMoved: 0,
         retryDelayOnClusterDown: 50,
         clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
+        slotsRefreshInterval: 1000,
         redisOptions: node,
       };
       client = new Cluster(seeds, clusterOptions);
@@ -196,6 +169,37 @@ export class RedisStore implements CacheStore {
       throw new OptionError('connection', 'must be a redis:// URL, a non-empty array of them, or an ioredis client');
     }
     this.#cluster = client instanceof Cluster;
+    const acks = options.replicaAcks ?? (this.#cluster ? 1 : 0);
+    if (!Number.isInteger(acks) || acks < 0) throw new OptionError('replicaAcks', `must be a whole number of replicas, got ${String(acks)}`);
+    this.#acks = acks;
+    if (client instanceof Cluster) {
+      // A replica promoted after its master died may lack writes the master
+      // took (and that other processes' replays will redo): every process
+      // that sees a slot change masters reads nothing for the grace period.
+      const cluster = client;
+      let masters = '';
+      const check = () => {
+        const now = cluster.slots.map((nodes) => nodes?.[0] ?? '').join(',');
+        if (masters !== '' && now !== masters) this.#topologyChangedAt = systemClock.now();
+        masters = now;
+      };
+      // ioredis keeps only masters in its slot map: the replicas come from CLUSTER SLOTS.
+      const countReplicas = () => {
+        cluster.cluster('SLOTS').then(
+          (ranges) => {
+            const counts = new Uint8Array(16384);
+            for (const [from, to, , ...replicas] of ranges as [number, number, ...unknown[]][]) counts.fill(Math.min(255, replicas.length), from, to + 1);
+            this.#replicas = counts;
+          },
+          () => undefined,
+        );
+      };
+      cluster.on('refresh', () => {
+        check();
+        countReplicas();
+      });
+      cluster.on('-node', check);
+    }
     // A failing server must never surface as an unhandled 'error' event.
     client.on('error', () => undefined);
     client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
@@ -268,7 +272,12 @@ export class RedisStore implements CacheStore {
     const k = memcachedKey(key);
     const ttl = Math.floor(ttlSeconds);
     try {
-      const reply = await this.#run('set', () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl) : this.#client.set(k, value)));
+      const reply = await this.#replicated(
+        'set',
+        k,
+        () => (ttl > 0 ? this.#client.set(k, value, 'EX', ttl) : this.#client.set(k, value)),
+        (p) => (ttl > 0 ? p.set(k, value, 'EX', ttl) : p.set(k, value)),
+      );
       return reply === 'OK';
     } catch (error) {
       if (error instanceof StoreError && /\bOOM\b/.test(error.message)) await this.#run('delete', () => this.#client.del(k)).catch(() => undefined);
@@ -291,11 +300,35 @@ export class RedisStore implements CacheStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.#run('delete', () => this.#client.del(memcachedKey(key)))) === 1;
+    const k = memcachedKey(key);
+    return (await this.#replicated('delete', k, () => this.#client.del(k), (p) => p.del(k))) === 1;
   }
 
   async incr(key: string, delta: number, ttlSeconds: number): Promise<number> {
-    return Number(await this.#run('incr', () => this.#client.ormCacheStep(memcachedKey(key), Math.trunc(delta), Math.max(0, Math.floor(ttlSeconds)))));
+    const k = memcachedKey(key);
+    const [step, ttl] = [Math.trunc(delta), Math.max(0, Math.floor(ttlSeconds))];
+    return Number(await this.#replicated('incr', k, () => this.#client.ormCacheStep(k, step, ttl), (p) => (p as ScriptedPipeline).ormCacheStep(k, step, ttl)));
+  }
+
+  /**
+   * One write, followed on the same connection by `WAIT` for `replicaAcks`
+   * replicas (none: the write alone). WAIT gets half the deadline, so a
+   * replica that does not answer is told apart from a master that does not.
+   */
+  #replicated(operation: string, key: string, alone: () => Promise<unknown>, write: (pipeline: ChainableCommander) => ChainableCommander): Promise<unknown> {
+    // A master without replicas loses nothing to a failover: nothing could be promoted.
+    const acks = this.#replicas ? Math.min(this.#acks, this.#replicas[clusterSlot(key)] ?? 0) : this.#acks;
+    if (acks === 0) return this.#run(operation, alone);
+    return this.#run(operation, async () => {
+      const waitMs = Math.max(1, Math.floor(this.#timeoutMs / 2));
+      const replies = ((await write(this.#client.pipeline()).call('WAIT', String(acks), String(waitMs)).exec()) ?? []) as [Error | null, unknown][];
+      const [written, waited] = replies;
+      if (!written || !waited) throw new Error('no reply');
+      if (written[0]) throw written[0];
+      if (waited[0]) throw waited[0];
+      if (Number(waited[1]) < acks) throw new ReplicaError(`${Number(waited[1])} of ${acks} replicas took the write within ${waitMs} ms`);
+      return written[1];
+    });
   }
 
   /** Close the connections this store opened (a client handed in stays open). */
@@ -313,7 +346,7 @@ export class RedisStore implements CacheStore {
 
   /** Whether the server came back from an outage too recently to be read from. */
   #returning(): boolean {
-    const at = this.#breaker.recoveredAt;
+    const at = Math.max(this.#breaker.recoveredAt, this.#topologyChangedAt);
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
   }
 
@@ -367,6 +400,10 @@ export class RedisStore implements CacheStore {
         }
         const opened = this.#breaker.opened;
         this.#breaker.failure();
+        // A node that went away (a failover): ask the cluster who serves its
+        // slots now, instead of failing on the dead connection until the
+        // periodic refresh.
+        if (this.#cluster && failed.code === 'ECONNECTION') (this.#client as Cluster).refreshSlotsCache();
         // A server that stopped answering keeps its socket open: replace the
         // connection once the breaker opens, so the probe after the cooldown
         // goes out on a new one.
@@ -375,24 +412,4 @@ export class RedisStore implements CacheStore {
       },
     );
   }
-}
-
-/** The CAS token of a value: its SHA-1, as Redis' `redis.sha1hex` spells it. */
-function digest(value: string): string {
-  return createHash('sha1').update(value, 'utf8').digest('hex');
-}
-
-
-/** An error the server answered with (ioredis' ReplyError), as opposed to no answer. */
-function isReply(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
-
-function asStoreError(error: unknown, operation: string, server: string): StoreError {
-  if (error instanceof StoreError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|connect ETIMEDOUT|enableOfflineQueue|max retries|Command timed out/i.test(message)
-    ? 'ECONNECTION'
-    : 'ESERVER';
-  return new StoreError(code, operation, message, server, { cause: error });
 }

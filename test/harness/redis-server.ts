@@ -69,3 +69,93 @@ export class RedisServer {
     return new RedisServer(port, join(dir, `redis-${port}`), persist, extra).start();
   }
 }
+
+/** A Redis Cluster on loopback: `masters` masters with one replica each, made by `redis-cli --cluster create`. */
+export class RedisCluster {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  /** Seed URLs of every node. */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  static async launch(dir: string, masters = 3): Promise<RedisCluster> {
+    const ports = await Promise.all(Array.from({ length: masters * 2 }, () => freePort()));
+    const nodes = await Promise.all(
+      ports.map((port) =>
+        new RedisServer(port, join(dir, `cluster-${port}`), true, [
+          '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1500',
+          // A replica may take over however long it was cut off (the tests cut them off on purpose).
+          '--cluster-replica-validity-factor', '0',
+        ]).start(),
+      ),
+    );
+    const cluster = new RedisCluster(nodes);
+    const bin = findBinary('redis-cli');
+    if (!bin) throw new Error('redis-cli not found');
+    await run(bin, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 });
+    await cluster.settled();
+    return cluster;
+  }
+
+  /** Wait until every running node says the cluster is ok and every master has a replica in sync. */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const running = this.nodes.filter((n) => n.process?.running);
+      const states = await Promise.all(running.map((n) => n.cli('CLUSTER', 'INFO').catch(() => '')));
+      const ok = states.every((s) => /cluster_state:ok/.test(s));
+      const masters = await this.masters();
+      const synced = ok && masters.length > 0 && (await Promise.all(masters.map((m) => m.cli('INFO', 'replication').catch(() => '')))).every((info) => /slave0:.*state=online/.test(info));
+      // Every node's own view lists each master's replica (gossip takes a moment).
+      const views = synced ? await Promise.all(running.map((n) => n.cli('--json', 'CLUSTER', 'SLOTS').catch(() => '[]'))) : [];
+      const complete = views.every((view) => {
+        const ranges = JSON.parse(view || '[]') as unknown[][];
+        return ranges.length === masters.length && ranges.every((range) => range.length >= 4);
+      });
+      if (synced && complete) return;
+      if (Date.now() > deadline) throw new Error(`the cluster did not settle: ${states.join(' | ').replace(/\s+/g, ' ').slice(0, 400)}`);
+      await sleep(100);
+    }
+  }
+
+  /** The running nodes that are masters now. */
+  async masters(): Promise<RedisServer[]> {
+    const running = this.nodes.filter((n) => n.process?.running);
+    const roles = await Promise.all(running.map((n) => n.cli('ROLE').catch(() => '')));
+    return running.filter((_, i) => (roles[i] ?? '').startsWith('master'));
+  }
+
+  /** The replica of `master` (by its replication info). */
+  async replicaOf(master: RedisServer): Promise<RedisServer | undefined> {
+    const info = await master.cli('INFO', 'replication');
+    const port = /slave0:ip=[^,]+,port=(\d+)/.exec(info)?.[1];
+    return this.nodes.find((n) => String(n.port) === port);
+  }
+
+  /** The node serving `key`'s slot now. */
+  async masterFor(key: string): Promise<RedisServer> {
+    const any = this.nodes.find((n) => n.process?.running) as RedisServer;
+    const slot = Number(await any.cli('CLUSTER', 'KEYSLOT', key));
+    const masters = await this.masters();
+    // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> ... <slot ranges>"
+    const table = await any.cli('CLUSTER', 'NODES');
+    for (const line of table.split('\n')) {
+      const fields = line.trim().split(' ');
+      if (!fields[2]?.includes('master') || fields[2]?.includes('fail')) continue;
+      const port = Number(fields[1]?.split(':')[1]?.split('@')[0]);
+      for (const range of fields.slice(8)) {
+        const [from, to] = range.split('-').map(Number);
+        if (from !== undefined && slot >= from && slot <= (to ?? from)) {
+          const node = masters.find((m) => m.port === port);
+          if (node) return node;
+        }
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.nodes.map((n) => n.stop()));
+  }
+}

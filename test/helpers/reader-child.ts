@@ -10,7 +10,9 @@ async function main() {
   const store =
     kind === 'redis'
       ? new RedisStore(process.env.ORM_CACHE_REDIS!, { timeoutMs: 1000 })
-      : new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
+      : kind === 'cluster'
+        ? new RedisStore(process.env.ORM_CACHE_REDIS_CLUSTER!.split(','), JSON.parse(process.env.ORM_CACHE_REDIS_OPTIONS ?? '{}'))
+        : new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
   ormCache.install(sequelize, { store, namespace });
   process.on('message', async (message: { pk?: number; authorId?: number; exit?: boolean }) => {
     if (message.exit) {

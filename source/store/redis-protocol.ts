@@ -1,0 +1,87 @@
+/**
+ * What RedisStore says to Redis beyond plain commands: the scripts that give
+ * `cas` and `incr` memcached's meaning, the client settings that keep the
+ * client's own queues from holding a query, and how its errors read.
+ */
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Cluster, Redis, RedisOptions } from 'ioredis';
+import { StoreError } from '../errors';
+
+/** Store only while the value still has the digest `gets` returned. KEYS[1]; ARGV: value, digest, ttl seconds (0: none). */
+export const CAS_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current or redis.sha1hex(current) ~= ARGV[2] then return 0 end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** Step a decimal counter, never below 0, creating it when absent, and reset its TTL. KEYS[1]; ARGV: delta, ttl seconds (0: none). */
+export const STEP_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local value = 0
+if current then
+  value = tonumber(current)
+  if not value or string.find(current, '^%d+$') == nil then return redis.error_reply('cannot increment or decrement non-numeric value') end
+end
+value = value + tonumber(ARGV[1])
+if value < 0 then value = 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], value, 'EX', ARGV[2]) else redis.call('SET', KEYS[1], value) end
+return value`;
+
+export type Scripted = {
+  ormCacheCas(key: string, value: string, digest: string, ttl: number): Promise<number>;
+  ormCacheStep(key: string, delta: number, ttl: number): Promise<number>;
+};
+export type Client = (Redis | Cluster) & Scripted;
+export type ScriptedPipeline = ChainableCommander & { ormCacheStep(key: string, delta: number, ttl: number): ChainableCommander };
+
+/** Fewer replicas than `replicaAcks` took a write: the server answered, the write is not safe. */
+export class ReplicaError extends Error {
+  override readonly name = 'ReplyError';
+}
+
+/** What the store's own clients are created with: the client's queues must never hold a query. */
+export function clientOptions(connectTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: connectTimeoutMs,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    // Commands go out together per tick (ioredis' auto-pipelining), in order.
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  };
+}
+
+/** The addresses (`host:port`) of a connection argument, for errors and health. */
+export function describe(connection: unknown): string {
+  if (typeof connection === 'string') {
+    try {
+      const url = new URL(connection);
+      return `${url.hostname}:${url.port || 6379}`;
+    } catch {
+      return connection;
+    }
+  }
+  if (Array.isArray(connection)) return connection.map(describe).join(',');
+  return 'redis';
+}
+
+/** The CAS token of a value: its SHA-1, as Redis' `redis.sha1hex` spells it. */
+export function digest(value: string): string {
+  return createHash('sha1').update(value, 'utf8').digest('hex');
+}
+
+
+/** An error the server answered with (ioredis' ReplyError), as opposed to no answer. */
+export function isReply(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+export function asStoreError(error: unknown, operation: string, server: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|connect ETIMEDOUT|enableOfflineQueue|max retries|Command timed out/i.test(message)
+    ? 'ECONNECTION'
+    : 'ESERVER';
+  return new StoreError(code, operation, message, server, { cause: error });
+}
