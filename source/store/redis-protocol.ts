@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Cluster, Redis, RedisOptions } from 'ioredis';
+import { systemClock } from '../clock';
 import { StoreError } from '../errors';
 
 /** Store only while the value still has the digest `gets` returned. KEYS[1]; ARGV: value, digest, ttl seconds (0: none). */
@@ -84,4 +85,49 @@ export function asStoreError(error: unknown, operation: string, server: string):
     ? 'ECONNECTION'
     : 'ESERVER';
   return new StoreError(code, operation, message, server, { cause: error });
+}
+
+/**
+ * What a RedisStore follows of a Redis Cluster's topology: how many replicas
+ * each slot's master has (ioredis keeps only masters in its slot map, so
+ * they come from CLUSTER SLOTS at each slot refresh), and when a slot last
+ * got another master. A replica promoted after its master died may lack
+ * writes the master took (and that their writers' replays will redo): every
+ * process that sees a slot change masters reads nothing for a grace period.
+ */
+export class ClusterView {
+  #replicas: Uint8Array | undefined;
+  #masters = '';
+  /** When a slot last got another master (0: never). */
+  changedAt = 0;
+
+  constructor(readonly cluster: Cluster) {
+    cluster.on('refresh', () => {
+      this.#check();
+      this.#countReplicas();
+    });
+    cluster.on('-node', () => this.#check());
+  }
+
+  /** Replicas of the master of `slot`; undefined until the first count. */
+  replicas(slot: number): number | undefined {
+    return this.#replicas?.[slot];
+  }
+
+  #check(): void {
+    const masters = this.cluster.slots.map((nodes) => nodes?.[0] ?? '').join(',');
+    if (this.#masters !== '' && masters !== this.#masters) this.changedAt = systemClock.now();
+    this.#masters = masters;
+  }
+
+  #countReplicas(): void {
+    this.cluster.cluster('SLOTS').then(
+      (ranges) => {
+        const counts = new Uint8Array(16384);
+        for (const [from, to, , ...replicas] of ranges as [number, number, ...unknown[]][]) counts.fill(Math.min(255, replicas.length), from, to + 1);
+        this.#replicas = counts;
+      },
+      () => undefined,
+    );
+  }
 }

@@ -34,6 +34,7 @@ import {
   describe,
   digest,
   isReply,
+  ClusterView,
   ReplicaError,
   type ScriptedPipeline,
   STEP_SCRIPT,
@@ -111,10 +112,8 @@ export class RedisStore implements CacheStore {
   readonly #breaker: CircuitBreaker;
   readonly #address: string;
   readonly #acks: number;
-  /** Replicas of each Cluster slot's master, from CLUSTER SLOTS at each refresh (until then, `replicaAcks` is assumed). */
-  #replicas: Uint8Array | undefined;
-  /** When a Cluster slot last got another master (a failover): reads are misses for `returnGraceMs` after it. */
-  #topologyChangedAt = 0;
+  /** A Cluster's masters and replicas, as they change (undefined standalone). */
+  #view: ClusterView | undefined;
   #closed = false;
 
   /**
@@ -172,34 +171,7 @@ export class RedisStore implements CacheStore {
     const acks = options.replicaAcks ?? (this.#cluster ? 1 : 0);
     if (!Number.isInteger(acks) || acks < 0) throw new OptionError('replicaAcks', `must be a whole number of replicas, got ${String(acks)}`);
     this.#acks = acks;
-    if (client instanceof Cluster) {
-      // A replica promoted after its master died may lack writes the master
-      // took (and that other processes' replays will redo): every process
-      // that sees a slot change masters reads nothing for the grace period.
-      const cluster = client;
-      let masters = '';
-      const check = () => {
-        const now = cluster.slots.map((nodes) => nodes?.[0] ?? '').join(',');
-        if (masters !== '' && now !== masters) this.#topologyChangedAt = systemClock.now();
-        masters = now;
-      };
-      // ioredis keeps only masters in its slot map: the replicas come from CLUSTER SLOTS.
-      const countReplicas = () => {
-        cluster.cluster('SLOTS').then(
-          (ranges) => {
-            const counts = new Uint8Array(16384);
-            for (const [from, to, , ...replicas] of ranges as [number, number, ...unknown[]][]) counts.fill(Math.min(255, replicas.length), from, to + 1);
-            this.#replicas = counts;
-          },
-          () => undefined,
-        );
-      };
-      cluster.on('refresh', () => {
-        check();
-        countReplicas();
-      });
-      cluster.on('-node', check);
-    }
+    if (client instanceof Cluster) this.#view = new ClusterView(client);
     // A failing server must never surface as an unhandled 'error' event.
     client.on('error', () => undefined);
     client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
@@ -317,7 +289,8 @@ export class RedisStore implements CacheStore {
    */
   #replicated(operation: string, key: string, alone: () => Promise<unknown>, write: (pipeline: ChainableCommander) => ChainableCommander): Promise<unknown> {
     // A master without replicas loses nothing to a failover: nothing could be promoted.
-    const acks = this.#replicas ? Math.min(this.#acks, this.#replicas[clusterSlot(key)] ?? 0) : this.#acks;
+    const replicas = this.#view?.replicas(clusterSlot(key));
+    const acks = replicas === undefined ? this.#acks : Math.min(this.#acks, replicas);
     if (acks === 0) return this.#run(operation, alone);
     return this.#run(operation, async () => {
       const waitMs = Math.max(1, Math.floor(this.#timeoutMs / 2));
@@ -346,7 +319,7 @@ export class RedisStore implements CacheStore {
 
   /** Whether the server came back from an outage too recently to be read from. */
   #returning(): boolean {
-    const at = Math.max(this.#breaker.recoveredAt, this.#topologyChangedAt);
+    const at = Math.max(this.#breaker.recoveredAt, this.#view?.changedAt ?? 0);
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
   }
 
