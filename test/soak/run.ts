@@ -23,6 +23,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { Sequelize } from 'sequelize-typescript';
 import { addBlogModels } from '../../fixtures/blog';
+import { RedisStore } from '../../source';
+import { RedisServer } from '../harness/redis-server';
 import { ensureBinaries, freePort, MariadbServer, MemcachedServer } from '../harness/servers';
 import { type CheckResult, checkHistory, initialState, type Op, percentile, type RowState } from './history';
 import { Wire } from './memcached-wire';
@@ -44,6 +46,8 @@ interface FaultContext {
   done: { value: boolean };
   /** Lock-holder processes, started (and READY) with the workers, waiting for `go()`. */
   holders: SoakProcess[];
+  /** The scenario's Redis server, for the Redis scenarios. */
+  redis?: RedisServer;
   notes: string[];
 }
 
@@ -54,6 +58,8 @@ interface Scenario {
   memoryMb?: number;
   /** Start memcached with memory files (`-e`), so a server can come back with its items. */
   memoryFiles?: boolean;
+  /** Run on a Redis server of the scenario's own instead of memcached: with an append-only file, and more arguments. */
+  redis?: { persist?: boolean; extra?: string[] };
   /** Lock holders to start with the workers (readers whose every SELECT is slow). */
   holders?: number;
   /** `sign` secret for the workers. */
@@ -220,12 +226,86 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'redis-kill',
+    fault: 'Redis kill -9, restarted empty',
+    redis: {},
+    inject: (ctx) => {
+      const server = ctx.redis as RedisServer;
+      return timedFault(
+        ctx,
+        async () => {
+          server.process?.signal('SIGKILL');
+          await server.process?.exited();
+        },
+        () => server.start(),
+      );
+    },
+  },
+  {
+    name: 'redis-pause',
+    fault: 'Redis SIGSTOP, then SIGCONT',
+    redis: {},
+    inject: (ctx) => {
+      const server = ctx.redis as RedisServer;
+      return timedFault(
+        ctx,
+        () => server.process?.signal('SIGSTOP'),
+        () => server.process?.signal('SIGCONT'),
+      );
+    },
+  },
+  {
+    name: 'redis-returns-with-data',
+    fault: 'Redis stopped with an append-only file and started again with its data',
+    redis: { persist: true },
+    inject: (ctx) => {
+      const server = ctx.redis as RedisServer;
+      return timedFault(
+        ctx,
+        () => server.stop(),
+        () => server.start(),
+      );
+    },
+  },
+  {
+    name: 'redis-memory-pressure',
+    fault: 'Redis maxmemory 2 MB, allkeys-lru, plus a junk writer: entries, tokens, tombstones evicted',
+    redis: { extra: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru'] },
+    inject: (ctx) => junkWriter(ctx),
+  },
+  {
+    name: 'redis-full-noeviction',
+    fault: 'Redis maxmemory 2 MB, noeviction, plus a junk writer: writes refused (OOM)',
+    redis: { extra: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] },
+    inject: (ctx) => junkWriter(ctx),
+  },
+  {
     name: 'forged-values-signed',
     fault: 'values altered in place by one character, with `sign` set: forged values read as absent',
     sign: 'soak-secret-0123456789',
     inject: (ctx) => corrupt(ctx, true),
   },
 ];
+
+/** Write junk into the scenario's Redis until the run ends (evicting, or filling it). */
+async function junkWriter(ctx: FaultContext): Promise<void> {
+  const junk = new RedisStore((ctx.redis as RedisServer).url, { timeoutMs: 1000 });
+  ctx.window.start = now();
+  let written = 0;
+  let refused = 0;
+  const value = randomBytes(12 * 1024).toString('base64');
+  try {
+    while (!ctx.done.value) {
+      if (await junk.set(`junk:${written++}`, value, 300).catch(() => false)) continue;
+      refused++;
+      await sleep(20);
+    }
+  } finally {
+    ctx.window.end = now();
+    await junk.close();
+    ctx.notes.push(`${written} junk items of 16 KB sent, ${refused} refused`);
+  }
+}
 
 /** A spawned soak process. */
 interface SoakProcess {
@@ -351,7 +431,8 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
   const database = `soak_${scenario.name.replace(/-/g, '_')}`;
   const initial = await seedDatabase(mariadb, database, options);
   const memcached: MemcachedServer[] = [];
-  for (let i = 0; i < (scenario.memcachedCount ?? 1); i++) {
+  const redis = scenario.redis ? await RedisServer.launch(dir, scenario.redis.persist ?? false, scenario.redis.extra ?? []) : undefined;
+  for (let i = 0; i < (scenario.redis ? 0 : (scenario.memcachedCount ?? 1)); i++) {
     const file = scenario.memoryFiles ? join(dir, `${scenario.name}-memory-${i}`) : undefined;
     memcached.push(await MemcachedServer.launch(scenario.memoryMb ?? 64, file));
   }
@@ -364,6 +445,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     authors: options.authors,
     mysqlUrl: mariadb.url(database),
     memcached: memcached.map((m) => m.address),
+    redis: redis?.url,
     namespace,
     durationMs,
     seed: 1 + SCENARIOS.indexOf(scenario),
@@ -393,6 +475,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
       done,
       notes,
       holders,
+      redis,
     };
     const injecting = scenario.inject?.(ctx).catch((error: unknown) => {
       notes.push(`fault injection failed: ${String(error)}`);
@@ -454,7 +537,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     };
   } finally {
     for (const p of [...workers, ...holders]) p.child.kill('SIGKILL');
-    await Promise.allSettled(memcached.map((m) => m.stop()));
+    await Promise.allSettled([...memcached.map((m) => m.stop()), redis?.stop()]);
   }
 }
 
@@ -491,7 +574,7 @@ function failed(line: Line): boolean {
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  ensureBinaries({ mariadb: true, memcached: true });
+  ensureBinaries({ mariadb: true, memcached: true, redis: true });
   const scenarios = SCENARIOS.filter((s) => !options.only || options.only.includes(s.name));
   // Each scenario also spends a few seconds starting processes and seeding.
   const durationMs = options.seconds

@@ -10,6 +10,8 @@ export interface WorkerConfig {
   authors: number;
   mysqlUrl: string;
   memcached: string[];
+  /** A Redis URL: the worker's store is a RedisStore on it instead of memcached. */
+  redis?: string;
   namespace: string;
   durationMs: number;
   seed: number;

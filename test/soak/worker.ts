@@ -16,7 +16,7 @@ import { BaseError, Op as SqlOp, QueryTypes } from 'sequelize';
 import { Sequelize } from 'sequelize-typescript';
 import { addBlogModels, type BlogModels } from '../../fixtures/blog';
 import { prng } from '../../fixtures/seed';
-import { MemcachedStore, ormCache } from '../../source';
+import { MemcachedStore, ormCache, RedisStore } from '../../source';
 import { type Filter, initialState, type Op, type RowState } from './history';
 import { now, type WorkerConfig } from './worker-config';
 
@@ -31,7 +31,9 @@ function openDatabase(): { sequelize: Sequelize; models: BlogModels } {
 
 const db = openDatabase();
 const writer = config.sabotage ? openDatabase() : db;
-const store = new MemcachedStore(config.memcached, { timeoutMs: config.timeoutMs, breakerCooldownMs: 300 });
+const store = config.redis
+  ? new RedisStore(config.redis, { timeoutMs: config.timeoutMs, breakerCooldownMs: 300 })
+  : new MemcachedStore(config.memcached, { timeoutMs: config.timeoutMs, breakerCooldownMs: 300 });
 const cache = ormCache.install(db.sequelize, {
   store,
   namespace: config.namespace,
