@@ -4,7 +4,7 @@
  * client's own queues from holding a query, and how its errors read.
  */
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Cluster, Redis, RedisOptions } from 'ioredis';
+import { type ChainableCommander, Cluster, type Redis, type RedisOptions } from 'ioredis';
 import { systemClock } from '../clock';
 import { StoreError } from '../errors';
 
@@ -130,4 +130,16 @@ export class ClusterView {
       () => undefined,
     );
   }
+}
+
+/** An ioredis `Redis` or `Cluster`, of this copy of the module or another. */
+export function isClient(value: unknown): value is Redis | Cluster {
+  const client = value as Partial<Redis> | null;
+  return typeof client === 'object' && client !== null && typeof client.mget === 'function' && typeof client.defineCommand === 'function';
+}
+
+/** An ioredis `Cluster` (it keeps a slot map and a pool of nodes). */
+export function isCluster(client: Redis | Cluster): boolean {
+  const maybe = client as Partial<Cluster>;
+  return client instanceof Cluster || (Array.isArray(maybe.slots) && typeof maybe.nodes === 'function');
 }

@@ -33,6 +33,8 @@ import {
   clientOptions,
   describe,
   digest,
+  isClient,
+  isCluster,
   isReply,
   ClusterView,
   ReplicaError,
@@ -161,17 +163,18 @@ export class RedisStore implements CacheStore {
       };
       client = new Cluster(seeds, clusterOptions);
       this.#owned = true;
-    } else if (connection instanceof Redis || connection instanceof Cluster) {
+    } else if (isClient(connection)) {
+      // Duck-typed: the app's ioredis may be another copy of the module than ours.
       client = connection;
       this.#owned = false;
     } else {
       throw new OptionError('connection', 'must be a redis:// URL, a non-empty array of them, or an ioredis client');
     }
-    this.#cluster = client instanceof Cluster;
+    this.#cluster = isCluster(client);
     const acks = options.replicaAcks ?? (this.#cluster ? 1 : 0);
     if (!Number.isInteger(acks) || acks < 0) throw new OptionError('replicaAcks', `must be a whole number of replicas, got ${String(acks)}`);
     this.#acks = acks;
-    if (client instanceof Cluster) this.#view = new ClusterView(client);
+    if (this.#cluster) this.#view = new ClusterView(client as Cluster);
     // A failing server must never surface as an unhandled 'error' event.
     client.on('error', () => undefined);
     client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
@@ -180,7 +183,7 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Not ordered (CacheStore.ordered), even standalone on one connection: a
+   * Not ordered (see CacheStore.ordered), even standalone on one connection: a
    * script that the server lost (NOSCRIPT after a restart) is sent again
    * after the commands that followed it, and a cluster spreads commands
    * over nodes.
@@ -386,3 +389,4 @@ export class RedisStore implements CacheStore {
     );
   }
 }
+

@@ -56,3 +56,15 @@ test('RedisStore: invalid options and connections fail with an error naming them
   t.throws(() => new RedisStore([] as never), { message: /`connection`/ });
   t.throws(() => new RedisStore(42 as never), { message: /`connection`/ });
 });
+
+test('RedisStore: an ioredis client the app made is used as it is and left open by close()', async (t) => {
+  const client = new Redis(redisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  t.teardown(() => client.disconnect());
+  await new Promise((resolve) => client.once('ready', resolve));
+  const store = new RedisStore(client, { timeoutMs: 500 });
+  const key = `redis:handed:${Date.now()}`;
+  t.true(await store.set(key, 'v', 60));
+  t.is(await store.get(key), 'v');
+  await store.close();
+  t.is(await client.get(key), 'v', 'the client still works after the store closed');
+});
