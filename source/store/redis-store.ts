@@ -29,6 +29,7 @@ import { OptionError, rejectUnknown, StoreError } from '../errors';
 import {
   asStoreError,
   CAS_SCRIPT,
+  connected,
   type Client,
   clientOptions,
   describe,
@@ -45,7 +46,6 @@ import { CircuitBreaker } from './circuit-breaker';
 import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES, type ServerHealth } from './contract';
 import { withDeadline } from './deadline';
 import { memcachedKey } from './memcached-client';
-import { clearTimeout, setTimeout } from 'node:timers';
 import { systemClock } from '../clock';
 // The slot function ioredis itself uses (it depends on this package).
 import clusterSlot from 'cluster-key-slot';
@@ -83,6 +83,9 @@ export interface RedisStoreOptions {
 
 const KNOWN = ['timeoutMs', 'connectTimeoutMs', 'breakerThreshold', 'breakerCooldownMs', 'returnGraceMs', 'maxValueBytes', 'replicaAcks'];
 
+/** The operations an invalidation makes. */
+const WRITES = new Set(['set', 'delete', 'incr']);
+
 /** Keys per MGET: one reply stays small, and a slow one holds nothing else up. */
 const MULTI_GET_BATCH = 100;
 
@@ -114,6 +117,8 @@ export class RedisStore implements CacheStore {
   readonly #breaker: CircuitBreaker;
   readonly #address: string;
   readonly #acks: number;
+  /** When the connection last came back after a drop (0: never). */
+  #reconnectedAt = 0;
   /** A Cluster's masters and replicas, as they change (undefined standalone). */
   #view: ClusterView | undefined;
   #closed = false;
@@ -157,7 +162,7 @@ export class RedisStore implements CacheStore {
         maxRedirections: 4,
         retryDelayOnMoved: 0,
         retryDelayOnClusterDown: 50,
-        clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
+        clusterRetryStrategy: (times) => Math.min(100 * times, 300),
         slotsRefreshInterval: 1000,
         redisOptions: node,
       };
@@ -175,6 +180,15 @@ export class RedisStore implements CacheStore {
     if (!Number.isInteger(acks) || acks < 0) throw new OptionError('replicaAcks', `must be a whole number of replicas, got ${String(acks)}`);
     this.#acks = acks;
     if (this.#cluster) this.#view = new ClusterView(client as Cluster);
+    // A connection that came back after a drop: the server may have lost
+    // writes (a restart) or missed invalidations meanwhile; read nothing for
+    // the grace period, as after the breaker closes.
+    let dropped = false;
+    client.on('close', () => (dropped = true));
+    client.on('ready', () => {
+      if (dropped) this.#reconnectedAt = systemClock.now();
+      dropped = false;
+    });
     // A failing server must never surface as an unhandled 'error' event.
     client.on('error', () => undefined);
     client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
@@ -322,37 +336,19 @@ export class RedisStore implements CacheStore {
 
   /** Whether the server came back from an outage too recently to be read from. */
   #returning(): boolean {
-    const at = Math.max(this.#breaker.recoveredAt, this.#view?.changedAt ?? 0);
+    const at = Math.max(this.#breaker.recoveredAt, this.#reconnectedAt, this.#view?.changedAt ?? 0);
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
-  }
-
-  /**
-   * Whether the client is connected, waiting up to `ms` for a connection in
-   * progress. Commands are sent only on a ready connection: the client's
-   * offline queue would send them whenever it reconnects, long after the
-   * query gave up on them (a fill landing after a later invalidation).
-   */
-  #connected(ms: number): Promise<boolean> {
-    const client = this.#client;
-    if (client.status === 'ready') return Promise.resolve(true);
-    if (client.status === 'end' || client.status === 'wait') return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (ready: boolean) => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(ready);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), ms);
-      client.once('ready', onReady);
-    });
   }
 
   /** One command under the deadline and the breaker; failures become StoreErrors. */
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreError('ECLOSED', operation, 'store is closed', this.#address);
-    if (!this.#breaker.allow()) throw new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', this.#address);
-    if (!(await this.#connected(this.#timeoutMs))) {
+    // Invalidation writes are tried even while the breaker is open (bounded
+    // by the connection wait): one that a server already back would have
+    // taken must not be skipped, or another process's fill made before it
+    // could outlive the write it should have died with.
+    if (!WRITES.has(operation) && !this.#breaker.allow()) throw new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', this.#address);
+    if (!(await connected(this.#client, this.#timeoutMs))) {
       this.#breaker.failure();
       throw new StoreError('ECONNECTION', operation, `not connected (${this.#client.status})`, this.#address);
     }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ormCache, RedisStore } from '../../source';
 import { RedisServer } from '../harness/redis-server';
 import { freePort } from '../harness/servers';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { outage, OUTAGE_TIMEOUT_MS } from '../helpers/outage';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
 
@@ -153,4 +154,28 @@ test('a Redis full under noeviction (OOM errors) never fails a query and never s
   t.is((await otherArticle.findByPk(2))!.title, 'written while Redis was full', 'the other app does not serve its old row');
   t.true((await otherArticle.findAll({ where: { id: [1, 2, 3] } })).some((a) => a.title === 'written while Redis was full'), 'nor its old list');
   t.true(cache.metrics.snapshot().storeErrors > 0, 'the OOM errors are counted');
+});
+
+test('a command whose connection died is never sent again after a reconnect (it would land after later writes)', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  t.teardown(() => server.stop());
+  const redis = new RedisStore(server.url, { timeoutMs: 100, breakerCooldownMs: 50 });
+  t.teardown(() => redis.close());
+  const key = `late:${Date.now()}`;
+  for (let i = 0; !(await redis.set(key, 'before', 60).catch(() => false)); i++) {
+    if (i > 100) throw new Error('never connected');
+    await sleep(20);
+  }
+  server.process?.signal('SIGSTOP');
+  // Written to the socket, never answered: the deadline fails it.
+  await t.throwsAsync(redis.set(key, 'late', 60), { message: /no answer/ });
+  server.process?.signal('SIGKILL');
+  await server.process?.exited();
+  await server.start(); // empty, on the same port
+  for (let i = 0; !(await redis.get(key).then(() => true, () => false)); i++) {
+    if (i > 200) throw new Error('never reconnected');
+    await sleep(20);
+  }
+  await sleep(300);
+  t.is(await server.cli('GET', key), '', 'the failed set was not applied after the reconnect');
 });
