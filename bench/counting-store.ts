@@ -10,6 +10,11 @@ export class CountingStore implements CacheStore {
     return this.inner.maxValueBytes;
   }
 
+  /** Counting keeps the store's order. */
+  get ordered(): boolean {
+    return this.inner.ordered === true;
+  }
+
   get(key: string): Promise<string | undefined> {
     this.total++;
     return this.inner.get(key);

@@ -26,13 +26,13 @@ import type { Model } from 'sequelize';
 import { Sequelize } from 'sequelize-typescript';
 import { addBlogModels } from '../fixtures/blog';
 import { prng, seedBlog } from '../fixtures/seed';
-import { MemcachedStore, MemoryStore } from '../source';
+import { MemcachedStore, MemoryStore, RedisStore } from '../source';
 import { decodeEntry } from '../source/codec';
 import type { ModelLike } from '../source/model-schema';
 import { modelSchema } from '../source/model-schema';
 import { CountingStore } from './counting-store';
 import { compareDrivers } from './drivers';
-import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache } from './systems';
+import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache, transparentCacheRedis } from './systems';
 import { inFlight, percentile, timed } from './timing';
 import { zipf } from './zipf';
 
@@ -168,7 +168,10 @@ async function main(): Promise<void> {
     const onMemory = ormCacheSystem('orm-cache (MemoryStore)', open, new MemoryStore({ maxItems: 1_000_000, maxBytes: 1024 * 1024 * 1024 }), `${namespace}b`);
     const transparent = transparentCache(open, memcached, `${namespace}c`);
     const simple = simpleCache(open);
-    const compared = [plain, onMemcached, onMemory, transparent, simple];
+    // Redis, when the harness started one: orm-cache on it beside sequelize-transparent-cache's ioredis adaptor.
+    const redis = process.env.ORM_CACHE_REDIS;
+    const onRedis = redis ? [ormCacheSystem('orm-cache (Redis)', open, new RedisStore(redis, { timeoutMs: 200 }), `${namespace}d`), transparentCacheRedis(open, redis, `${namespace}e`)] : [];
+    const compared = [plain, onMemcached, onMemory, transparent, simple, ...onRedis];
     systems.push(...compared);
     const floorStore = new CountingStore(new MemcachedStore(servers, { timeoutMs: 200 }));
     closers.push(() => floorStore.close());
@@ -324,7 +327,7 @@ async function main(): Promise<void> {
     const lines = [
       `sequelize-orm-cache benchmark — ${ARTICLES} articles (W1–W3 keys: Zipf over the ${Math.min(HOT, ARTICLES)} hottest articles and ${Math.min(Math.max(10, Math.round(HOT / 10)), authors)} authors; W4: Zipf over ${Math.min(HOT, sliceSize)} articles of a slice of ${sliceSize} per system; W6: other articles of that slice), ${ROUNDS - 1} measured rounds × ${OPS} ops per system and workload; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
       '',
-      '| workload | system | median µs | p99 µs | ops/s | CPU µs/op | heap growth KiB | SQL/op | memcached requests/op | × no cache (median) | × no cache (ops/s) | × the floor (median) | stale reads / checked |',
+      '| workload | system | median µs | p99 µs | ops/s | CPU µs/op | heap growth KiB | SQL/op | store requests/op | × no cache (median) | × no cache (ops/s) | × the floor (median) | stale reads / checked |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ];
     for (const workload of workloads) {

@@ -3,6 +3,7 @@
  * a row by key, the two list queries, and how it updates an article, each the
  * way that system's own README says to use it.
  */
+import Redis from 'ioredis';
 import Memcached from 'memcached';
 import type { Model } from 'sequelize';
 import type { Sequelize } from 'sequelize-typescript';
@@ -132,21 +133,40 @@ interface TransparentCached {
  * a manual key, `Model.cache(key).findAll` (never invalidated by writes).
  */
 export function transparentCache(open: Open, servers: string, namespace: string): System {
-  /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS packages without typings */
-  const sequelizeCache = require('sequelize-transparent-cache') as (adaptor: unknown) => { withCache<T>(model: T): T };
+  /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS package without typings */
   const MemcachedAdaptor = require('sequelize-transparent-cache-memcached') as new (options: object) => unknown;
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  const { sql, sequelize, models } = opened(open);
   const client = countedClient(servers);
-  const { withCache } = sequelizeCache(new MemcachedAdaptor({ client, namespace, lifetime: 3600 }));
+  return transparentWith(open, 'sequelize-transparent-cache (memcached)', new MemcachedAdaptor({ client, namespace, lifetime: 3600 }), () => client.requests, () => client.end());
+}
+
+/** sequelize-transparent-cache with its ioredis adaptor (sequelize-transparent-cache-ioredis), the same way. */
+export function transparentCacheRedis(open: Open, url: string, namespace: string): System {
+  /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS package without typings */
+  const IORedisAdaptor = require('sequelize-transparent-cache-ioredis') as new (options: object) => unknown;
+  const client = new Redis(url);
+  let requests = 0;
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((...args: Parameters<typeof send>) => {
+    requests++;
+    return send(...args);
+  }) as typeof client.sendCommand;
+  return transparentWith(open, 'sequelize-transparent-cache (ioredis)', new IORedisAdaptor({ client, namespace, lifetime: 3600 }), () => requests, () => client.disconnect());
+}
+
+/** sequelize-transparent-cache on `adaptor`: `Model.cache().findByPk`, `instance.cache().update`, lists by manual key. */
+function transparentWith(open: Open, name: string, adaptor: unknown, requests: () => number, end: () => void): System {
+  /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS package without typings */
+  const sequelizeCache = require('sequelize-transparent-cache') as (adaptor: unknown) => { withCache<T>(model: T): T };
+  const { sql, sequelize, models } = opened(open);
+  const { withCache } = sequelizeCache(adaptor);
   withCache(models.Article);
   const Article = models.Article as unknown as TransparentCached;
   return {
-    name: 'sequelize-transparent-cache (memcached)',
+    name,
     sequelize,
     models,
     sql,
-    storeOps: () => client.requests,
+    storeOps: requests,
     byPk: (id) => Article.cache().findByPk(id),
     list50: (authorId) => Article.cache(`w2:${authorId}`).findAll(list50Options(authorId)),
     list20: (authorId) => Article.cache(`w3:${authorId}`).findAll(list20Options(models, authorId)),
@@ -156,7 +176,7 @@ export function transparentCache(open: Open, servers: string, namespace: string)
     },
     save: (article, title) => (article as unknown as { cache(): { update(v: object): Promise<unknown> } }).cache().update({ title }),
     close: async () => {
-      client.end();
+      end();
       await sequelize.close();
     },
   };

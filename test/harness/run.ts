@@ -74,16 +74,9 @@ async function main(): Promise<number> {
       ORM_CACHE_MYSQL_FROM: servers.owned.mariadb ? 'started by the harness' : 'from ORM_CACHE_MYSQL_URL',
       ORM_CACHE_MEMCACHED_FROM: servers.owned.memcached.length ? 'started by the harness' : 'from ORM_CACHE_MEMCACHED',
     };
-    if (suite) return await runSequelizeSuite(servers, passThrough, env);
-    if (demo || bench) {
-      const script = demo ? join('examples', 'demo.ts') : join('bench', profile ? 'profile.ts' : 'run.ts');
-      // --expose-gc: the bench compares heaps after a full collection.
-      const flags = bench ? ['--expose-gc'] : [];
-      return await run(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
-    }
-    // The Redis store's tests: a standalone server of the harness's own
-    // (the cluster tests start their own nodes).
-    if (!process.env.ORM_CACHE_REDIS) {
+    // The Redis store's tests and bench rows: a standalone server of the
+    // harness's own (the cluster tests start their own nodes).
+    if (!process.env.ORM_CACHE_REDIS && !demo && !suite) {
       ensureBinaries({ redis: true });
       const redis = await RedisServer.launch(servers.dir);
       const stopServers = servers.stop;
@@ -93,6 +86,13 @@ async function main(): Promise<number> {
       };
       env.ORM_CACHE_REDIS = redis.url;
       process.stderr.write(`[harness] Redis ${redis.url} started\n`);
+    }
+    if (suite) return await runSequelizeSuite(servers, passThrough, env);
+    if (demo || bench) {
+      const script = demo ? join('examples', 'demo.ts') : join('bench', profile ? 'profile.ts' : 'run.ts');
+      // --expose-gc: the bench compares heaps after a full collection.
+      const flags = bench ? ['--expose-gc'] : [];
+      return await run(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
     }
     const ava = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
     const code = await run(process.execPath, [ava, ...passThrough], env);
