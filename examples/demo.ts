@@ -4,10 +4,11 @@
  * driven by the same built-in load; prints a side-by-side table and leaves
  * the cached server up with its dashboard.
  *
- *   npm run demo [-- --once] [--memory] [--requests N] [--concurrency N] [--port N]
+ *   npm run demo [-- --once] [--memory | --store memcached|redis|memory] [--requests N] [--concurrency N] [--port N]
  *
- * `--memory` runs the cache on the embedded MemoryStore even when memcached
- * is there (one process needs no shared store).
+ * `--memory` (`--store memory`) runs the cache on the embedded MemoryStore
+ * even when memcached is there (one process needs no shared store);
+ * `--store redis` on a RedisStore (the harness starts Redis for it).
  *
  * The harness (test/harness/run.ts) starts MariaDB and memcached for it, or
  * uses ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED; where memcached cannot be
@@ -21,12 +22,19 @@ import { Sequelize } from 'sequelize-typescript';
 import { zipf } from '../bench/zipf';
 import { addBlogModels } from '../fixtures/blog';
 import { prng, seedBlog } from '../fixtures/seed';
-import { MemcachedStore, MemoryStore, ormCache } from '../source';
+import { MemcachedStore, MemoryStore, ormCache, RedisStore } from '../source';
 import { blogApi } from './blog-api';
 
 const argv = process.argv.slice(2);
 const once = argv.includes('--once');
-const memory = argv.includes('--memory');
+const storeAt = argv.indexOf('--store');
+const storeKind = storeAt >= 0 ? argv[storeAt + 1] : argv.includes('--memory') ? 'memory' : 'memcached';
+if (storeKind !== 'memcached' && storeKind !== 'redis' && storeKind !== 'memory') {
+  throw new Error(`--store takes memcached, redis or memory, got ${storeKind ?? 'nothing'}`);
+}
+const memory = storeKind === 'memory';
+const redisUrl = storeKind === 'redis' ? process.env.ORM_CACHE_REDIS : undefined;
+if (storeKind === 'redis' && !redisUrl) throw new Error('--store redis: run it with `npm run demo -- --store redis`, which starts Redis, or set ORM_CACHE_REDIS');
 
 function flag(name: string, fallback: number): number {
   const i = argv.indexOf(name);
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const memcached = memory ? [] : (process.env.ORM_CACHE_MEMCACHED ?? '').split(',').filter(Boolean);
+  const memcached = memory || redisUrl ? [] : (process.env.ORM_CACHE_MEMCACHED ?? '').split(',').filter(Boolean);
   const database = `orm_cache_demo_${randomBytes(3).toString('hex')}`;
   const admin = await mysql.createConnection(mysqlUrl);
   await admin.query(`CREATE DATABASE \`${database}\``);
@@ -186,7 +194,7 @@ async function main(): Promise<void> {
   const cached = new Sequelize(url.toString(), { dialect: 'mysql', benchmark: true, logging: counting(cachedSql) });
   const plainModels = addBlogModels(plain);
   const cachedModels = addBlogModels(cached);
-  const store = memcached.length > 0 ? new MemcachedStore(memcached) : new MemoryStore();
+  const store = redisUrl ? new RedisStore(redisUrl) : memcached.length > 0 ? new MemcachedStore(memcached) : new MemoryStore();
   const servers: Server[] = [];
   let cleaned = false;
   const cleanup = async () => {
@@ -202,7 +210,9 @@ async function main(): Promise<void> {
     out('sequelize-orm-cache demo: the same blog API with and without the cache\n');
     out(`  MariaDB    ${url.host} (${process.env.ORM_CACHE_MYSQL_FROM ?? 'from ORM_CACHE_MYSQL_URL'}), database ${database}`);
     out(
-      memcached.length > 0
+      redisUrl
+        ? `  cache      Redis ${redisUrl} (${process.env.ORM_CACHE_REDIS_FROM ?? 'from ORM_CACHE_REDIS'})`
+        : memcached.length > 0
         ? `  cache      memcached ${memcached.join(', ')} (${process.env.ORM_CACHE_MEMCACHED_FROM ?? 'from ORM_CACHE_MEMCACHED'})`
         : memory
           ? '  cache      the embedded MemoryStore (--memory)'

@@ -76,7 +76,8 @@ async function main(): Promise<number> {
     };
     // The Redis store's tests and bench rows: a standalone server of the
     // harness's own (the cluster tests start their own nodes).
-    if (!process.env.ORM_CACHE_REDIS && !demo && !suite) {
+    const demoOnRedis = demo && passThrough.join(' ').includes('--store redis');
+    if (!process.env.ORM_CACHE_REDIS && ((!demo && !suite) || demoOnRedis)) {
       ensureBinaries({ redis: true });
       const redis = await RedisServer.launch(servers.dir);
       const stopServers = servers.stop;
@@ -85,6 +86,7 @@ async function main(): Promise<number> {
         await stopServers();
       };
       env.ORM_CACHE_REDIS = redis.url;
+      env.ORM_CACHE_REDIS_FROM = 'started by the harness';
       process.stderr.write(`[harness] Redis ${redis.url} started\n`);
     }
     if (suite) return await runSequelizeSuite(servers, passThrough, env);

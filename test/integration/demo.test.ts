@@ -39,3 +39,16 @@ test('the demo serves the blog API with and without the cache, prints the table 
   t.regex(output, /Server-Timing of GET \/articles\/1: cache-hit;desc="3 cache hits"/);
   t.notRegex(output, /still running/, '--once does not leave the server up');
 });
+
+test('the demo runs on Redis with --store redis', (t) => {
+  const root = join(__dirname, '..', '..');
+  const run = spawnSync(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join('examples', 'demo.ts'), '--once', '--store', 'redis', '--requests', '300', '--port', '0'],
+    { cwd: root, env: process.env, encoding: 'utf8', timeout: 110_000 },
+  );
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /cache +Redis redis:\/\/127\.0\.0\.1:\d+/, 'says which store it runs on');
+  const ratio = /^  cache hit ratio +– +([0-9.]+)%/m.exec(run.stdout);
+  t.true(Number(ratio?.[1]) > 50, `hit ratio ${ratio?.[1]}% in:\n${run.stdout}`);
+});
