@@ -269,7 +269,7 @@ async function main(): Promise<void> {
       {
         id: 'W6',
         name: 'W6 save() of a loaded article',
-        systems: [plain, onMemcached, onMemory, transparent],
+        systems: [plain, onMemcached, onMemory, transparent, ...onRedis],
         prepare: () => (args = Array.from({ length: Math.min(OPS, 300) }, (_, i) => i)),
         run: async (s, round) => {
           // Loaded outside the timing, from the database, from the system's slice.
