@@ -92,6 +92,9 @@ const MEMCACHED_OPTIONS: readonly (keyof MemcachedStoreOptions)[] = [
  */
 const MULTI_GET_BATCH = 100;
 
+/** The operations an invalidation or a write mark makes. */
+const INVALIDATING = new Set(['set', 'delete', 'incr', 'decr', 'touch']);
+
 function positive(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
@@ -352,7 +355,11 @@ export class MemcachedStore implements CacheStore {
 
   #send<T>(operation: string, server: Server, send: (c: MemcachedDriver, done: Done<T>) => Sent | void): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('ECLOSED', operation, 'store is closed', server.address));
-    if (!server.breaker.allow()) {
+    // Invalidation writes are tried even while the breaker is open (bounded
+    // by the deadline): one that a server already back would have taken must
+    // not be skipped, or another process's entry filled before it would
+    // outlive the write it should have died with.
+    if (!INVALIDATING.has(operation) && !server.breaker.allow()) {
       return Promise.reject(new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', server.address));
     }
     let sent: Sent | void;
