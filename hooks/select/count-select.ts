@@ -11,7 +11,7 @@ import type { BypassReason } from '../../source/metrics/snapshot';
 import { checkCacheOption, queryTtl, type RawSelectFn, type SelectOptions } from '../query-options';
 import { refusal, transactionRefusal } from './select-wrapper';
 import { aggregateEntryOf, entryRead } from './entry-key';
-import { WHOLE_KEYS } from './shape';
+import { unkeyedOption, WHOLE_KEYS } from './shape';
 
 /** Options a count or aggregate may set and still be cached (the rest go to the database). */
 const RAW_SELECT_KEYS = new Set([...WHOLE_KEYS, 'distinct', 'col', 'dataType', 'aggregateFunction']);
@@ -28,8 +28,8 @@ export function cachedRawSelect(cache: ReadContext, original: RawSelectFn): RawS
       return direct();
     };
     if (options.cache === false) return bypass('cache-false');
-    const unkeyed = Object.keys(options).find((k) => !RAW_SELECT_KEYS.has(k) && options[k] !== undefined && options[k] !== false);
-    if (unkeyed !== undefined) return bypass(`option:${unkeyed}`);
+    const unkeyed = unkeyedOption(options, RAW_SELECT_KEYS);
+    if (unkeyed) return bypass(unkeyed);
     const refused = refusal(cache, schema, options, [attributeSelector]);
     if (refused) return bypass(refused);
     const ref = aggregateEntryOf(cache, schema, tableName, options, attributeSelector);

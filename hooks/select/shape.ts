@@ -77,9 +77,9 @@ export interface TreeShape {
 /** How a select is served. */
 export type Shape = RowShape | ListShape | WholeShape | TreeShape;
 
-/** The first option set that no shape keys (`option:NAME`), if any. */
-function unkeyedOption(options: SelectOptions): BypassReason | undefined {
-  const key = Object.keys(options).find((k) => !WHOLE_KEYS.has(k) && options[k] !== undefined && options[k] !== false);
+/** The first option set that is not one of `keyed` (`option:NAME`), if any. */
+export function unkeyedOption(options: SelectOptions, keyed: ReadonlySet<string> = WHOLE_KEYS): BypassReason | undefined {
+  const key = Object.keys(options).find((k) => !keyed.has(k) && options[k] !== undefined && options[k] !== false);
   return key === undefined ? undefined : `option:${key}`;
 }
 

@@ -217,12 +217,13 @@ export class RedisStore implements CacheStore {
     const found = new Map<string, string>();
     if (keys.length === 0) return found;
     const unique = [...new Set(keys)];
+    const hashed = new Map(unique.map((key) => [key, memcachedKey(key)]));
     const batches: string[][] = [];
     if (this.#cluster) {
       // Multi-key commands must stay within one hash slot.
       const bySlot = new Map<number, string[]>();
       for (const key of unique) {
-        const slot = clusterSlot(memcachedKey(key));
+        const slot = clusterSlot(hashed.get(key) as string);
         let batch = bySlot.get(slot);
         if (!batch) bySlot.set(slot, (batch = []));
         batch.push(key);
@@ -231,7 +232,7 @@ export class RedisStore implements CacheStore {
     } else {
       for (let i = 0; i < unique.length; i += MULTI_GET_BATCH) batches.push(unique.slice(i, i + MULTI_GET_BATCH));
     }
-    const replies = await Promise.all(batches.map((batch) => this.#run('getMulti', () => this.#client.mget(batch.map(memcachedKey)))));
+    const replies = await Promise.all(batches.map((batch) => this.#run('getMulti', () => this.#client.mget(batch.map((key) => hashed.get(key) as string)))));
     if (this.#returning()) return found;
     batches.forEach((batch, b) => {
       const values = replies[b] as (string | null)[];

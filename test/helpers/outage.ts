@@ -4,6 +4,7 @@
  * database's answer within the store deadline plus database time.
  */
 import type { ExecutionContext } from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type CacheStore, ormCache, type StoreError } from '../../source';
 import { createTestDatabase, uniqueNamespace } from './test-database';
 
@@ -59,3 +60,53 @@ export async function outage(t: ExecutionContext, store: CacheStore, label: stri
   t.is(cache.metrics.snapshot().rowHits, 0);
 }
 
+
+/** A server a test can kill and start again (empty, on its port). */
+export interface Restartable {
+  kill(): Promise<void>;
+  start(): Promise<unknown>;
+}
+
+/**
+ * A write whose store's breaker is still open after the server came back
+ * must still deliver its invalidation: another process (`readerStore`) that
+ * filled the row on the server that is back must not serve it after the
+ * write returns.
+ */
+export async function writeWithBreakerOpen(t: ExecutionContext, label: string, server: Restartable, writerStore: CacheStore, readerStore: CacheStore): Promise<void> {
+  const db = await createTestDatabase(label, { authors: 2, articles: 4 });
+  const namespace = uniqueNamespace();
+  const writer = ormCache.install(db.sequelize, { store: writerStore, namespace, replayMs: 60_000 });
+  writer.on('error', () => undefined);
+  const other = await db.connect();
+  const reader = ormCache.install(other.sequelize, { store: readerStore, namespace });
+  reader.on('error', () => undefined);
+  t.teardown(async () => {
+    writer.uninstall();
+    reader.uninstall();
+    await Promise.all([writerStore.close(), readerStore.close()]);
+    await db.drop();
+  });
+  const breaker = () => writerStore.health?.()[0]?.breaker;
+  for (let i = 0; !(await writerStore.set('warm', '1', 60).catch(() => false)); i++) {
+    if (i > 100) throw new Error('never connected');
+    await sleep(20);
+  }
+  await server.kill();
+  for (let i = 0; i < 3; i++) await writerStore.get('warm').catch(() => undefined); // the writer's breaker opens
+  t.is(breaker(), 'open');
+  await server.start(); // empty, on the same port
+  // The reader caches the row on the server that is back.
+  const read = () => other.models.Article.findByPk(1);
+  for (let i = 0; i < 100; i++) {
+    await read();
+    other.sql.take();
+    await read();
+    if (other.sql.selects().length === 0) break;
+    await sleep(20);
+  }
+  t.is(breaker(), 'open', 'the writer still skips reads');
+  const article = (await db.models.Article.findByPk(1, { cache: false }))!;
+  await article.update({ title: 'written with the breaker open' });
+  t.is((await read())!.title, 'written with the breaker open', 'the reader does not serve its entry from before the write');
+}

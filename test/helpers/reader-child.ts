@@ -1,18 +1,13 @@
 // A separate OS process with its own Sequelize, pool and cache install on the
 // same database and memcached namespace as the parent test. It answers read
 // requests over IPC: { pk } -> { title | null, selects }, { authorId } -> { ids, selects }.
-import { MemcachedStore, ormCache, RedisStore } from '../../source';
-import { openBlog } from './test-database';
+import { ormCache } from '../../source';
+import { openBlog, sharedStore } from './test-database';
 
 async function main() {
   const [database, namespace, kind] = process.argv.slice(2) as [string, string, string | undefined];
   const { sequelize, models, sql } = await openBlog(database, { pool: 2 });
-  const store =
-    kind === 'redis'
-      ? new RedisStore(process.env.ORM_CACHE_REDIS!, { timeoutMs: 1000 })
-      : kind === 'cluster'
-        ? new RedisStore(process.env.ORM_CACHE_REDIS_CLUSTER!.split(','), JSON.parse(process.env.ORM_CACHE_REDIS_OPTIONS ?? '{}'))
-        : new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 1000 });
+  const store = sharedStore(kind, 1000);
   ormCache.install(sequelize, { store, namespace });
   process.on('message', async (message: { pk?: number; authorId?: number; exit?: boolean }) => {
     if (message.exit) {

@@ -1,16 +1,13 @@
 // A separate OS process for the stampede test: on { go }, fire `n` concurrent
 // identical findAll through the cache and report how many succeeded.
 import { Op } from 'sequelize';
-import { MemcachedStore, ormCache, RedisStore } from '../../source';
-import { openBlog } from './test-database';
+import { ormCache } from '../../source';
+import { openBlog, sharedStore } from './test-database';
 
 async function main() {
   const [database, namespace, softTtl, kind] = process.argv.slice(2) as [string, string, string | undefined, string | undefined];
   const { sequelize, models, sql } = await openBlog(database, { pool: 10 });
-  const store =
-    kind === 'redis'
-      ? new RedisStore(process.env.ORM_CACHE_REDIS!, { timeoutMs: 2000 })
-      : new MemcachedStore(process.env.ORM_CACHE_MEMCACHED!.split(','), { timeoutMs: 2000 });
+  const store = sharedStore(kind, 2000);
   const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000, ...(softTtl ? { softTtl: Number(softTtl) } : {}) });
   process.on('message', async (message: { go?: { n: number; authorId: number; marker: string }; exit?: boolean }) => {
     if (message.exit) {

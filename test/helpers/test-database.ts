@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { Sequelize } from 'sequelize-typescript';
+import { type CacheStore, MemcachedStore, RedisStore } from '../../source';
 import { addBlogModels, type BlogModels } from '../../fixtures/blog';
 import { type SeededBlog, type SeedOptions, seedBlog } from '../../fixtures/seed';
 
@@ -26,6 +27,18 @@ export function memcachedServers(): string[] {
 /** The URL of the harness's standalone Redis server. */
 export function redisUrl(): string {
   return required('ORM_CACHE_REDIS');
+}
+
+/**
+ * The store a test process, or a child process of a test, shares with the
+ * others: the harness's memcached (the default), its standalone Redis
+ * (`'redis'`), or the Redis Cluster a test put in ORM_CACHE_REDIS_CLUSTER,
+ * with the options in ORM_CACHE_REDIS_OPTIONS (`'cluster'`).
+ */
+export function sharedStore(kind: string | undefined, timeoutMs: number): CacheStore {
+  if (kind === 'redis') return new RedisStore(redisUrl(), { timeoutMs });
+  if (kind === 'cluster') return new RedisStore(required('ORM_CACHE_REDIS_CLUSTER').split(','), JSON.parse(process.env.ORM_CACHE_REDIS_OPTIONS ?? '{}'));
+  return new MemcachedStore(memcachedServers(), { timeoutMs });
 }
 
 /** A namespace no other test (or run) uses. */

@@ -4,9 +4,9 @@
  * namespace with the writing test process.
  */
 import test from 'ava';
-import { MemcachedStore, ormCache, RedisStore } from '../../source';
+import { ormCache } from '../../source';
 import { forkChild } from '../helpers/fork-child';
-import { createTestDatabase, memcachedServers, redisUrl, uniqueNamespace } from '../helpers/test-database';
+import { createTestDatabase, sharedStore, uniqueNamespace } from '../helpers/test-database';
 
 interface Reply {
   title?: string | null;
@@ -28,7 +28,7 @@ async function startReader(database: string, namespace: string, kind: string): P
 for (const kind of ['memcached', 'redis'] as const) test(`${kind}: after save() and destroy() return, row and list reads in every other process see the change`, async (t) => {
   const db = await createTestDatabase(`multi_process_${kind}`, { authors: 3, articles: 30 });
   const namespace = uniqueNamespace();
-  const store = kind === 'redis' ? new RedisStore(redisUrl(), { timeoutMs: 1000 }) : new MemcachedStore(memcachedServers(), { timeoutMs: 1000 });
+  const store = sharedStore(kind, 1000);
   const cache = ormCache.install(db.sequelize, { store, namespace });
   const readers = await Promise.all([1, 2, 3].map(() => startReader(db.name, namespace, kind)));
   t.teardown(async () => {

@@ -13,7 +13,7 @@ import { ormCache, RedisStore } from '../../source';
 import { RedisServer } from '../harness/redis-server';
 import { freePort } from '../harness/servers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outage, OUTAGE_TIMEOUT_MS } from '../helpers/outage';
+import { outage, OUTAGE_TIMEOUT_MS, writeWithBreakerOpen } from '../helpers/outage';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
 
 function scratch(t: import('ava').ExecutionContext): string {
@@ -183,41 +183,15 @@ test('a command whose connection died is never sent again after a reconnect (it 
 test("a write whose store breaker is still open after Redis came back delivers its invalidation: another process's entry dies with it", async (t) => {
   const server = await RedisServer.launch(scratch(t));
   t.teardown(() => server.stop());
-  const db = await createTestDatabase('redis_open_breaker', { authors: 2, articles: 4 });
-  const namespace = uniqueNamespace();
-  const writerStore = new RedisStore(server.url, { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 5000 });
-  const writer = ormCache.install(db.sequelize, { store: writerStore, namespace, replayMs: 60_000 });
-  writer.on('error', () => undefined);
-  const other = await db.connect();
-  const readerStore = new RedisStore(server.url, { timeoutMs: 500 });
-  const reader = ormCache.install(other.sequelize, { store: readerStore, namespace });
-  reader.on('error', () => undefined);
-  t.teardown(async () => {
-    writer.uninstall();
-    reader.uninstall();
-    await Promise.all([writerStore.close(), readerStore.close()]);
-    await db.drop();
-  });
-  for (let i = 0; !(await writerStore.set('warm', '1', 60).catch(() => false)); i++) {
-    if (i > 100) throw new Error('never connected');
-    await sleep(20);
-  }
-  server.process?.signal('SIGKILL');
-  await server.process?.exited();
-  for (let i = 0; i < 3; i++) await writerStore.get('warm').catch(() => undefined); // the writer's breaker opens
-  t.is(writerStore.health()[0]?.breaker, 'open');
-  await server.start();
-  // The reader caches the row on the server that is back.
-  const read = () => other.models.Article.findByPk(1);
-  for (let i = 0; i < 100; i++) {
-    await read();
-    other.sql.take();
-    await read();
-    if (other.sql.selects().length === 0) break;
-    await sleep(20);
-  }
-  t.is(writerStore.health()[0]?.breaker, 'open', 'the writer still skips reads');
-  const article = (await db.models.Article.findByPk(1, { cache: false }))!;
-  await article.update({ title: 'written with the breaker open' });
-  t.is((await read())!.title, 'written with the breaker open', 'the reader does not serve its entry from before the write');
+  const kill = async () => {
+    server.process?.signal('SIGKILL');
+    await server.process?.exited();
+  };
+  await writeWithBreakerOpen(
+    t,
+    'redis_open_breaker',
+    { kill, start: () => server.start() },
+    new RedisStore(server.url, { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 5000 }),
+    new RedisStore(server.url, { timeoutMs: 500 }),
+  );
 });

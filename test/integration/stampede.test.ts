@@ -8,10 +8,10 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { MemcachedStore, ormCache, RedisStore } from '../../source';
+import { MemcachedStore, ormCache } from '../../source';
 import { cachedBlogFor } from '../helpers/cached-blog';
 import { forkChild } from '../helpers/fork-child';
-import { createTestDatabase, memcachedServers, redisUrl, uniqueNamespace } from '../helpers/test-database';
+import { createTestDatabase, memcachedServers, sharedStore, uniqueNamespace } from '../helpers/test-database';
 
 interface Report {
   ok: number;
@@ -21,8 +21,6 @@ interface Report {
 
 type StoreKind = 'memcached' | 'redis';
 const STORES: StoreKind[] = ['memcached', 'redis'];
-const storeOf = (kind: StoreKind) =>
-  kind === 'redis' ? new RedisStore(redisUrl(), { timeoutMs: 2000 }) : new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
 
 async function startChild(database: string, namespace: string, kind: StoreKind): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
   const child = await forkChild<Report>('stampede-child.ts', [database, namespace, '', kind]);
@@ -37,7 +35,7 @@ async function startChild(database: string, namespace: string, kind: StoreKind):
 async function fourProcesses(t: import('ava').ExecutionContext, label: string, softTtl?: number, kind: StoreKind = 'memcached') {
   const db = await createTestDatabase(label, { authors: 4, articles: 80 });
   const namespace = uniqueNamespace();
-  const store = storeOf(kind);
+  const store = sharedStore(kind, 2000);
   const cache = ormCache.install(db.sequelize, { store, namespace, ...(softTtl ? { softTtl } : {}) });
   const admin = await mysql.createConnection(process.env.ORM_CACHE_MYSQL_URL!);
   const children = await Promise.all([1, 2, 3, 4].map(() => startChild(db.name, namespace, kind)));

@@ -121,9 +121,11 @@ async function timedFault(ctx: FaultContext, begin: () => unknown, end: () => un
   ctx.window.end = now();
 }
 
-/** `kill -9` one memcached server, and start it again (empty) on its port. */
-function killAndRestart(ctx: FaultContext, index: number): Promise<void> {
-  const server = ctx.memcached[index] as MemcachedServer;
+/** A memcached or Redis server of the scenario's. */
+type Server = Pick<MemcachedServer | RedisServer, 'process' | 'start'>;
+
+/** `kill -9` a server, and start it again (empty) on its port. */
+function killAndRestart(ctx: FaultContext, server: Server): Promise<void> {
   return timedFault(
     ctx,
     async () => {
@@ -134,30 +136,32 @@ function killAndRestart(ctx: FaultContext, index: number): Promise<void> {
   );
 }
 
+/** SIGSTOP a server, and SIGCONT it when the fault ends. */
+function pause(ctx: FaultContext, server: Server): Promise<void> {
+  return timedFault(
+    ctx,
+    () => server.process?.signal('SIGSTOP'),
+    () => server.process?.signal('SIGCONT'),
+  );
+}
+
 const SCENARIOS: Scenario[] = [
   { name: 'baseline', fault: 'none' },
   {
     name: 'memcached-kill',
     fault: 'memcached kill -9, restarted empty',
-    inject: (ctx) => killAndRestart(ctx, 0),
+    inject: (ctx) => killAndRestart(ctx, ctx.memcached[0] as MemcachedServer),
   },
   {
     name: 'memcached-hang',
     fault: 'memcached SIGSTOP, then SIGCONT',
-    inject: (ctx) => {
-      const server = ctx.memcached[0] as MemcachedServer;
-      return timedFault(
-        ctx,
-        () => server.process?.signal('SIGSTOP'),
-        () => server.process?.signal('SIGCONT'),
-      );
-    },
+    inject: (ctx) => pause(ctx, ctx.memcached[0] as MemcachedServer),
   },
   {
     name: 'ring-node-kill',
     fault: '3-node ring, one node kill -9, restarted',
     memcachedCount: 3,
-    inject: (ctx) => killAndRestart(ctx, 1),
+    inject: (ctx) => killAndRestart(ctx, ctx.memcached[1] as MemcachedServer),
   },
   {
     name: 'ring-node-returns-with-items',
@@ -229,30 +233,13 @@ const SCENARIOS: Scenario[] = [
     name: 'redis-kill',
     fault: 'Redis kill -9, restarted empty',
     redis: {},
-    inject: (ctx) => {
-      const server = ctx.redis as RedisServer;
-      return timedFault(
-        ctx,
-        async () => {
-          server.process?.signal('SIGKILL');
-          await server.process?.exited();
-        },
-        () => server.start(),
-      );
-    },
+    inject: (ctx) => killAndRestart(ctx, ctx.redis as RedisServer),
   },
   {
     name: 'redis-pause',
     fault: 'Redis SIGSTOP, then SIGCONT',
     redis: {},
-    inject: (ctx) => {
-      const server = ctx.redis as RedisServer;
-      return timedFault(
-        ctx,
-        () => server.process?.signal('SIGSTOP'),
-        () => server.process?.signal('SIGCONT'),
-      );
-    },
+    inject: (ctx) => pause(ctx, ctx.redis as RedisServer),
   },
   {
     name: 'redis-returns-with-data',
