@@ -183,10 +183,13 @@ export class RedisStore implements CacheStore {
     // A connection that came back after a drop: the server may have lost
     // writes (a restart) or missed invalidations meanwhile; read nothing for
     // the grace period, as after the breaker closes.
+    // A close before the first ready (a Cluster's start-up) is no drop.
+    let wasReady = false;
     let dropped = false;
-    client.on('close', () => (dropped = true));
+    client.on('close', () => (dropped = wasReady));
     client.on('ready', () => {
       if (dropped) this.#reconnectedAt = systemClock.now();
+      wasReady = true;
       dropped = false;
     });
     // A failing server must never surface as an unhandled 'error' event.
