@@ -9,14 +9,16 @@ async function main() {
   const { sequelize, models, sql } = await openBlog(database, { pool: 10 });
   const store = sharedStore(kind, 2000);
   const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000, ...(softTtl ? { softTtl: Number(softTtl) } : {}) });
-  process.on('message', async (message: { go?: { n: number; authorId: number; marker: string }; exit?: boolean }) => {
+  process.on('message', async (message: { go?: { n: number; authorId: number; marker: string; at?: number }; exit?: boolean }) => {
     if (message.exit) {
       await store.close();
       await sequelize.close();
       process.exit(0);
     }
     if (!message.go) return;
-    const { n, authorId, marker } = message.go;
+    const { n, authorId, marker, at } = message.go;
+    // Every process starts at the same moment, so their readers really contend.
+    if (at) await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
     const results = await Promise.allSettled(
       Array.from({ length: n }, () =>
         models.Article.findAll({ where: { authorId, title: { [Op.ne]: marker } }, order: [['id', 'ASC']] }),
