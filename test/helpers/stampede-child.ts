@@ -8,15 +8,29 @@ async function main() {
   const [database, namespace, softTtl, kind] = process.argv.slice(2) as [string, string, string | undefined, string | undefined];
   const { sequelize, models, sql } = await openBlog(database, { pool: 10 });
   const store = sharedStore(kind, 2000);
+  // With { note: true } the process tells the test its first fill-lock
+  // attempt's outcome, so the test can hold the database until every
+  // process is either filling or waiting (the interleaving is forced).
+  let noteLock = false;
+  const add = store.add.bind(store);
+  store.add = async (key, value, ttl) => {
+    const added = await add(key, value, ttl);
+    if (noteLock && key.endsWith(':lock')) {
+      noteLock = false;
+      process.send!({ note: added ? 'filling' : 'waiting' });
+    }
+    return added;
+  };
   const cache = ormCache.install(sequelize, { store, namespace, lockWaitMs: 4000, ...(softTtl ? { softTtl: Number(softTtl) } : {}) });
-  process.on('message', async (message: { go?: { n: number; authorId: number; marker: string; at?: number }; exit?: boolean }) => {
+  process.on('message', async (message: { go?: { n: number; authorId: number; marker: string; at?: number; note?: boolean }; exit?: boolean }) => {
     if (message.exit) {
       await store.close();
       await sequelize.close();
       process.exit(0);
     }
     if (!message.go) return;
-    const { n, authorId, marker, at } = message.go;
+    const { n, authorId, marker, at, note } = message.go;
+    noteLock = note === true;
     // Every process starts at the same moment, so their readers really contend.
     if (at) await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
     const results = await Promise.allSettled(

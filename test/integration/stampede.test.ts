@@ -22,9 +22,9 @@ interface Report {
 type StoreKind = 'memcached' | 'redis';
 const STORES: StoreKind[] = ['memcached', 'redis'];
 
-async function startChild(database: string, namespace: string, kind: StoreKind): Promise<{ go(message: object): Promise<Report>; stop(): void }> {
+async function startChild(database: string, namespace: string, kind: StoreKind): Promise<{ go(message: object, onNote?: (note: unknown) => void): Promise<Report>; stop(): void }> {
   const child = await forkChild<Report>('stampede-child.ts', [database, namespace, '', kind]);
-  return { go: (go) => child.ask({ go }), stop: child.stop };
+  return { go: (go, onNote) => child.ask({ go }, onNote), stop: child.stop };
 }
 
 /**
@@ -64,16 +64,32 @@ async function fourProcesses(t: import('ava').ExecutionContext, label: string, s
 for (const kind of STORES) test.serial(`${kind}: 4 processes × 100 concurrent identical findAll on a cold key run its SQL once, and once again after a write`, async (t) => {
   const { db, cache, children, marker, executions } = await fourProcesses(t, `stampede_${kind}`, undefined, kind);
 
+  // The articles table is write-locked from another session while the
+  // processes start, so the filler's SELECT blocks and no fill can land
+  // before every process has tried the fill lock: each tells its outcome,
+  // and the table is unlocked once one is filling and three are waiting.
+  const locker = await mysql.createConnection(process.env.ORM_CACHE_MYSQL_URL!);
+  t.teardown(() => locker.end());
   const burst = async () => {
-    const at = Date.now() + 300; // the processes start together, however late each gets its message
-    const reports = await Promise.all(children.map((c) => c.go({ n: 100, authorId: 2, marker, at })));
+    await locker.query(`LOCK TABLES \`${db.name}\`.articles WRITE`);
+    const notes: unknown[] = [];
+    let engaged!: () => void;
+    const allEngaged = new Promise<void>((resolve) => (engaged = resolve));
+    const onNote = (note: unknown) => notes.push(note) === children.length && engaged();
+    const at = Date.now() + 300;
+    const replies = Promise.all(children.map((c) => c.go({ n: 100, authorId: 2, marker, at, note: true }, onNote)));
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 20_000).unref());
+    await Promise.race([allEngaged, timeout]);
+    await locker.query('UNLOCK TABLES');
+    const reports = await replies;
+    t.deepEqual([...notes].sort(), ['filling', 'waiting', 'waiting', 'waiting'], 'one process filled while the other three waited');
     t.deepEqual(reports.map((r) => r.ok), [100, 100, 100, 100]);
     t.is(new Set(reports.flatMap((r) => r.lengths)).size, 1, 'every reader got the same rows');
+    t.true(reports.reduce((n, r) => n + r.metrics.lockWaits!, 0) >= 3, 'the waiting processes counted their waits');
     return reports;
   };
-  const first = await burst();
+  await burst();
   t.is(await executions(), 1, 'one query for 400 cold readers');
-  t.true(first.reduce((n, r) => n + r.metrics.lockWaits!, 0) > 0, 'the others waited for the fill');
 
   const article = (await db.models.Article.findOne({ where: { authorId: 2 }, cache: false }))!;
   await article.update({ title: 'invalidating write' });
