@@ -101,3 +101,12 @@ export function rejectUnknown(options: object, known: readonly string[], prefix:
     }
   }
 }
+
+/** A store option that must be a positive number: `fallback` when absent, else an OptionError naming it. */
+export function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new OptionError(option, `must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}

@@ -28,6 +28,8 @@ export interface ServerHealth {
   breaker: 'closed' | 'open' | 'half-open';
   /** How many times the breaker opened since the store was created. */
   breakerOpened: number;
+  /** A standalone Redis known to be a replica (nothing is read from it while it is). */
+  replica?: boolean;
 }
 
 /** A cache engine. Implement it to put the cache on another engine. */

@@ -1,5 +1,5 @@
 import HashRing from 'hashring';
-import { OptionError, rejectUnknown, StoreError } from '../errors';
+import { OptionError, positive, rejectUnknown, StoreError } from '../errors';
 import { CircuitBreaker } from './circuit-breaker';
 import {
   type CacheStore,
@@ -94,14 +94,6 @@ const MULTI_GET_BATCH = 100;
 
 /** The operations an invalidation or a write mark makes. */
 const INVALIDATING = new Set(['set', 'delete', 'incr', 'decr', 'touch']);
-
-function positive(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(option, `must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
 
 interface Server {
   address: string;

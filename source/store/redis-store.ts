@@ -25,7 +25,7 @@
  * connection is replaced, so a stuck socket does not outlive the outage.
  */
 import Redis, { type ChainableCommander, Cluster, type ClusterOptions } from 'ioredis';
-import { OptionError, rejectUnknown, StoreError } from '../errors';
+import { OptionError, positive, rejectUnknown, StoreError } from '../errors';
 import {
   asStoreError,
   CAS_SCRIPT,
@@ -42,6 +42,7 @@ import {
   type ScriptedPipeline,
   STEP_SCRIPT,
 } from './redis-protocol';
+import { isReadOnly, RoleWatch } from './redis-role';
 import { CircuitBreaker } from './circuit-breaker';
 import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES, type ServerHealth } from './contract';
 import { withDeadline } from './deadline';
@@ -89,14 +90,6 @@ const WRITES = new Set(['set', 'delete', 'incr']);
 /** Keys per MGET: one reply stays small, and a slow one holds nothing else up. */
 const MULTI_GET_BATCH = 100;
 
-function positive(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(option, `must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * A CacheStore on Redis or Valkey.
  *
@@ -121,6 +114,8 @@ export class RedisStore implements CacheStore {
   #reconnectedAt = 0;
   /** A Cluster's masters and replicas, as they change (undefined standalone). */
   #view: ClusterView | undefined;
+  /** A standalone server's role: nothing is read from a replica (its writes fail). */
+  #role: RoleWatch | undefined;
   #closed = false;
 
   /**
@@ -180,6 +175,7 @@ export class RedisStore implements CacheStore {
     if (!Number.isInteger(acks) || acks < 0) throw new OptionError('replicaAcks', `must be a whole number of replicas, got ${String(acks)}`);
     this.#acks = acks;
     if (this.#cluster) this.#view = new ClusterView(client as Cluster);
+    else this.#role = new RoleWatch(client as Redis);
     // A connection that came back after a drop: the server may have lost
     // writes (a restart) or missed invalidations meanwhile; read nothing for
     // the grace period, as after the breaker closes.
@@ -209,7 +205,9 @@ export class RedisStore implements CacheStore {
 
   /** The breaker of the server (or of the cluster as a whole). */
   health(): ServerHealth[] {
-    return [{ server: this.#address, breaker: this.#breaker.state, breakerOpened: this.#breaker.opened }];
+    const health: ServerHealth = { server: this.#address, breaker: this.#breaker.state, breakerOpened: this.#breaker.opened };
+    if (this.#role) health.replica = this.#role.replicaSince !== 0;
+    return [health];
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -329,6 +327,7 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#role?.close();
     if (this.#owned) this.#client.disconnect();
   }
 
@@ -338,9 +337,10 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  /** Whether the server came back from an outage too recently to be read from. */
+  /** Whether the server is a replica, or came back from an outage too recently to be read from. */
   #returning(): boolean {
-    const at = Math.max(this.#breaker.recoveredAt, this.#reconnectedAt, this.#view?.changedAt ?? 0);
+    if (this.#role?.replicaSince) return true;
+    const at = Math.max(this.#breaker.recoveredAt, this.#reconnectedAt, this.#view?.changedAt ?? 0, this.#role?.promotedAt ?? 0);
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
   }
 
@@ -372,6 +372,12 @@ export class RedisStore implements CacheStore {
         // server is up, and the breaker is for servers that are not.
         if (isReply(error)) {
           this.#breaker.success();
+          // A demoted master: read nothing from it, and connect again (a
+          // name that moved to the new master, as managed services do, gets it).
+          if (isReadOnly(error) && this.#role && this.#role.replicaSince === 0) {
+            this.#role.saw('replica');
+            if (this.#owned) this.#client.disconnect(true);
+          }
           throw failed;
         }
         const opened = this.#breaker.opened;

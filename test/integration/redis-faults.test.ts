@@ -1,8 +1,8 @@
 /**
  * RedisStore under faults, on real redis-server processes of the test's own:
  * refused, killed, hung (SIGSTOP), restarted empty, restarted with its data
- * (an append-only file) after writes it could not be told about, and full
- * under `noeviction`. Every query returns the database's answer, within the
+ * (an append-only file) after writes it could not be told about, full
+ * under `noeviction`, and demoted to a replica (`READONLY`). Every query returns the database's answer, within the
  * deadlines, and nothing stale is ever served.
  */
 import test from 'ava';
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ormCache, RedisStore } from '../../source';
+import { ROLE_CHECK_MS } from '../../source/store/redis-role';
 import { RedisServer } from '../harness/redis-server';
 import { freePort } from '../harness/servers';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,6 +155,60 @@ test('a Redis full under noeviction (OOM errors) never fails a query and never s
   t.is((await otherArticle.findByPk(2))!.title, 'written while Redis was full', 'the other app does not serve its old row');
   t.true((await otherArticle.findAll({ where: { id: [1, 2, 3] } })).some((a) => a.title === 'written while Redis was full'), 'nor its old list');
   t.true(cache.metrics.snapshot().storeErrors > 0, 'the OOM errors are counted');
+});
+
+/** Poll `check` every 20 ms for at most `ms`; whether it came true. */
+async function within(ms: number, check: () => Promise<boolean> | boolean): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until; await sleep(20)) if (await check()) return true;
+  return check();
+}
+
+test('a master demoted to a replica (READONLY to every write) is read by no app until it is master again: no entry a lost write replaced is served', async (t) => {
+  const dir = scratch(t);
+  const [server, peer] = await Promise.all([RedisServer.launch(dir), RedisServer.launch(dir)]);
+  t.teardown(() => Promise.all([server.stop(), peer.stop()]).then(() => undefined));
+  await peer.cli('REPLICAOF', '127.0.0.1', String(server.port));
+  const { db, cache } = await cachedOn(t, server, 'redis_readonly');
+  const { Article } = db.models;
+  // A second app that only reads: no write of its own tells it of the demotion.
+  const other = await db.connect();
+  const otherStore = new RedisStore(server.url, { timeoutMs: 200 });
+  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
+  otherCache.on('error', () => undefined);
+  t.teardown(async () => {
+    otherCache.uninstall();
+    await otherStore.close();
+  });
+  const otherSql = { sql: other.sql } as typeof db;
+  const otherList = () => other.models.Article.findAll({ where: { id: [1, 2, 3] } });
+  await untilHit(() => Article.findByPk(2), db);
+  await untilHit(() => other.models.Article.findByPk(2), otherSql);
+  await untilHit(otherList, otherSql);
+  await cache.settled();
+  const size = await server.cli('DBSIZE');
+  t.true(await within(5000, async () => (await peer.cli('DBSIZE')) === size), 'the peer has every entry');
+  // The failover: the peer is the master now, the server its replica with the same entries.
+  await peer.cli('REPLICAOF', 'NO', 'ONE');
+  await server.cli('REPLICAOF', '127.0.0.1', String(peer.port));
+  t.true(await within(5000, async () => /master_link_status:up/.test(await server.cli('INFO', 'replication'))), 'the server replicates the peer');
+  t.true(await within(3 * ROLE_CHECK_MS, () => otherStore.health()[0]?.replica === true), `the reading app sees the replica within ${ROLE_CHECK_MS} ms`);
+  const refused: string[] = [];
+  cache.on('error', (e) => refused.push(e.message));
+  await Article.update({ title: 'written to a demoted master' }, { where: { id: 2 } });
+  t.true(refused.some((m) => /READONLY/.test(m)), 'the invalidation was refused by the replica');
+  t.is((await Article.findByPk(2))!.title, 'written to a demoted master');
+  t.is((await other.models.Article.findByPk(2))!.title, 'written to a demoted master', 'the other app does not serve its old row');
+  t.true((await otherList()).some((a) => a.title === 'written to a demoted master'), 'nor its old list');
+  other.sql.take();
+  await other.models.Article.findByPk(2);
+  t.is(other.sql.selects().length, 1, 'nothing is read from the replica');
+  // Master again: the writer's lost invalidation is replayed, then both apps are served from Redis.
+  await server.cli('REPLICAOF', 'NO', 'ONE');
+  await untilHit(() => Article.findByPk(2), db);
+  await untilHit(() => other.models.Article.findByPk(2), otherSql);
+  t.is((await other.models.Article.findByPk(2))!.title, 'written to a demoted master');
+  t.true((await otherList()).some((a) => a.title === 'written to a demoted master'));
+  t.true(cache.metrics.snapshot().invalidationsReplayed > 0, 'the lost invalidation was replayed');
 });
 
 test('a command whose connection died is never sent again after a reconnect (it would land after later writes)', async (t) => {
