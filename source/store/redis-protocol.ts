@@ -97,13 +97,18 @@ export function asStoreError(error: unknown, operation: string, server: string):
  * What a RedisStore follows of a Redis Cluster's topology: how many replicas
  * each slot's master has (ioredis keeps only masters in its slot map, so
  * they come from CLUSTER SLOTS at each slot refresh), and when a slot last
- * got another master. A replica promoted after its master died may lack
- * writes the master took (and that their writers' replays will redo): every
- * process that sees a slot change masters reads nothing for a grace period.
+ * got a master that was not one before. A replica promoted after its master
+ * died may lack writes the master took (and that their writers' replays will
+ * redo): every process that sees it reads nothing for a grace period. A slot
+ * moved to another master (resharding) needs none: MIGRATE moves each key
+ * whole and synchronously, and the cluster redirects (`ASK`, `MOVED`) every
+ * command of a key to the one node that has it.
  */
 export class ClusterView {
   #replicas: Uint8Array | undefined;
-  #masters = '';
+  /** The master of each slot, and every master, at the last refresh. */
+  #masters: string[] = [];
+  #known = new Set<string>();
   /** When a slot last got another master (0: never). */
   changedAt = 0;
 
@@ -121,9 +126,12 @@ export class ClusterView {
   }
 
   #check(): void {
-    const masters = this.cluster.slots.map((nodes) => nodes?.[0] ?? '').join(',');
-    if (this.#masters !== '' && masters !== this.#masters) this.changedAt = systemClock.now();
+    const masters = this.cluster.slots.map((nodes) => nodes?.[0] ?? '');
+    const before = this.#masters;
+    // The first view has nothing to compare with; an unserved slot (no node) is no new master.
+    if (before.length > 0 && masters.some((node, slot) => node !== '' && node !== before[slot] && !this.#known.has(node))) this.changedAt = systemClock.now();
     this.#masters = masters;
+    this.#known = new Set(masters);
   }
 
   #countReplicas(): void {

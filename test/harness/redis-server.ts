@@ -111,7 +111,9 @@ export class RedisCluster {
       const views = synced ? await Promise.all(running.map((n) => n.cli('--json', 'CLUSTER', 'SLOTS').catch(() => '[]'))) : [];
       const complete = views.every((view) => {
         const ranges = JSON.parse(view || '[]') as unknown[][];
-        return ranges.length === masters.length && ranges.every((range) => range.length >= 4);
+        // A master may serve several ranges (after resharding): count masters by port.
+        const ports = new Set(ranges.map((range) => (range[2] as unknown[] | undefined)?.[1]));
+        return ports.size === masters.length && ranges.every((range) => range.length >= 4);
       });
       if (synced && complete) return;
       if (Date.now() > deadline) throw new Error(`the cluster did not settle: ${states.join(' | ').replace(/\s+/g, ' ').slice(0, 400)}`);
@@ -153,6 +155,29 @@ export class RedisCluster {
       }
     }
     throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /** Move `count` slots, keys and all, from one master to another (`redis-cli --cluster reshard`). */
+  async reshard(from: RedisServer, to: RedisServer, count: number): Promise<void> {
+    const [source, target] = await Promise.all([from.cli('CLUSTER', 'MYID'), to.cli('CLUSTER', 'MYID')]);
+    const bin = findBinary('redis-cli');
+    if (!bin) throw new Error('redis-cli not found');
+    const args = ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', source, '--cluster-to', target, '--cluster-slots', String(count), '--cluster-yes'];
+    await run(bin, args, { timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
+  }
+
+  /** How many slots `node` serves, by its own view (CLUSTER NODES). */
+  async slotsOf(node: RedisServer): Promise<number> {
+    const line = (await node.cli('CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself')) ?? '';
+    return line
+      .trim()
+      .split(' ')
+      .slice(8)
+      .filter((range) => !range.startsWith('['))
+      .reduce((n, range) => {
+        const [from, to] = range.split('-').map(Number) as [number, number | undefined];
+        return n + (to ?? from) - from + 1;
+      }, 0);
   }
 
   async stop(): Promise<void> {
