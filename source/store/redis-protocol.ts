@@ -137,9 +137,19 @@ export class ClusterView {
   #countReplicas(): void {
     this.cluster.cluster('SLOTS').then(
       (ranges) => {
+        // Anything but a list of ranges (a node in a state of its own) changes nothing:
+        // this runs in the app's process, and must never throw there.
+        if (!Array.isArray(ranges)) return;
         const counts = new Uint8Array(16384);
-        for (const [from, to, , ...replicas] of ranges as [number, number, ...unknown[]][]) counts.fill(Math.min(255, replicas.length), from, to + 1);
-        this.#replicas = counts;
+        let valid = 0;
+        for (const range of ranges as unknown[]) {
+          if (!Array.isArray(range)) continue;
+          const [from, to, , ...replicas] = range as [unknown, unknown, ...unknown[]];
+          if (!Number.isInteger(from) || !Number.isInteger(to)) continue;
+          counts.fill(Math.min(255, replicas.length), from as number, (to as number) + 1);
+          valid++;
+        }
+        if (valid > 0) this.#replicas = counts;
       },
       () => undefined,
     );

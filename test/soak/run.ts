@@ -24,7 +24,7 @@ import mysql from 'mysql2/promise';
 import { Sequelize } from 'sequelize-typescript';
 import { addBlogModels } from '../../fixtures/blog';
 import { RedisStore } from '../../source';
-import { RedisServer } from '../harness/redis-server';
+import { RedisCluster, RedisServer } from '../harness/redis-server';
 import { ensureBinaries, freePort, MariadbServer, MemcachedServer } from '../harness/servers';
 import { type CheckResult, checkHistory, initialState, type Op, percentile, type RowState } from './history';
 import { Wire } from './memcached-wire';
@@ -48,6 +48,8 @@ interface FaultContext {
   holders: SoakProcess[];
   /** The scenario's Redis server, for the Redis scenarios. */
   redis?: RedisServer;
+  /** The scenario's Redis Cluster, for the cluster scenario. */
+  cluster?: RedisCluster;
   notes: string[];
 }
 
@@ -60,6 +62,10 @@ interface Scenario {
   memoryFiles?: boolean;
   /** Run on a Redis server of the scenario's own instead of memcached: with an append-only file, and more arguments. */
   redis?: { persist?: boolean; extra?: string[] };
+  /** Run on a Redis Cluster of the scenario's own (3 masters, 3 replicas). */
+  redisCluster?: boolean;
+  /** The scenario runs at least this long, in ms, however short the others (a failover takes seconds). */
+  minMs?: number;
   /** Lock holders to start with the workers (readers whose every SELECT is slow). */
   holders?: number;
   /** `sign` secret for the workers. */
@@ -267,12 +273,48 @@ const SCENARIOS: Scenario[] = [
     inject: (ctx) => junkWriter(ctx),
   },
   {
+    name: 'redis-cluster-failover',
+    fault: 'Redis Cluster: a master cut off from its replica, then killed; the replica promoted without the writes it missed',
+    redisCluster: true,
+    minMs: 12_000,
+    inject: (ctx) => clusterFailover(ctx),
+  },
+  {
     name: 'forged-values-signed',
     fault: 'values altered in place by one character, with `sign` set: forged values read as absent',
     sign: 'soak-secret-0123456789',
     inject: (ctx) => corrupt(ctx, true),
   },
 ];
+
+/**
+ * The failover that loses acknowledged writes: a master's replica is frozen
+ * and its replication link cut, the master takes writes for a while, then
+ * dies; the replica is resumed and promoted with the entries those writes
+ * replaced. The old master comes back as a replica when the run ends.
+ */
+async function clusterFailover(ctx: FaultContext): Promise<void> {
+  const cluster = ctx.cluster as RedisCluster;
+  await ctx.at(faultStart(ctx));
+  ctx.window.start = now();
+  const master = (await cluster.masters())[0] as RedisServer;
+  const replica = await cluster.replicaOf(master);
+  if (!replica) throw new Error('the master has no replica');
+  replica.process?.signal('SIGSTOP');
+  await master.cli('CLIENT', 'KILL', 'TYPE', 'replica');
+  await sleep(faultMs(ctx) / 2);
+  master.process?.signal('SIGKILL');
+  await master.process?.exited();
+  replica.process?.signal('SIGCONT');
+  const killed = Date.now();
+  for (let i = 0; !(await replica.cli('ROLE').catch(() => '')).startsWith('master'); i++) {
+    if (i > 200) throw new Error('the replica was not promoted');
+    await sleep(50);
+  }
+  ctx.window.end = now();
+  ctx.notes.push(`master :${master.port} killed, its replica :${replica.port} promoted ${Date.now() - killed} ms later`);
+  await master.start();
+}
 
 /** Write junk into the scenario's Redis until the run ends (evicting, or filling it). */
 async function junkWriter(ctx: FaultContext): Promise<void> {
@@ -419,7 +461,9 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
   const initial = await seedDatabase(mariadb, database, options);
   const memcached: MemcachedServer[] = [];
   const redis = scenario.redis ? await RedisServer.launch(dir, scenario.redis.persist ?? false, scenario.redis.extra ?? []) : undefined;
-  for (let i = 0; i < (scenario.redis ? 0 : (scenario.memcachedCount ?? 1)); i++) {
+  const cluster = scenario.redisCluster ? await RedisCluster.launch(mkdtempSync(join(dir, `${scenario.name}-`))) : undefined;
+  durationMs = Math.max(durationMs, scenario.minMs ?? 0);
+  for (let i = 0; i < (scenario.redis || cluster ? 0 : (scenario.memcachedCount ?? 1)); i++) {
     const file = scenario.memoryFiles ? join(dir, `${scenario.name}-memory-${i}`) : undefined;
     memcached.push(await MemcachedServer.launch(scenario.memoryMb ?? 64, file));
   }
@@ -432,7 +476,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     authors: options.authors,
     mysqlUrl: mariadb.url(database),
     memcached: memcached.map((m) => m.address),
-    redis: redis?.url,
+    redis: cluster ? cluster.urls : redis?.url,
     namespace,
     durationMs,
     seed: 1 + SCENARIOS.indexOf(scenario),
@@ -463,6 +507,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
       notes,
       holders,
       redis,
+      cluster,
     };
     const injecting = scenario.inject?.(ctx).catch((error: unknown) => {
       notes.push(`fault injection failed: ${String(error)}`);
@@ -524,7 +569,7 @@ async function runScenario(scenario: Scenario, mariadb: MariadbServer, dir: stri
     };
   } finally {
     for (const p of [...workers, ...holders]) p.child.kill('SIGKILL');
-    await Promise.allSettled([...memcached.map((m) => m.stop()), redis?.stop()]);
+    await Promise.allSettled([...memcached.map((m) => m.stop()), redis?.stop(), cluster?.stop()]);
   }
 }
 

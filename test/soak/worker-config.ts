@@ -10,8 +10,8 @@ export interface WorkerConfig {
   authors: number;
   mysqlUrl: string;
   memcached: string[];
-  /** A Redis URL: the worker's store is a RedisStore on it instead of memcached. */
-  redis?: string;
+  /** A Redis URL, or a Redis Cluster's seed URLs: the worker's store is a RedisStore on it instead of memcached. */
+  redis?: string | string[];
   namespace: string;
   durationMs: number;
   seed: number;
