@@ -127,11 +127,15 @@ export class ClusterView {
 
   #check(): void {
     const masters = this.cluster.slots.map((nodes) => nodes?.[0] ?? '');
+    const known = new Set(masters.filter((node) => node !== ''));
+    // A view that serves no slot (before the first load) is no view: kept,
+    // the next one would look like every slot changing masters.
+    if (known.size === 0) return;
     const before = this.#masters;
     // The first view has nothing to compare with; an unserved slot (no node) is no new master.
     if (before.length > 0 && masters.some((node, slot) => node !== '' && node !== before[slot] && !this.#known.has(node))) this.changedAt = systemClock.now();
     this.#masters = masters;
-    this.#known = new Set(masters);
+    this.#known = known;
   }
 
   #countReplicas(): void {

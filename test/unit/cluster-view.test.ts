@@ -30,12 +30,18 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 test('a slot whose new master was a replica starts the grace period; a slot moved to another master does not', (t) => {
   const { fake, view: v } = view();
+  fake.emit('refresh'); // before the first load: no slot served
   fake.serve('m1:7000', 'm2:7001');
   fake.emit('refresh');
-  t.is(v.changedAt, 0, 'the first view has nothing to compare with');
+  t.is(v.changedAt, 0, 'the first view that serves slots has nothing to compare with');
   fake.serve('m1:7000', 'm1:7000'); // resharding: m2's slots moved to m1
   fake.emit('refresh');
   t.is(v.changedAt, 0);
+  fake.slots = fake.slots.map(() => []); // a refresh that found no node serving anything
+  fake.emit('refresh');
+  fake.serve('m1:7000', 'm1:7000'); // and the same masters again
+  fake.emit('refresh');
+  t.is(v.changedAt, 0, 'a view without masters between two alike changes nothing');
   fake.serve('m1:7000', 'r2:7004'); // a node that was no master serves slots now
   fake.emit('refresh');
   t.true(v.changedAt > 0);
