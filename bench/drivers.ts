@@ -14,31 +14,9 @@ import Memcached from 'memcached';
 import { MemcacheClient } from 'memcache-client';
 import memjs from 'memjs';
 import { MemcachedStore } from '../source';
-import { inFlight, percentile, timed } from './timing';
+import { type DriverRow, measureShapes } from './timing';
 
-export interface DriverRow {
-  shape: string;
-  driver: string;
-  median: number;
-  p99: number;
-  /** CPU of this process per operation, one at a time, µs. */
-  cpuPerOp: number;
-  /** With 32 operations in flight: operations per second and CPU per operation (µs). */
-  concurrentOpsPerSecond: number;
-  concurrentCpuPerOp: number;
-}
-
-/** Operations in flight in the concurrent pass. */
-const IN_FLIGHT = 32;
-
-interface Figures {
-  latencies: number[];
-  cpu: number;
-  ops: number;
-  concurrentOps: number;
-  concurrentCpu: number;
-  concurrentMs: number;
-}
+export type { DriverRow };
 
 const promised = <T>(start: (cb: (error: unknown, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
@@ -91,43 +69,7 @@ export async function compareDrivers(server: string, prefix: string, rounds: num
         memjs: (i) => sets(i, (k) => binary.set(k, 'token', { expires: 600 })),
       }],
     ];
-    const samples = new Map<string, Figures>();
-    const cpuOf = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
-    for (let round = 0; round < rounds; round++) {
-      for (const [shape, drivers] of shapes) {
-        for (const [driver, run] of Object.entries(drivers)) {
-          let cpu0 = process.cpuUsage();
-          const { latencies } = await timed(Array.from({ length: ops }, (_, i) => i), run);
-          const cpu = cpuOf(process.cpuUsage(cpu0));
-          cpu0 = process.cpuUsage();
-          const concurrent = await inFlight(ops, IN_FLIGHT, run);
-          const concurrentCpu = cpuOf(process.cpuUsage(cpu0));
-          if (round === 0) continue;
-          const key = `${shape}\u0000${driver}`;
-          const f = samples.get(key) ?? { latencies: [], cpu: 0, ops: 0, concurrentOps: 0, concurrentCpu: 0, concurrentMs: 0 };
-          f.latencies.push(...latencies);
-          f.cpu += cpu;
-          f.ops += latencies.length;
-          f.concurrentOps += ops;
-          f.concurrentCpu += concurrentCpu;
-          f.concurrentMs += concurrent.elapsed;
-          samples.set(key, f);
-        }
-      }
-    }
-    return [...samples].map(([key, f]) => {
-      const [shape, driver] = key.split('\u0000') as [string, string];
-      const sorted = f.latencies.sort((a, b) => a - b);
-      return {
-        shape,
-        driver,
-        median: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
-        cpuPerOp: f.cpu / f.ops,
-        concurrentOpsPerSecond: f.concurrentOps / (f.concurrentMs / 1000),
-        concurrentCpuPerOp: f.concurrentCpu / f.concurrentOps,
-      };
-    });
+    return await measureShapes(shapes, rounds, ops);
   } finally {
     raw.end();
     await store.close();
