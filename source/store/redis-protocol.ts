@@ -59,6 +59,34 @@ export function clientOptions(connectTimeoutMs: number): RedisOptions {
   };
 }
 
+/**
+ * A Redis Cluster client from seed URLs (the first URL's user, password and
+ * scheme apply to every node), with the same queues-never-hold-a-query
+ * settings, redirections followed at once, and the slot map refreshed every
+ * second (a failover is seen within it; see ClusterView).
+ */
+export function clusterClient(urls: readonly string[], connectTimeoutMs: number): Cluster {
+  const seeds = urls.map((c) => {
+    const url = new URL(c);
+    return { host: url.hostname, port: Number(url.port || 6379) };
+  });
+  const first = new URL(urls[0] as string);
+  const node = clientOptions(connectTimeoutMs);
+  if (first.username) node.username = decodeURIComponent(first.username);
+  if (first.password) node.password = decodeURIComponent(first.password);
+  if (first.protocol === 'rediss:') node.tls = {};
+  return new Cluster(seeds, {
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    maxRedirections: 4,
+    retryDelayOnMoved: 0,
+    retryDelayOnClusterDown: 50,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 300),
+    slotsRefreshInterval: 1000,
+    redisOptions: node,
+  });
+}
+
 /** The addresses (`host:port`) of a connection argument, for errors and health. */
 export function describe(connection: unknown): string {
   if (typeof connection === 'string') {

@@ -24,7 +24,7 @@
  * answering (SIGSTOP) makes commands time out; when the breaker opens the
  * connection is replaced, so a stuck socket does not outlive the outage.
  */
-import Redis, { type ChainableCommander, Cluster, type ClusterOptions } from 'ioredis';
+import Redis, { type ChainableCommander, type Cluster } from 'ioredis';
 import { OptionError, positive, rejectUnknown, StoreError } from '../errors';
 import {
   asStoreError,
@@ -32,6 +32,7 @@ import {
   connected,
   type Client,
   clientOptions,
+  clusterClient,
   describe,
   digest,
   isClient,
@@ -42,6 +43,7 @@ import {
   type ScriptedPipeline,
   STEP_SCRIPT,
 } from './redis-protocol';
+import { ReadBatches } from './read-batches';
 import { isReadOnly, RoleWatch } from './redis-role';
 import { CircuitBreaker } from './circuit-breaker';
 import { type CacheStore, type CasValue, DEFAULT_MAX_VALUE_BYTES, type ServerHealth } from './contract';
@@ -114,6 +116,8 @@ export class RedisStore implements CacheStore {
   #reconnectedAt = 0;
   /** A Cluster's masters and replicas, as they change (undefined standalone). */
   #view: ClusterView | undefined;
+  /** Concurrent reads share MGETs: the keys asked in one tick, per slot (see read-batches.ts). */
+  readonly #reads = new ReadBatches<number>(MULTI_GET_BATCH, (_slot, keys) => this.#mget(keys));
   /** A standalone server's role: nothing is read from a replica (its writes fail). */
   #role: RoleWatch | undefined;
   #closed = false;
@@ -142,26 +146,7 @@ export class RedisStore implements CacheStore {
       if (connection.length === 0 || !connection.every((c) => typeof c === 'string')) {
         throw new OptionError('connection', 'must be a redis:// URL, a non-empty array of them, or an ioredis client');
       }
-      const seeds = connection.map((c) => {
-        const url = new URL(c);
-        return { host: url.hostname, port: Number(url.port || 6379) };
-      });
-      const first = new URL(connection[0] as string);
-      const node = clientOptions(connectTimeoutMs);
-      if (first.username) node.username = decodeURIComponent(first.username);
-      if (first.password) node.password = decodeURIComponent(first.password);
-      if (first.protocol === 'rediss:') node.tls = {};
-      const clusterOptions: ClusterOptions = {
-        enableOfflineQueue: false,
-        enableAutoPipelining: true,
-        maxRedirections: 4,
-        retryDelayOnMoved: 0,
-        retryDelayOnClusterDown: 50,
-        clusterRetryStrategy: (times) => Math.min(100 * times, 300),
-        slotsRefreshInterval: 1000,
-        redisOptions: node,
-      };
-      client = new Cluster(seeds, clusterOptions);
+      client = clusterClient(connection, connectTimeoutMs);
       this.#owned = true;
     } else if (isClient(connection)) {
       // Duck-typed: the app's ioredis may be another copy of the module than ours.
@@ -215,32 +200,39 @@ export class RedisStore implements CacheStore {
   }
 
   async getMulti(keys: readonly string[]): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    if (keys.length === 0) return found;
-    const unique = [...new Set(keys)];
-    const hashed = new Map(unique.map((key) => [key, memcachedKey(key)]));
-    const batches: string[][] = [];
+    if (keys.length === 0) return new Map();
+    let parts: Promise<Map<string, string>>[];
     if (this.#cluster) {
-      // Multi-key commands must stay within one hash slot.
+      // Multi-key commands must stay within one hash slot: a batch per slot.
       const bySlot = new Map<number, string[]>();
-      for (const key of unique) {
-        const slot = clusterSlot(hashed.get(key) as string);
-        let batch = bySlot.get(slot);
-        if (!batch) bySlot.set(slot, (batch = []));
-        batch.push(key);
+      for (const key of new Set(keys)) {
+        const slot = clusterSlot(memcachedKey(key));
+        const batch = bySlot.get(slot);
+        if (batch) batch.push(key);
+        else bySlot.set(slot, [key]);
       }
-      for (const batch of bySlot.values()) for (let i = 0; i < batch.length; i += MULTI_GET_BATCH) batches.push(batch.slice(i, i + MULTI_GET_BATCH));
+      parts = [...bySlot].map(([slot, batch]) => this.#reads.fetch(slot, batch));
     } else {
-      for (let i = 0; i < unique.length; i += MULTI_GET_BATCH) batches.push(unique.slice(i, i + MULTI_GET_BATCH));
+      parts = [this.#reads.fetch(0, keys)];
     }
-    const replies = await Promise.all(batches.map((batch) => this.#run('getMulti', () => this.#client.mget(batch.map((key) => hashed.get(key) as string)))));
-    if (this.#returning()) return found;
-    batches.forEach((batch, b) => {
-      const values = replies[b] as (string | null)[];
-      batch.forEach((key, i) => {
-        const value = values[i];
-        if (typeof value === 'string') found.set(key, value);
-      });
+    const found = parts.length === 1 ? await (parts[0] as Promise<Map<string, string>>) : new Map((await Promise.all(parts)).flatMap((part) => [...part]));
+    if (this.#returning()) return new Map();
+    // A batch answers for every read in it: keep this read's keys only.
+    const mine = new Map<string, string>();
+    for (const key of keys) {
+      const value = found.get(key);
+      if (value !== undefined) mine.set(key, value);
+    }
+    return mine;
+  }
+
+  /** One MGET of keys of one slot (standalone: of the server). */
+  async #mget(keys: readonly string[]): Promise<Map<string, string>> {
+    const values = await this.#run('getMulti', () => this.#client.mget(keys.map(memcachedKey)));
+    const found = new Map<string, string>();
+    keys.forEach((key, i) => {
+      const value = values[i];
+      if (typeof value === 'string') found.set(key, value);
     });
     return found;
   }
