@@ -112,6 +112,8 @@ export class RedisStore implements CacheStore {
   readonly #breaker: CircuitBreaker;
   readonly #address: string;
   readonly #acks: number;
+  /** When a wait for the connection last ran out (0: never). */
+  #waitFailedAt = 0;
   /** When the connection last came back after a drop (0: never). */
   #reconnectedAt = 0;
   /** A Cluster's masters and replicas, as they change (undefined standalone). */
@@ -336,6 +338,21 @@ export class RedisStore implements CacheStore {
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
   }
 
+  /**
+   * Whether the client is connected, waiting for a connection in progress up
+   * to the deadline, unless such a wait has just failed: the commands after
+   * it (the several writes of one save while Redis is down) then fail at
+   * once instead of each waiting the deadline in turn; a lost invalidation is
+   * replayed. A connection that is back is used at once either way.
+   */
+  async #connected(): Promise<boolean> {
+    if (this.#client.status === 'ready') return true;
+    if (systemClock.now() - this.#waitFailedAt < this.#timeoutMs) return false;
+    const ready = await connected(this.#client, this.#timeoutMs);
+    if (!ready) this.#waitFailedAt = systemClock.now();
+    return ready;
+  }
+
   /** One command under the deadline and the breaker; failures become StoreErrors. */
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreError('ECLOSED', operation, 'store is closed', this.#address);
@@ -344,7 +361,7 @@ export class RedisStore implements CacheStore {
     // taken must not be skipped, or another process's fill made before it
     // could outlive the write it should have died with.
     if (!WRITES.has(operation) && !this.#breaker.allow()) throw new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', this.#address);
-    if (!(await connected(this.#client, this.#timeoutMs))) {
+    if (!(await this.#connected())) {
       this.#breaker.failure();
       throw new StoreError('ECONNECTION', operation, `not connected (${this.#client.status})`, this.#address);
     }
