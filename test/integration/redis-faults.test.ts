@@ -38,6 +38,34 @@ test('with Redis killed, queries return database results', async (t) => {
   await outage(t, redis, 'redis_killed');
 });
 
+test('with Redis killed, a write waits for a connection once, not once for each of its store commands', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  const timeoutMs = 300;
+  const redis = new RedisStore(server.url, { timeoutMs, breakerCooldownMs: 60_000 });
+  const db = await createTestDatabase('redis_killed_write', { authors: 2, articles: 4 });
+  const cache = ormCache.install(db.sequelize, { store: redis, namespace: uniqueNamespace() });
+  cache.on('error', () => undefined);
+  t.teardown(async () => {
+    cache.uninstall();
+    await redis.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  await Article.findByPk(1);
+  server.process?.signal('SIGKILL');
+  await server.process?.exited();
+  const article = (await Article.findByPk(2, { cache: false }))!;
+  const started = performance.now();
+  await article.update({ title: 'written with Redis gone' });
+  const ms = performance.now() - started;
+  const s = cache.metrics.snapshot();
+  t.log(`the save took ${Math.round(ms)} ms with a ${timeoutMs} ms deadline; ${s.storeErrors} store errors`);
+  // Its write mark, tombstone, tokens and epoch each waited the deadline in turn before.
+  t.true(s.storeErrors >= 3, 'the save sent several store commands');
+  t.true(ms < 2.5 * timeoutMs, `the save took ${Math.round(ms)} ms`);
+  t.is((await Article.findByPk(2))!.title, 'written with Redis gone');
+});
+
 test('with Redis stopped (SIGSTOP: connections open, no answers), queries return database results', async (t) => {
   const server = await RedisServer.launch(scratch(t));
   t.teardown(() => server.stop());
