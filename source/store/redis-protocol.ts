@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { type ChainableCommander, Cluster, type Redis, type RedisOptions } from 'ioredis';
-import { clearTimeout, setTimeout } from 'node:timers';
 import { systemClock } from '../clock';
 import { StoreError } from '../errors';
 
@@ -198,25 +197,4 @@ export function isClient(value: unknown): value is Redis | Cluster {
 export function isCluster(client: Redis | Cluster): boolean {
   const maybe = client as Partial<Cluster>;
   return client instanceof Cluster || (Array.isArray(maybe.slots) && typeof maybe.nodes === 'function');
-}
-
-/**
- * Whether the client is connected, waiting up to `ms` for a connection in
- * progress. Commands are sent only on a ready connection: the client's
- * offline queue would send them whenever it reconnects, long after the
- * query gave up on them (a fill landing after a later invalidation).
- */
-export function connected(client: Redis | Cluster, ms: number): Promise<boolean> {
-  if (client.status === 'ready') return Promise.resolve(true);
-  if (client.status === 'end' || client.status === 'wait') return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ready: boolean) => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      resolve(ready);
-    };
-    const onReady = () => done(true);
-    const timer = setTimeout(() => done(false), ms);
-    client.once('ready', onReady);
-  });
 }

@@ -29,7 +29,6 @@ import { OptionError, positive, rejectUnknown, StoreError } from '../errors';
 import {
   asStoreError,
   CAS_SCRIPT,
-  connected,
   type Client,
   clientOptions,
   clusterClient,
@@ -43,6 +42,7 @@ import {
   type ScriptedPipeline,
   STEP_SCRIPT,
 } from './redis-protocol';
+import { ConnectionWatch } from './redis-connection';
 import { ReadBatches } from './read-batches';
 import { isReadOnly, RoleWatch } from './redis-role';
 import { CircuitBreaker } from './circuit-breaker';
@@ -112,10 +112,7 @@ export class RedisStore implements CacheStore {
   readonly #breaker: CircuitBreaker;
   readonly #address: string;
   readonly #acks: number;
-  /** When a wait for the connection last ran out (0: never). */
-  #waitFailedAt = 0;
-  /** When the connection last came back after a drop (0: never). */
-  #reconnectedAt = 0;
+  readonly #connection: ConnectionWatch;
   /** A Cluster's masters and replicas, as they change (undefined standalone). */
   #view: ClusterView | undefined;
   /** Concurrent reads share MGETs: the keys asked in one tick, per slot (see read-batches.ts). */
@@ -163,20 +160,7 @@ export class RedisStore implements CacheStore {
     this.#acks = acks;
     if (this.#cluster) this.#view = new ClusterView(client as Cluster);
     else this.#role = new RoleWatch(client as Redis);
-    // A connection that came back after a drop: the server may have lost
-    // writes (a restart) or missed invalidations meanwhile; read nothing for
-    // the grace period, as after the breaker closes.
-    // A close before the first ready (a Cluster's start-up) is no drop.
-    let wasReady = false;
-    let dropped = false;
-    client.on('close', () => (dropped = wasReady));
-    client.on('ready', () => {
-      if (dropped) this.#reconnectedAt = systemClock.now();
-      wasReady = true;
-      dropped = false;
-    });
-    // A failing server must never surface as an unhandled 'error' event.
-    client.on('error', () => undefined);
+    this.#connection = new ConnectionWatch(client, this.#timeoutMs);
     client.defineCommand('ormCacheCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
     client.defineCommand('ormCacheStep', { numberOfKeys: 1, lua: STEP_SCRIPT });
     this.#client = client as Client;
@@ -334,23 +318,8 @@ export class RedisStore implements CacheStore {
   /** Whether the server is a replica, or came back from an outage too recently to be read from. */
   #returning(): boolean {
     if (this.#role?.replicaSince) return true;
-    const at = Math.max(this.#breaker.recoveredAt, this.#reconnectedAt, this.#view?.changedAt ?? 0, this.#role?.promotedAt ?? 0);
+    const at = Math.max(this.#breaker.recoveredAt, this.#connection.reconnectedAt, this.#view?.changedAt ?? 0, this.#role?.promotedAt ?? 0);
     return at > 0 && systemClock.now() - at < this.#returnGraceMs;
-  }
-
-  /**
-   * Whether the client is connected, waiting for a connection in progress up
-   * to the deadline, unless such a wait has just failed: the commands after
-   * it (the several writes of one save while Redis is down) then fail at
-   * once instead of each waiting the deadline in turn; a lost invalidation is
-   * replayed. A connection that is back is used at once either way.
-   */
-  async #connected(): Promise<boolean> {
-    if (this.#client.status === 'ready') return true;
-    if (systemClock.now() - this.#waitFailedAt < this.#timeoutMs) return false;
-    const ready = await connected(this.#client, this.#timeoutMs);
-    if (!ready) this.#waitFailedAt = systemClock.now();
-    return ready;
   }
 
   /** One command under the deadline and the breaker; failures become StoreErrors. */
@@ -361,9 +330,9 @@ export class RedisStore implements CacheStore {
     // taken must not be skipped, or another process's fill made before it
     // could outlive the write it should have died with.
     if (!WRITES.has(operation) && !this.#breaker.allow()) throw new StoreError('ECIRCUITOPEN', operation, 'circuit breaker open', this.#address);
-    if (!(await this.#connected())) {
+    if (!(await this.#connection.ready())) {
       this.#breaker.failure();
-      throw new StoreError('ECONNECTION', operation, `not connected (${this.#client.status})`, this.#address);
+      throw new StoreError('ECONNECTION', operation, `not connected (${this.#connection.describe()})`, this.#address);
     }
     return withDeadline<T>(operation, this.#address, this.#timeoutMs, (settle) => {
       command().then(

@@ -15,6 +15,8 @@ const run = promisify(execFile);
 /** One redis-server process. */
 export class RedisServer {
   process: ManagedProcess | undefined;
+  /** redis-cli's credentials, for a server whose default user is off (`--user NAME --pass PASSWORD`). */
+  cliAuth: string[] = [];
 
   /**
    * @param persist - keep an append-only file, so a restart comes back with the data
@@ -56,7 +58,8 @@ export class RedisServer {
   async cli(...args: string[]): Promise<string> {
     const bin = findBinary('redis-cli');
     if (!bin) throw new Error('redis-cli not found');
-    const { stdout } = await run(bin, ['-h', '127.0.0.1', '-p', String(this.port), ...args], { timeout: 10_000 });
+    const auth = this.cliAuth.length > 0 ? [...this.cliAuth, '--no-auth-warning'] : [];
+    const { stdout } = await run(bin, ['-h', '127.0.0.1', '-p', String(this.port), ...auth, ...args], { timeout: 10_000 });
     return stdout.trim();
   }
 

@@ -38,6 +38,8 @@ export function ensureBinaries(needs: { mariadb?: boolean; memcached?: boolean; 
   if (needs.mariadb && !(findBinary('mariadbd') && findBinary('mariadb-install-db'))) packages.push('mariadb-server');
   if (needs.memcached && !findBinary('memcached')) packages.push('memcached');
   if (needs.redis && !(findBinary('redis-server') && findBinary('redis-cli'))) packages.push('redis-server');
+  // The TLS test makes its own certificates.
+  if (needs.redis && !findBinary('openssl')) packages.push('openssl');
   if (packages.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new Error(
