@@ -30,6 +30,7 @@ export class ConnectionWatch {
       if (dropped) this.reconnectedAt = systemClock.now();
       wasReady = true;
       dropped = false;
+      this.lastError = '';
     });
     // Also: a failing server must never surface as an unhandled 'error' event.
     client.on('error', (error: unknown) => (this.lastError = error instanceof Error ? error.message : String(error)));

@@ -5,7 +5,7 @@
  * Prints one line per scenario and exits non-zero on any stale-after-return
  * read, impossible read or cache-caused application error.
  *
- *   npm run soak -- [--minutes 2 | --seconds S] [--processes 4] [--loops 4] [--only a,b] [--json file] [--sabotage]
+ *   npm run soak -- [--minutes 2 | --seconds S] [--processes 4] [--loops 4] [--only a,b] [--json file] [--sabotage] [--keep]
  *
  * `--minutes` is the whole run, shared by the scenarios; `--seconds` sets
  * each scenario's length instead (`npm test` runs every scenario briefly).
@@ -389,6 +389,8 @@ interface Options {
   json?: string;
   sabotage: boolean;
   sign?: string;
+  /** Keep the workers' operation logs when the run fails (their directory is printed). */
+  keep: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -418,6 +420,7 @@ function parseArgs(argv: string[]): Options {
     json: value('--json'),
     sabotage: argv.includes('--sabotage'),
     sign: value('--sign'),
+    keep: argv.includes('--keep'),
   };
 }
 
@@ -614,9 +617,11 @@ async function main(): Promise<number> {
     : Math.max(3000, Math.floor((options.minutes * 60_000) / scenarios.length) - 4500);
   const dir = mkdtempSync(join(tmpdir(), 'orm-cache-soak-'));
   const mariadb = new MariadbServer(dir, await freePort());
+  let keep = false;
   const stop = async () => {
     await mariadb.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (keep) process.stderr.write(`[soak] the operation logs are kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
@@ -645,6 +650,7 @@ async function main(): Promise<number> {
     }
     if (options.json) writeFileSync(options.json, JSON.stringify(lines.map((l) => ({ ...l, result: { ...l.result, latencies: undefined } })), null, 2));
     const bad = lines.filter(failed);
+    keep = options.keep && bad.length > 0;
     process.stdout.write(bad.length === 0 ? '\nsoak passed: no stale-after-return, no impossible reads, no cache-caused errors\n' : `\nsoak FAILED in ${bad.map((l) => l.scenario).join(', ')}\n`);
     return bad.length === 0 ? 0 : 1;
   } finally {
