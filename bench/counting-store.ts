@@ -23,7 +23,7 @@ export class CountingStore implements CacheStore {
     this.total++;
     return this.inner.getMulti(keys);
   }
-  gets(key: string): Promise<CasValue | undefined> {
+  gets(key: string): Promise<CasValue | undefined | null> {
     this.total++;
     return this.inner.gets(key);
   }

@@ -40,8 +40,13 @@ export interface CacheStore {
   get(key: string): Promise<string | undefined>;
   /** Every present key's value, in one round trip per server. */
   getMulti(keys: readonly string[]): Promise<Map<string, string>>;
-  /** The value with its CAS token, or `undefined`. */
-  gets(key: string): Promise<CasValue | undefined>;
+  /**
+   * The value with its CAS token, `undefined` when absent, or `null` when the
+   * store cannot tell now (a server back from an outage, in its grace
+   * period): a writer reads the scheme registry with `gets`, and an absent
+   * registry would let it rotate too little.
+   */
+  gets(key: string): Promise<CasValue | undefined | null>;
   /** Store unconditionally; `true` when stored. */
   set(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Store only if `key` is absent; `false` when it exists. */

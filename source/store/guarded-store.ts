@@ -113,6 +113,7 @@ export class GuardedStore {
   async gets(key: string): Promise<CasValue | undefined | null> {
     try {
       const found = await this.store.gets(key);
+      if (found === null) return null; // cannot tell now: no failure to report
       if (found === undefined) return undefined;
       if (typeof found?.value !== 'string' || typeof found.cas !== 'string') throw new TypeError('gets returned garbage');
       const opened = this.#open(key, found.value);

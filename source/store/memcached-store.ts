@@ -243,11 +243,12 @@ export class MemcachedStore implements CacheStore {
     return found;
   }
 
-  async gets(key: string): Promise<CasValue | undefined> {
+  async gets(key: string): Promise<CasValue | undefined | null> {
     const k = memcachedKey(key);
     const server = this.#serverFor(k);
     const found = await this.#run<CasValue | undefined>('gets', server, (c, done) => c.gets(k, done));
-    return this.#returning(server) ? undefined : found;
+    // In the grace period a value may be there or not: never say absent.
+    return this.#returning(server) ? null : found;
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<boolean> {

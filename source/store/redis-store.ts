@@ -223,9 +223,11 @@ export class RedisStore implements CacheStore {
     return found;
   }
 
-  async gets(key: string): Promise<CasValue | undefined> {
+  async gets(key: string): Promise<CasValue | undefined | null> {
     const value = await this.#run('gets', () => this.#client.get(memcachedKey(key)));
-    if (value === null || this.#returning()) return undefined;
+    // In the grace period a value may be there or not: never say absent.
+    if (this.#returning()) return null;
+    if (value === null) return undefined;
     return { value, cas: digest(value) };
   }
 

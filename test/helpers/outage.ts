@@ -110,3 +110,45 @@ export async function writeWithBreakerOpen(t: ExecutionContext, label: string, s
   await article.update({ title: 'written with the breaker open' });
   t.is((await read())!.title, 'written with the breaker open', 'the reader does not serve its entry from before the write');
 }
+
+/**
+ * A write made while its store is in its grace period (back from an outage,
+ * reading nothing) must still invalidate the lists of a scheme another
+ * process registered and the writer has never seen: the writer reads the
+ * scheme registry with `gets`, which must say "cannot tell" then, never
+ * "absent" (the writer would rotate the tokens of no scheme). `enterGrace`
+ * puts both stores in their grace period.
+ */
+export async function writeInGracePeriod(t: ExecutionContext, label: string, writerStore: CacheStore, readerStore: CacheStore, enterGrace: () => Promise<void>): Promise<void> {
+  const db = await createTestDatabase(label, { authors: 3, articles: 12 });
+  const namespace = uniqueNamespace();
+  const reader = ormCache.install(db.sequelize, { store: readerStore, namespace });
+  const other = await db.connect();
+  const writer = ormCache.install(other.sequelize, { store: writerStore, namespace });
+  for (const cache of [reader, writer]) cache.on('error', () => undefined);
+  t.teardown(async () => {
+    reader.uninstall();
+    writer.uninstall();
+    await Promise.all([writerStore.close(), readerStore.close()]);
+    await db.drop();
+  });
+  const published = () => db.models.Article.findAll({ where: { published: true }, order: [['id', 'ASC']] });
+  const untilHit = async () => {
+    for (let i = 0; i < 400; i++) {
+      await published();
+      db.sql.take();
+      const rows = await published();
+      if (db.sql.selects().length === 0) return rows;
+      await sleep(25);
+    }
+    throw new Error('the reader never served its list from the store');
+  };
+  const before = (await untilHit()).length;
+  await enterGrace();
+  const author = (await other.models.Author.findOne())!;
+  await other.models.Article.create({ title: 'published in the grace period', body: 'x', authorId: author.id, published: true });
+  // Once its grace period is over the reader serves its list from the store again.
+  const after = await untilHit();
+  t.is(after.length, before + 1, 'the list has the new article');
+  t.true(after.some((a) => a.title === 'published in the grace period'));
+}

@@ -91,7 +91,7 @@ export class ProbeStore implements CacheStore {
   getMulti(keys: readonly string[]): Promise<Map<string, string>> {
     return this.#through('getMulti', keys.join(' '), () => this.inner.getMulti(keys));
   }
-  gets(key: string): Promise<CasValue | undefined> {
+  gets(key: string): Promise<CasValue | undefined | null> {
     return this.#through('gets', key, () => this.inner.gets(key));
   }
   set(key: string, value: string, ttl: number): Promise<boolean> {

@@ -14,7 +14,7 @@ import { ROLE_CHECK_MS } from '../../source/store/redis-role';
 import { RedisServer } from '../harness/redis-server';
 import { freePort } from '../harness/servers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outage, OUTAGE_TIMEOUT_MS, writeWithBreakerOpen } from '../helpers/outage';
+import { outage, OUTAGE_TIMEOUT_MS, writeInGracePeriod, writeWithBreakerOpen } from '../helpers/outage';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
 
 function scratch(t: import('ava').ExecutionContext): string {
@@ -237,6 +237,20 @@ test('a master demoted to a replica (READONLY to every write) is read by no app 
   t.is((await other.models.Article.findByPk(2))!.title, 'written to a demoted master');
   t.true((await otherList()).some((a) => a.title === 'written to a demoted master'));
   t.true(cache.metrics.snapshot().invalidationsReplayed > 0, 'the lost invalidation was replayed');
+});
+
+test('a write in its store\'s grace period still invalidates the lists of schemes it has not seen (the registry read says "cannot tell", never "absent")', async (t) => {
+  const server = await RedisServer.launch(scratch(t));
+  t.teardown(() => server.stop());
+  const options = { timeoutMs: 200, returnGraceMs: 4000 };
+  const [writerStore, readerStore] = [new RedisStore(server.url, options), new RedisStore(server.url, options)];
+  await writeInGracePeriod(t, 'redis_grace_write', writerStore, readerStore, async () => {
+    // Every connection dropped: both apps connect again and read nothing for the grace period.
+    await server.cli('CLIENT', 'KILL', 'TYPE', 'normal');
+    for (const store of [writerStore, readerStore]) {
+      if (!(await within(3000, async () => (await store.set('grace:probe', '1', 60).catch(() => false)) === true))) throw new Error('not connected again');
+    }
+  });
 });
 
 test('a command whose connection died is never sent again after a reconnect (it would land after later writes)', async (t) => {

@@ -8,8 +8,9 @@ import test from 'ava';
 import { MemcachedStore, ormCache } from '../../source';
 import { freePort, MemcachedServer } from '../harness/servers';
 import { startFakeServer } from '../helpers/fake-servers';
-import { outage, OUTAGE_TIMEOUT_MS, writeWithBreakerOpen } from '../helpers/outage';
+import { outage, OUTAGE_TIMEOUT_MS, writeInGracePeriod, writeWithBreakerOpen } from '../helpers/outage';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const exercise = (t: import('ava').ExecutionContext, address: string, label: string) =>
   outage(t, new MemcachedStore(address, { timeoutMs: OUTAGE_TIMEOUT_MS, breakerCooldownMs: 200 }), label);
@@ -59,4 +60,25 @@ test("a write whose breaker is still open after memcached came back delivers its
     new MemcachedStore(server.address, { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 5000, returnGraceMs: 0 }),
     new MemcachedStore(server.address, { timeoutMs: 500 }),
   );
+});
+
+test('a write in its store\'s grace period still invalidates the lists of schemes it has not seen (the registry read says "cannot tell", never "absent")', async (t) => {
+  const server = await MemcachedServer.launch(16);
+  t.teardown(() => server.stop());
+  const options = { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 200, returnGraceMs: 4000 };
+  const [writerStore, readerStore] = [new MemcachedStore(server.address, options), new MemcachedStore(server.address, options)];
+  await writeInGracePeriod(t, 'outage_grace_write', writerStore, readerStore, async () => {
+    // Stopped, with its items: both stores fail until their breakers open.
+    server.process?.signal('SIGSTOP');
+    for (const store of [writerStore, readerStore]) for (let i = 0; i < 3; i++) await store.get('grace:probe').catch(() => undefined);
+    server.process?.signal('SIGCONT');
+    // Back: each breaker's probe after its cooldown succeeds, and the grace period begins.
+    for (const store of [writerStore, readerStore]) {
+      for (let i = 0; store.health?.()[0]?.breaker !== 'closed'; i++) {
+        if (i > 200) throw new Error('the breaker did not close');
+        await store.get('grace:probe').catch(() => undefined);
+        await sleep(20);
+      }
+    }
+  });
 });
