@@ -3,7 +3,7 @@
  * in one process run, against the harness's MariaDB and memcached. Prints a
  * markdown table and writes the raw figures to bench/results/.
  *
- *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W1c,W2,W2c,W3,W4,W5,W6,drivers,redis-trips]
+ *   npm run bench -- [--articles 100000] [--rounds 5] [--ops 1000] [--hot 1000] [--quick] [--only W1,W1c,W2,W2c,W3,W4,W5,W6,drivers,redis-trips,cluster-layout]
  *
  * Phases run one after another (W1–W3 interleaved, then W4, then W6, then
  * W5), each in rounds that interleave the systems; the first round of each
@@ -33,6 +33,7 @@ import { modelSchema } from '../source/model-schema';
 import { CountingStore } from './counting-store';
 import { compareDrivers } from './drivers';
 import { compareRedisTrips } from './redis-trips';
+import { compareClusterLayouts } from './cluster-layout';
 import { list50Options, noCache, type Open, ormCacheSystem, simpleCache, type System, transparentCache, transparentCacheRedis } from './systems';
 import { inFlight, percentile, timed } from './timing';
 import { zipf } from './zipf';
@@ -439,6 +440,21 @@ async function main(): Promise<void> {
         );
       }
       rows.push(...trips.map((d) => ({ workload: 'redis-trips', ...d })));
+    }
+    if (runs('cluster-layout') && process.env.ORM_CACHE_REDIS) {
+      progress(0, 1, 'key layouts on a Redis Cluster');
+      const layouts = await compareClusterLayouts(`${namespace}lay`, Math.max(2, ROUNDS), OPS);
+      lines.push(
+        '',
+        '| Redis Cluster read | key layout | median µs | p99 µs | CPU µs/op | 32 in flight: ops/s | 32 in flight: CPU µs/op | masters\' CPU µs/op | busiest master\'s share |',
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const d of layouts) {
+        lines.push(
+          `| ${d.shape} | ${d.driver} | ${(d.median * 1000).toFixed(0)} | ${(d.p99 * 1000).toFixed(0)} | ${d.cpuPerOp.toFixed(0)} | ${d.concurrentOpsPerSecond.toFixed(0)} | ${d.concurrentCpuPerOp.toFixed(0)} | ${(d.serverCpuPerOp ?? NaN).toFixed(0)} | ${(d.busiestShare * 100).toFixed(0)} % |`,
+        );
+      }
+      rows.push(...layouts.map((d) => ({ workload: 'cluster-layout', ...d })));
     }
     progress(1, 1, 'done');
     process.stderr.write('\n');
