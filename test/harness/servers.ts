@@ -107,6 +107,12 @@ export class ManagedProcess {
     if (this.running) this.child.kill(signal);
   }
 
+  /** `kill -9`, and wait until the process is gone. */
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.#exited;
+  }
+
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
     this.child.kill('SIGCONT');

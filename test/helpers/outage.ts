@@ -6,7 +6,7 @@
 import type { ExecutionContext } from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CacheStore, ormCache, type StoreError } from '../../source';
-import { createTestDatabase, uniqueNamespace } from './test-database';
+import { createTestDatabase, type SqlLog, uniqueNamespace } from './test-database';
 
 /** Deadline of the stores under test. */
 export const OUTAGE_TIMEOUT_MS = 40;
@@ -60,6 +60,21 @@ export async function outage(t: ExecutionContext, store: CacheStore, label: stri
   t.is(cache.metrics.snapshot().rowHits, 0);
 }
 
+
+/**
+ * Read until the cache answers without SQL (its breaker closed, its grace
+ * period over), up to `tries` times 25 ms apart; that read's result.
+ */
+export async function untilHit<T>(read: () => Promise<T>, { sql }: { sql: SqlLog }, tries = 200): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    await read();
+    sql.take();
+    const result = await read();
+    if (sql.selects().length === 0) return result;
+    await sleep(25);
+  }
+  throw new Error('the cache never answered again');
+}
 
 /** A server a test can kill and start again (empty, on its port). */
 export interface Restartable {
@@ -133,22 +148,12 @@ export async function writeInGracePeriod(t: ExecutionContext, label: string, wri
     await db.drop();
   });
   const published = () => db.models.Article.findAll({ where: { published: true }, order: [['id', 'ASC']] });
-  const untilHit = async () => {
-    for (let i = 0; i < 400; i++) {
-      await published();
-      db.sql.take();
-      const rows = await published();
-      if (db.sql.selects().length === 0) return rows;
-      await sleep(25);
-    }
-    throw new Error('the reader never served its list from the store');
-  };
-  const before = (await untilHit()).length;
+  const before = (await untilHit(published, db, 400)).length;
   await enterGrace();
   const author = (await other.models.Author.findOne())!;
   await other.models.Article.create({ title: 'published in the grace period', body: 'x', authorId: author.id, published: true });
   // Once its grace period is over the reader serves its list from the store again.
-  const after = await untilHit();
+  const after = await untilHit(published, db, 400);
   t.is(after.length, before + 1, 'the list has the new article');
   t.true(after.some((a) => a.title === 'published in the grace period'));
 }

@@ -93,8 +93,7 @@ test('four processes place every key on the same server; a killed server costs m
   await readAll(children);
   t.true((await readAll(children)).flat().every((r) => r.selects === 0), 'all warm');
 
-  victim.process?.signal('SIGKILL');
-  await victim.process?.exited();
+  await victim.process?.kill();
   for (const reads of await readAll(children)) {
     for (const read of reads) t.is(read.selects > 0, onVictim.has(read.id), `article ${read.id}`);
   }

@@ -78,8 +78,7 @@ for (const client of ['builtin', 'memcached'] as const) {
     t.teardown(() => server.stop());
     const store = new MemcachedStore(server.address, { timeoutMs: 50, breakerThreshold: 1, breakerCooldownMs: 100, client });
     t.true(await store.set('k', 'v', 60));
-    server.process?.signal('SIGKILL');
-    await server.process?.exited();
+    await server.process?.kill();
     await failure(store.get('k'));
     t.is(store.health()[0]?.breaker, 'open');
     await server.start();

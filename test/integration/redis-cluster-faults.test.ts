@@ -11,15 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { memcachedKey, ormCache, RedisStore, type RedisStoreOptions } from '../../source';
+import { memcachedKey, type RedisStoreOptions } from '../../source';
 import { RedisCluster } from '../harness/redis-server';
-import { forkChild } from '../helpers/fork-child';
-import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
-
-interface Reply {
-  title?: string | null;
-  selects: number;
-}
+import { clusterApp } from '../helpers/cluster-app';
 
 const OPTIONS: RedisStoreOptions = { timeoutMs: 200, breakerCooldownMs: 200, returnGraceMs: 1500 };
 
@@ -40,20 +34,7 @@ test.after.always(async () => {
 async function setup(t: import('ava').ExecutionContext, label: string) {
   const cluster = running as RedisCluster;
   await cluster.settled();
-  const db = await createTestDatabase(label, { authors: 2, articles: 12 });
-  const namespace = uniqueNamespace();
-  const store = new RedisStore(cluster.urls, OPTIONS);
-  const cache = ormCache.install(db.sequelize, { store, namespace, replayMs: 50 });
-  cache.on('error', () => undefined);
-  process.env.ORM_CACHE_REDIS_CLUSTER = cluster.urls.join(',');
-  process.env.ORM_CACHE_REDIS_OPTIONS = JSON.stringify(OPTIONS);
-  const readers = await Promise.all([1, 2, 3].map(() => forkChild<Reply>('reader-child.ts', [db.name, namespace, 'cluster'])));
-  t.teardown(async () => {
-    for (const reader of readers) reader.stop();
-    cache.uninstall();
-    await store.close();
-    await db.drop();
-  });
+  const { db, cache, readers } = await clusterApp(t, cluster, label, { authors: 2, articles: 12 }, OPTIONS);
   /** Every process reads article `pk`: its titles (this process's last) and how many were cache hits. */
   const readAll = async (pk: number) => {
     const replies = await Promise.all(readers.map((r) => r.ask({ pk })));
@@ -117,8 +98,7 @@ test.serial('a cluster down (a master and its replica gone: CLUSTERDOWN) fails n
   await cache.settled();
   // Both gone: their slots have no node, and the cluster stops answering.
   for (const node of [master, replica]) {
-    node.process?.signal('SIGKILL');
-    await node.process?.exited();
+    await node.process?.kill();
   }
   const other = cluster.nodes.find((n) => n.process?.running)!;
   for (let i = 0; !/cluster_state:fail/.test(await other.cli('CLUSTER', 'INFO')); i++) {

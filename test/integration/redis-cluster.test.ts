@@ -18,7 +18,7 @@ import { RedisCluster } from '../harness/redis-server';
 import type { CachedBlog } from '../helpers/cached-blog';
 import { ProbeStore } from '../helpers/store-probe';
 import { differentialRun } from '../helpers/differential';
-import { forkChild } from '../helpers/fork-child';
+import { clusterApp } from '../helpers/cluster-app';
 import { type ContractContext, storeContract } from '../helpers/store-contract';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
 
@@ -73,11 +73,6 @@ blog.serial('800 random reads and writes on a Redis Cluster: every cached read e
   await differentialRun(t, 800);
 });
 
-interface Reply {
-  title?: string | null;
-  selects: number;
-}
-
 /**
  * Readers in other processes cache article 1; the replica of the master of
  * its row key is frozen (SIGSTOP) and its replication link cut, so nothing
@@ -92,21 +87,8 @@ async function failover(t: import('ava').ExecutionContext, options: RedisStoreOp
     await running.stop();
     rmSync(own, { recursive: true, force: true });
   });
-  const db = await createTestDatabase('redis_failover', { authors: 2, articles: 6 });
-  const namespace = uniqueNamespace();
   const storeOptions: RedisStoreOptions = { timeoutMs: 200, breakerCooldownMs: 200, returnGraceMs: 1500, ...options };
-  const store = new RedisStore(running.urls, storeOptions);
-  const cache = ormCache.install(db.sequelize, { store, namespace, replayMs: 50 });
-  cache.on('error', () => undefined);
-  process.env.ORM_CACHE_REDIS_CLUSTER = running.urls.join(',');
-  process.env.ORM_CACHE_REDIS_OPTIONS = JSON.stringify(storeOptions);
-  const readers = await Promise.all([1, 2, 3].map(() => forkChild<Reply>('reader-child.ts', [db.name, namespace, 'cluster'])));
-  t.teardown(async () => {
-    for (const reader of readers) reader.stop();
-    cache.uninstall();
-    await store.close();
-    await db.drop();
-  });
+  const { db, cache, readers } = await clusterApp(t, running, 'redis_failover', { authors: 2, articles: 6 }, storeOptions);
   const { Article } = db.models;
   // Every process has the row cached.
   for (let i = 0; i < 50; i++) {
@@ -130,8 +112,7 @@ async function failover(t: import('ava').ExecutionContext, options: RedisStoreOp
   // An instance save: its invalidation is the row's tombstone (on that master) and nothing else.
   const article = (await Article.findByPk(1, { cache: false }))!;
   await article.update({ title: 'written before the failover' });
-  master.process?.signal('SIGKILL');
-  await master.process?.exited();
+  await master.process?.kill();
   replica.process?.signal('SIGCONT');
   // The cluster notices after its node timeout (1.5 s) and promotes the replica.
   for (let i = 0; ; i++) {

@@ -9,12 +9,12 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ormCache, RedisStore } from '../../source';
+import { ormCache, RedisStore, type RedisStoreOptions } from '../../source';
 import { ROLE_CHECK_MS } from '../../source/store/redis-role';
 import { RedisServer } from '../harness/redis-server';
 import { freePort } from '../harness/servers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outage, OUTAGE_TIMEOUT_MS, writeInGracePeriod, writeWithBreakerOpen } from '../helpers/outage';
+import { outage, OUTAGE_TIMEOUT_MS, untilHit, writeInGracePeriod, writeWithBreakerOpen } from '../helpers/outage';
 import { createTestDatabase, uniqueNamespace } from '../helpers/test-database';
 
 function scratch(t: import('ava').ExecutionContext): string {
@@ -33,27 +33,17 @@ test('with Redis killed, queries return database results', async (t) => {
   const server = await RedisServer.launch(scratch(t));
   const redis = store(server.url);
   t.teardown(() => redis.close());
-  server.process?.signal('SIGKILL');
-  await server.process?.exited();
+  await server.process?.kill();
   await outage(t, redis, 'redis_killed');
 });
 
 test('with Redis killed, a write waits for a connection once, not once for each of its store commands', async (t) => {
   const server = await RedisServer.launch(scratch(t));
   const timeoutMs = 300;
-  const redis = new RedisStore(server.url, { timeoutMs, breakerCooldownMs: 60_000 });
-  const db = await createTestDatabase('redis_killed_write', { authors: 2, articles: 4 });
-  const cache = ormCache.install(db.sequelize, { store: redis, namespace: uniqueNamespace() });
-  cache.on('error', () => undefined);
-  t.teardown(async () => {
-    cache.uninstall();
-    await redis.close();
-    await db.drop();
-  });
+  const { db, cache } = await cachedOn(t, server, 'redis_killed_write', { timeoutMs, breakerCooldownMs: 60_000 });
   const { Article } = db.models;
   await Article.findByPk(1);
-  server.process?.signal('SIGKILL');
-  await server.process?.exited();
+  await server.process?.kill();
   const article = (await Article.findByPk(2, { cache: false }))!;
   const started = performance.now();
   await article.update({ title: 'written with Redis gone' });
@@ -81,9 +71,9 @@ test('with Redis stopped (SIGSTOP: connections open, no answers), queries return
 });
 
 /** A cache on its own Redis, with a blog database. */
-async function cachedOn(t: import('ava').ExecutionContext, server: RedisServer, label: string) {
+async function cachedOn(t: import('ava').ExecutionContext, server: RedisServer, label: string, options: RedisStoreOptions = { timeoutMs: 200, breakerCooldownMs: 100 }) {
   const db = await createTestDatabase(label, { authors: 2, articles: 6 });
-  const redis = new RedisStore(server.url, { timeoutMs: 200, breakerCooldownMs: 100 });
+  const redis = new RedisStore(server.url, options);
   const cache = ormCache.install(db.sequelize, { store: redis, namespace: uniqueNamespace(), replayMs: 50 });
   cache.on('error', () => undefined);
   t.teardown(async () => {
@@ -94,16 +84,20 @@ async function cachedOn(t: import('ava').ExecutionContext, server: RedisServer, 
   return { db, cache };
 }
 
-/** Read until the cache answers again (its breaker closed, its grace over). */
-async function untilHit(read: () => Promise<unknown>, db: Awaited<ReturnType<typeof cachedOn>>['db']): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    await read();
-    db.sql.take();
-    await read();
-    if (db.sql.selects().length === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('the cache never answered again');
+/**
+ * A second app on the same database, Redis and namespace as `cache`'s: it
+ * knows nothing of the first one's failed invalidations.
+ */
+async function secondApp(t: import('ava').ExecutionContext, db: Awaited<ReturnType<typeof cachedOn>>['db'], server: RedisServer, namespace: string) {
+  const other = await db.connect();
+  const store = new RedisStore(server.url, { timeoutMs: 200 });
+  const cache = ormCache.install(other.sequelize, { store, namespace });
+  cache.on('error', () => undefined);
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+  });
+  return { other, store, sql: { sql: other.sql } };
 }
 
 test('a Redis restarted empty is filled again, and reads stay right meanwhile', async (t) => {
@@ -151,20 +145,11 @@ test('a Redis full under noeviction (OOM errors) never fails a query and never s
   t.teardown(() => server.stop());
   const { db, cache } = await cachedOn(t, server, 'redis_oom');
   const { Article } = db.models;
-  // A second app on the same database and Redis: it knows nothing of the
-  // first one's failed invalidations.
-  const other = await db.connect();
-  const otherStore = new RedisStore(server.url, { timeoutMs: 200 });
-  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
-  otherCache.on('error', () => undefined);
-  t.teardown(async () => {
-    otherCache.uninstall();
-    await otherStore.close();
-  });
+  const { other, sql: otherSql } = await secondApp(t, db, server, cache.options.namespace);
   const otherArticle = other.models.Article;
   await untilHit(() => Article.findByPk(2), db);
-  await untilHit(() => otherArticle.findByPk(2), { sql: other.sql } as typeof db);
-  await untilHit(() => otherArticle.findAll({ where: { id: [1, 2, 3] } }), { sql: other.sql } as typeof db);
+  await untilHit(() => otherArticle.findByPk(2), otherSql);
+  await untilHit(() => otherArticle.findAll({ where: { id: [1, 2, 3] } }), otherSql);
   // Fill the server past its limit from outside, with small values: Redis
   // checks the limit before each command, with the command's own bytes
   // counted, so only a server already over it refuses small writes too.
@@ -199,15 +184,7 @@ test('a master demoted to a replica (READONLY to every write) is read by no app 
   const { db, cache } = await cachedOn(t, server, 'redis_readonly');
   const { Article } = db.models;
   // A second app that only reads: no write of its own tells it of the demotion.
-  const other = await db.connect();
-  const otherStore = new RedisStore(server.url, { timeoutMs: 200 });
-  const otherCache = ormCache.install(other.sequelize, { store: otherStore, namespace: cache.options.namespace });
-  otherCache.on('error', () => undefined);
-  t.teardown(async () => {
-    otherCache.uninstall();
-    await otherStore.close();
-  });
-  const otherSql = { sql: other.sql } as typeof db;
+  const { other, store: otherStore, sql: otherSql } = await secondApp(t, db, server, cache.options.namespace);
   const otherList = () => other.models.Article.findAll({ where: { id: [1, 2, 3] } });
   await untilHit(() => Article.findByPk(2), db);
   await untilHit(() => other.models.Article.findByPk(2), otherSql);
@@ -266,8 +243,7 @@ test('a command whose connection died is never sent again after a reconnect (it 
   server.process?.signal('SIGSTOP');
   // Written to the socket, never answered: the deadline fails it.
   await t.throwsAsync(redis.set(key, 'late', 60), { message: /no answer/ });
-  server.process?.signal('SIGKILL');
-  await server.process?.exited();
+  await server.process?.kill();
   await server.start(); // empty, on the same port
   for (let i = 0; !(await redis.get(key).then(() => true, () => false)); i++) {
     if (i > 200) throw new Error('never reconnected');
@@ -280,14 +256,10 @@ test('a command whose connection died is never sent again after a reconnect (it 
 test("a write whose store breaker is still open after Redis came back delivers its invalidation: another process's entry dies with it", async (t) => {
   const server = await RedisServer.launch(scratch(t));
   t.teardown(() => server.stop());
-  const kill = async () => {
-    server.process?.signal('SIGKILL');
-    await server.process?.exited();
-  };
   await writeWithBreakerOpen(
     t,
     'redis_open_breaker',
-    { kill, start: () => server.start() },
+    { kill: async () => server.process?.kill(), start: () => server.start() },
     new RedisStore(server.url, { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 5000 }),
     new RedisStore(server.url, { timeoutMs: 500 }),
   );

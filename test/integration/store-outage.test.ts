@@ -17,8 +17,7 @@ const exercise = (t: import('ava').ExecutionContext, address: string, label: str
 
 test('with memcached killed, queries return database results', async (t) => {
   const server = await MemcachedServer.launch(16);
-  server.process?.signal('SIGKILL');
-  await server.process?.exited();
+  await server.process?.kill();
   await exercise(t, server.address, 'killed');
 });
 
@@ -49,14 +48,10 @@ test('without an error listener, store failures are still swallowed', async (t) 
 test("a write whose breaker is still open after memcached came back delivers its invalidation: another process's entry dies with it", async (t) => {
   const server = await MemcachedServer.launch(16);
   t.teardown(() => server.stop());
-  const kill = async () => {
-    server.process?.signal('SIGKILL');
-    await server.process?.exited();
-  };
   await writeWithBreakerOpen(
     t,
     'outage_open_breaker',
-    { kill, start: () => server.start() },
+    { kill: async () => server.process?.kill(), start: () => server.start() },
     new MemcachedStore(server.address, { timeoutMs: 100, breakerThreshold: 3, breakerCooldownMs: 5000, returnGraceMs: 0 }),
     new MemcachedStore(server.address, { timeoutMs: 500 }),
   );

@@ -135,8 +135,7 @@ function killAndRestart(ctx: FaultContext, server: Server): Promise<void> {
   return timedFault(
     ctx,
     async () => {
-      server.process?.signal('SIGKILL');
-      await server.process?.exited();
+      await server.process?.kill();
     },
     () => server.start(),
   );
@@ -303,8 +302,7 @@ async function clusterFailover(ctx: FaultContext): Promise<void> {
   replica.process?.signal('SIGSTOP');
   await master.cli('CLIENT', 'KILL', 'TYPE', 'replica');
   await sleep(faultMs(ctx) / 2);
-  master.process?.signal('SIGKILL');
-  await master.process?.exited();
+  await master.process?.kill();
   replica.process?.signal('SIGCONT');
   const killed = Date.now();
   for (let i = 0; !(await replica.cli('ROLE').catch(() => '')).startsWith('master'); i++) {
