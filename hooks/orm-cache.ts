@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
-import { type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
+import { asStoreError, type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
 import type { Registry } from 'prom-client';
 import {
   type DashboardOptions,
@@ -257,12 +257,20 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
 
   /**
    * Run store work the caller's answer need not wait for (warming rows a list
-   * read returned); failures are already swallowed by the guarded store.
+   * read returned, a fill, a lock's release).
    * @internal
    */
   later(work: Promise<unknown>): void {
-    this.#background.add(work);
-    void work.finally(() => this.#background.delete(work));
+    // The answer has gone: a failure here (the guarded store swallows its
+    // own) goes to 'error' listeners and never becomes an unhandled rejection.
+    const done = work.then(
+      () => undefined,
+      (error: unknown) => {
+        if (this.listenerCount('error') > 0) this.emit('error', asStoreError(error, 'background store work'));
+      },
+    );
+    this.#background.add(done);
+    void done.finally(() => this.#background.delete(done));
   }
 
   /**

@@ -110,3 +110,10 @@ export function positive(option: string, value: number | undefined, fallback: nu
   }
   return value;
 }
+
+/** Any failure of a store operation as a {@link StoreError} (a non-StoreError becomes an `ESERVER` one, with it as the cause). */
+export function asStoreError(error: unknown, operation: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StoreError('ESERVER', operation, message, undefined, { cause: error });
+}

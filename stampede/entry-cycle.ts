@@ -9,7 +9,7 @@
  * database is read and how an answer is built come from the {@link EntryCycle}.
  */
 import type { Clock } from '../source/clock';
-import type { EntryCache, EntryLookup, EntryRef } from '../source/lists/entry-cache';
+import type { EntryCache, EntryLookup, EntryRef, Prepared } from '../source/lists/entry-cache';
 import type { SoftExpiry } from '../source/lists/entry-format';
 import type { ReadMeter } from '../source/metrics/metrics';
 import type { MarkReading } from '../source/tokens/write-marks';
@@ -54,6 +54,8 @@ export interface EntryStores {
   readonly stampede: SoftExpiryGuard;
   readonly flights: Boarding['flights'];
   readonly options: { readonly stampedeProtection: boolean; readonly clock: Clock };
+  /** Store work the answer need not wait for (a fill, a lock's release). */
+  later(work: Promise<unknown>): void;
 }
 
 /** One read of an entry: its keys, whether it forces a refresh, and its soft TTL. */
@@ -122,6 +124,7 @@ async function entryCycle<R, M>(
   };
   let storeValues = new Map<string, string>();
   let release: (() => Promise<void>) | undefined;
+  let early: Promise<Prepared | undefined> | undefined;
   if (!read.refresh) {
     const looking = stores.entries.lookup(ref);
     cycle.alongside?.();
@@ -137,7 +140,12 @@ async function entryCycle<R, M>(
     if (hit && hit !== 'rebuild') {
       count('hits');
       if (protection && lookup.soft && stores.stampede.due(lookup.soft)) {
-        const refill = async () => (await fill(stores, read, cycle, lookup.storeValues, () => undefined)).material;
+        const refill = async () => {
+          // A refresh ends once its entry is stored: the soft-expiry lock is held until then.
+          const refreshed = await fill(stores, read, cycle, lookup.storeValues, () => undefined);
+          await refreshed.stored;
+          return refreshed.material;
+        };
         const fresh = await stores.stampede.refresh(ref.entryKey, lookup.soft, refill, meter.counters);
         if (fresh.refreshed) return served(fresh.answer);
         if (fresh.stale) count('staleServed');
@@ -148,31 +156,51 @@ async function entryCycle<R, M>(
     if (hit !== 'rebuild' && protection) {
       // A cold or invalidated entry: one reader fills it, the others wait for
       // that fill (stampede protection). Stale data is never served here.
-      const lock = await stores.locks.acquire(ref.entryKey, meter.counters);
-      release = typeof lock === 'function' ? lock : undefined;
-      const poll = async (): Promise<Hit<M>> => {
-        const again = await stores.entries.lookup(ref);
+      const locking = stores.locks.acquire(ref.entryKey, meter.counters);
+      const checked = async (again: EntryLookup): Promise<Hit<M>> => {
         if (!again.ok) return undefined;
         const found = await cycle.hit(again);
         if (!found) storeValues = again.storeValues;
         return found;
       };
-      // The lock holder re-checks once: the previous holder may have filled the
-      // entry between this reader's lookup and its lock.
-      const filled =
-        lock === 'unavailable' ? undefined : release ? await poll() : await stores.locks.wait(ref.entryKey, poll, meter.counters);
+      const poll = async () => checked(await stores.entries.lookup(ref));
+      // Sent with the lock's `add`, so neither costs a round trip of its own:
+      // a second look (the previous holder may have filled the entry between
+      // this reader's lookup and its lock), and the fill's preparation from
+      // the first lookup's tokens, which a reader that does not win the lock
+      // throws away (it only registers, creates tokens and reads).
+      const looking = stores.entries.lookup(ref);
+      early = stores.entries.prepare(ref, storeValues);
+      early.catch(() => undefined);
+      const lock = await locking;
+      release = typeof lock === 'function' ? lock : undefined;
+      let filled: Hit<M> = undefined;
+      if (lock !== 'unavailable') {
+        filled = await checked(await looking);
+        if (filled === undefined && !release) filled = await stores.locks.wait(ref.entryKey, poll, meter.counters);
+        // A reader that waited fills with tokens read after its wait.
+        if (!release) early = undefined;
+      }
       if (filled && filled !== 'rebuild') {
-        await release?.();
+        if (release) stores.later(release());
         count('hits');
         return served(filled.material);
       }
     }
   }
   count('misses');
+  let handedOver = false;
   try {
-    return await fill(stores, read, cycle, storeValues, report);
+    const filled = await fill(stores, read, cycle, storeValues, report, early);
+    // The answer does not wait for the entry to be stored: the store is sent
+    // now and the lock released once it has landed, so a waiter that finds
+    // the lock gone finds the entry (the row fill's rule, row-read.ts).
+    const done = release;
+    stores.later(done ? filled.stored.finally(done) : filled.stored);
+    handedOver = true;
+    return { material: filled.material };
   } finally {
-    await release?.();
+    if (!handedOver && release) stores.later(release());
   }
 }
 
@@ -186,8 +214,9 @@ async function fill<R, M>(
   cycle: EntryCycle<R, M>,
   storeValues: Map<string, string>,
   report: Report,
-): Promise<{ material: M }> {
-  const prepared = await stores.entries.prepare(read.ref, storeValues);
+  early?: Promise<Prepared | undefined>,
+): Promise<{ material: M; stored: Promise<unknown> }> {
+  const prepared = await (early ?? stores.entries.prepare(read.ref, storeValues));
   await cycle.beforeRead?.();
   const clock = stores.options.clock;
   const started = clock.now();
@@ -196,6 +225,6 @@ async function fill<R, M>(
   report(undefined, { value: material });
   const now = clock.now();
   const soft = { softExpiresAt: now + read.softTtl * 1000, delta: now - started };
-  if (prepared) await cycle.save(prepared.tokens, result, soft, prepared.marks);
-  return { material };
+  const stored = prepared ? cycle.save(prepared.tokens, result, soft, prepared.marks) : Promise.resolve();
+  return { material, stored };
 }

@@ -90,17 +90,22 @@ export async function treeSelect(
       return material ? { material } : undefined;
     },
     direct: () => run(options),
+    // Together, in one round trip: each only has to land before the database read.
     beforeRead: async () => {
+      const [tokens, everyBefore] = await Promise.all([
+        Promise.all(relations.map((relation) => cache.entries.register(relation.schema, [relation.field]))),
+        cache.entries.tokenValues(everyWrite, true),
+      ]);
       registered = new Map();
-      for (const relation of relations) {
-        const token = await cache.entries.register(relation.schema, [relation.field]);
+      for (const [i, relation] of relations.entries()) {
+        const token = tokens[i];
         if (token === undefined) {
           registered = undefined;
           return;
         }
         registered.set(cache.keys.registry(relation.schema), token);
       }
-      before = await cache.entries.tokenValues(everyWrite, true);
+      before = everyBefore;
     },
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
     save: async (tokens, flat, soft, marks) => {

@@ -31,7 +31,7 @@ import {
   type SoftExpiry,
   splitChunks,
 } from './entry-format';
-import { parseRegistry, registerScheme } from './scheme-registry';
+import { parseRegistry, registerScheme, registeredToken } from './scheme-registry';
 
 export type { PkValues, SoftExpiry } from './entry-format';
 
@@ -158,39 +158,40 @@ export class EntryCache {
    * tokens, and read the write marks. `undefined` when the store cannot tell
    * or a write of a model the entry depends on is in flight; nothing is
    * stored then.
+   *
+   * One round trip in the usual case: the registration, the `add`s of the
+   * missing tokens and the marks are sent together. The marks must be read
+   * after every token the entry records (a write that rotated one had raised
+   * its mark first, so its mark is seen unless the write has already made its
+   * last invalidation, docs/transparency.md, write marks): those of the lookup
+   * that gave `storeValues` were; a token this reader's own `add` made was
+   * too when the store applies commands in the order called (`ordered`). A
+   * token read any other way (another reader's `add` won, an unordered
+   * store) costs a second read of the marks. The registration only has to
+   * land before the database read.
    */
   async prepare(ref: EntryRef, storeValues: Map<string, string>): Promise<Prepared | undefined> {
-    // The write marks are read after the tokens (the lookup that gave
-    // `storeValues`): a write that rotated a token this entry records had raised
-    // its mark first, so its mark is seen here unless the write has already
-    // made its last invalidation (docs/transparency.md, write marks).
-    const [registryToken, firstMarks] = await Promise.all([this.#register(ref), this.#marks(ref)]);
-    if (registryToken === undefined || !firstMarks) return undefined;
-    let marks = firstMarks;
     const registryKey = this.keys.registry(ref.schema);
+    // `||`: an empty value is a forged one (GuardedStore), never a token.
+    const missing = ref.dependencyKeys.filter((key) => key !== registryKey && !storeValues.get(key));
+    // A registry the lookup read that names the scheme already was registered before it.
+    const known = registeredToken(storeValues.get(registryKey), ref.conjunction.scheme);
+    const registering = known === undefined ? this.#register(ref) : known;
+    const creating = new Map(missing.map((key) => [key, this.store.createToken(key)]));
+    // Called after the `add`s: on an ordered store it is applied after them.
+    const marking = this.#marks(ref);
+    const [registryToken, firstMarks, created] = await Promise.all([registering, marking, Promise.all(creating.values())]);
+    if (registryToken === undefined || !firstMarks) return undefined;
+    const made = new Map(missing.map((key, i) => [key, created[i] as { value: string | undefined; added: boolean }]));
     const tokens: string[] = [];
-    let created = false;
     for (const key of ref.dependencyKeys) {
-      if (key === registryKey) {
-        tokens.push(registryToken);
-        continue;
-      }
-      // `||`: an empty value is a forged one (GuardedStore), never a token.
-      let value = storeValues.get(key);
-      if (!value) {
-        created = true;
-        value = await this.store.ensureToken(key);
-      }
+      const value = key === registryKey ? registryToken : storeValues.get(key) || made.get(key)?.value;
       if (value === undefined) return undefined;
       tokens.push(value);
     }
-    // A token read only now may have been set by a write after the marks were read.
-    if (created) {
-      const again = await this.#marks(ref);
-      if (!again) return undefined;
-      marks = again;
-    }
-    return { tokens, marks };
+    if (missing.length === 0 || (this.store.ordered && created.every((c) => c.added))) return { tokens, marks: firstMarks };
+    const marks = await this.#marks(ref);
+    return marks ? { tokens, marks } : undefined;
   }
 
   /** The write marks of an entry's models, by mark key; undefined while any write is in flight or the store cannot tell. */

@@ -29,6 +29,13 @@ export function parseRegistry(text: string | undefined): Registry | undefined {
 
 const sameScheme = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f, i) => f === b[i]);
 
+/** The token of a registry (as stored) that already names `scheme`; undefined when it does not, or is absent or unreadable. */
+export function registeredToken(text: string | undefined, scheme: readonly string[]): string | undefined {
+  const registry = parseRegistry(text);
+  if (!registry || (scheme.length > 0 && !registry.schemes.some((s) => sameScheme(s, scheme)))) return undefined;
+  return registry.token;
+}
+
 /**
  * Make sure the registry at `key` names `scheme` (writers rotate its tokens
  * from then on); the registry's token, which an entry relying on that must
@@ -48,7 +55,8 @@ export async function registerScheme(store: GuardedStore, key: string, scheme: r
       if (stored) return fresh.token;
       continue;
     }
-    if (scheme.length === 0 || registry.schemes.some((s) => sameScheme(s, scheme))) return registry.token;
+    const token = registeredToken(seen.value, scheme);
+    if (token !== undefined) return token;
     const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, [...scheme]] });
     if (Buffer.byteLength(text) > store.maxValueBytes) return undefined;
     if (await store.cas(key, text, seen.cas, 0)) return registry.token;

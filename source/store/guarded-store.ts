@@ -6,7 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { randomToken } from '../clock';
-import { StoreError } from '../errors';
+import { asStoreError, type StoreError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import type { CacheStore, CasValue } from './contract';
 
@@ -18,12 +18,6 @@ const SIGNED_OVERHEAD = SIGNATURE_CHARS + 1;
 
 /** A value read that failed its signature check. */
 const FORGED = Symbol('forged');
-
-function asStoreError(error: unknown, operation: string): StoreError {
-  if (error instanceof StoreError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new StoreError('ESERVER', operation, message, undefined, { cause: error });
-}
 
 export class GuardedStore {
   readonly #secret: string | undefined;
@@ -141,12 +135,23 @@ export class GuardedStore {
    * fails its signature is replaced: a new token only ever invalidates.
    */
   async ensureToken(key: string): Promise<string | undefined> {
+    return (await this.createToken(key)).value;
+  }
+
+  /**
+   * {@link ensureToken}, telling whether this call's own `add` made the
+   * token (`added`): then its value was settled when the `add` was applied,
+   * and a read the store applies after that `add` (on an `ordered` store, one
+   * called after it) comes after the token. Otherwise it was read, or
+   * replaced, one round trip later.
+   */
+  async createToken(key: string): Promise<{ value: string | undefined; added: boolean }> {
     const suffix = this.#profile?.key === key ? this.#profile.suffix : '';
     const fresh = randomToken();
-    if (await this.add(key, fresh, 0)) return fresh + suffix;
+    if (await this.add(key, fresh, 0)) return { value: fresh + suffix, added: true };
     const found = await this.#get(key);
-    if (found !== FORGED) return found && found + suffix;
-    return (await this.set(key, fresh, 0)) ? fresh + suffix : undefined;
+    if (found !== FORGED) return { value: found && found + suffix, added: false };
+    return { value: (await this.set(key, fresh, 0)) ? fresh + suffix : undefined, added: false };
   }
 
   /** `add` that tells "the key exists" (false) from "the store failed" (null). */

@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import type { Sequelize } from 'sequelize';
 import { MemcachedStore, ormCache } from '../../source';
 import { cachedBlogFor } from '../helpers/cached-blog';
 import { forkChild } from '../helpers/fork-child';
@@ -153,13 +154,31 @@ test.serial('a waiter never accepts a fill that a write made stale while it wait
   t.true(second.metrics.snapshot().lockWaits >= 1);
 });
 
+/** Hold the first query whose SQL contains `text` once it has run, until `release()`. */
+function holdQuery(sequelize: Sequelize, text: string): { reached: Promise<void>; release: () => void } {
+  let reached!: () => void;
+  let release!: () => void;
+  const arrived = new Promise<void>((resolve) => (reached = resolve));
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = true;
+  sequelize.addHook('afterQuery', async (_options, query) => {
+    if (!holding || !(query as unknown as { sql?: string }).sql?.includes(text)) return;
+    holding = false;
+    reached();
+    await held;
+  });
+  return { reached: arrived, release };
+}
+
 test.serial('a read that starts while an identical read runs boards the next flight, so it sees a write made meanwhile', async (t) => {
-  const { db, cache, probe } = await cachedBlogFor(t, 'next_flight', { authors: 3, articles: 30 });
+  const { db, cache } = await cachedBlogFor(t, 'next_flight', { authors: 3, articles: 30 });
   const { Article } = db.models;
   const list = { where: { authorId: 2 }, order: [['id', 'ASC']] as [string, string][] };
-  const gate = probe.pauseNext('set', (key) => key.includes(':q:'));
+  // The running flight has read the database and not yet answered (its
+  // answer does not wait for the store, so the hold is on the query).
+  const gate = holdQuery(db.sequelize, '`author_id` = 2');
   const filler = Article.findAll(list);
-  await gate.reached; // the running flight read the database and is storing
+  await gate.reached;
   const moved = (await Article.findOne({ where: { authorId: 2 }, cache: false }))!;
   await moved.update({ authorId: 1 });
   db.sql.take();

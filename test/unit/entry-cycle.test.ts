@@ -2,7 +2,8 @@ import test from 'ava';
 import { conjunctionOf } from '../../source/tokens/conjunctions';
 import type { PkValues } from '../../source/lists/entry-format';
 import { type EntryCycle, throughEntry } from '../../stampede/entry-cycle';
-import { gate, kit, type Kit } from './kit';
+import { MARK_BEGIN } from '../../source/tokens/write-marks';
+import { depthStore, gate, kit, type Kit } from './kit';
 
 /** A pointer-list cycle over the kit: `read` yields `pks` after `during` (a write racing the read, say). */
 function listCycle(k: Kit, ref: ReturnType<Kit['entries']['ref']>, pks: PkValues[], during?: () => Promise<void>) {
@@ -93,4 +94,68 @@ test('a store that does not answer sends the read to the database as asked, stor
   t.is(await read(k, ref, cycle), 'direct');
   t.is(reads.count, 0);
   t.true(k.errors.length > 0);
+});
+
+test('a cold list miss makes two store round trips before its database read and none after it, its token created on the way', async (t) => {
+  const held = gate();
+  const probe = depthStore(held.promise, (operation) => operation === 'set' || operation === 'delete');
+  const k = kit({ store: probe.store });
+  // Another author's list registered the scheme and made the model's tokens;
+  // author 4's conjunction token does not exist yet.
+  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  await k.entries.prepare(other, new Map());
+  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  probe.reset();
+  let before = -1;
+  let atAnswer = -1;
+  const { cycle, reads } = listCycle(k, ref, [[5]], async () => {
+    before = probe.depth();
+  });
+  const answered = read(k, ref, { ...cycle, answer: (m) => ((atAnswer = probe.depth()), m) });
+  t.deepEqual(await answered, [[5]]);
+  t.is(before, 2, 'the lookup, then the lock with a second look, the new token and the write marks');
+  t.is(atAnswer, 2, 'the entry is stored and the lock released off the answer path');
+  held.open();
+  await k.settled();
+  t.deepEqual(await read(k, ref, cycle), [[5]]);
+  t.is(reads.count, 1, 'the entry stored after the answer serves the next read');
+});
+
+test('a write in flight when a cold list is prepared makes it store nothing, though the marks went with its new token', async (t) => {
+  const k = kit();
+  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  await k.entries.prepare(other, new Map());
+  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  await k.guarded.step(k.keys.writes(k.schema), MARK_BEGIN, 60);
+  const { cycle, reads } = listCycle(k, ref, [[5]]);
+  t.deepEqual(await read(k, ref, cycle), [[5]]);
+  await k.settled();
+  t.is((await k.entries.lookup(ref)).pks, undefined, 'nothing stored under a raised mark');
+  await k.guarded.step(k.keys.writes(k.schema), -1, 60);
+  await read(k, ref, cycle);
+  t.is(reads.count, 2);
+});
+
+test('a token another reader created first is read after the marks, so the marks are read again', async (t) => {
+  const k = kit();
+  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  await k.entries.prepare(other, new Map());
+  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  const tokenKey = ref.dependencyKeys[ref.dependencyKeys.length - 1] as string;
+  const marksKey = k.keys.writes(k.schema);
+  let markReads = 0;
+  const getMulti = k.store.getMulti.bind(k.store);
+  k.store.getMulti = (keys) => {
+    if (keys.includes(marksKey)) markReads++;
+    return getMulti(keys);
+  };
+  // The other reader's `add` lands between this reader's lookup and its own.
+  const add = k.store.add.bind(k.store);
+  k.store.add = async (key, value, ttl) => {
+    if (key === tokenKey) await add(key, 'theirs', 0);
+    return add(key, value, ttl);
+  };
+  const prepared = await k.entries.prepare(ref, new Map());
+  t.is(prepared?.tokens[prepared.tokens.length - 1], 'theirs');
+  t.is(markReads, 2, 'once with the add, once after the token was read');
 });

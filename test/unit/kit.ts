@@ -114,3 +114,30 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
   });
   return { promise, open };
 }
+
+/**
+ * A store that tells how many round trips deep each request is: a request
+ * sent before any other has answered is at depth 1, one sent after a depth-1
+ * request answered is at depth 2, and so on; requests sent together share
+ * a depth.
+ */
+export function depthStore(held: Promise<void>, holds: (operation: string) => boolean = (operation) => operation === 'delete'): { store: CacheStore; depth(): number; reset(): void } {
+  const inner = new MemoryStore();
+  let answered = 0;
+  const store = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function' || property === 'close') return value;
+      return (...args: unknown[]) => {
+        const depth = answered + 1;
+        // Deletes (a lock's release), or what `holds` names, wait for the
+        // test: an answer that arrives meanwhile did not wait for them.
+        const sent = holds(String(property)) ? held.then(() => undefined) : Promise.resolve();
+        return sent.then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)).finally(() => {
+          answered = Math.max(answered, depth);
+        });
+      };
+    },
+  });
+  return { store, depth: () => answered, reset: () => (answered = 0) };
+}

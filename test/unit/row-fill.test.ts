@@ -1,8 +1,6 @@
 import test from 'ava';
 import { type RowRead, rowCycle } from '../../stampede/row-read';
-import { MemoryStore } from '../../source/store/memory-store';
-import type { CacheStore } from '../../source/store/contract';
-import { gate, kit, type Kit } from './kit';
+import { depthStore, gate, kit, type Kit } from './kit';
 
 const row = (id: number, title: string) => ({ id, authorId: 1, title });
 
@@ -88,33 +86,6 @@ test('a missing integer key is remembered as "no such row" and served without a 
   t.is(await rowRead(k, 404, database), null);
   t.is(reads, 1);
 });
-
-/**
- * A store that tells how many round trips deep each request is: a request
- * sent before any other has answered is at depth 1, one sent after a depth-1
- * request answered is at depth 2, and so on; requests sent together share
- * a depth.
- */
-function depthStore(held: Promise<void>): { store: CacheStore; depth(): number; reset(): void } {
-  const inner = new MemoryStore();
-  let answered = 0;
-  const store = new Proxy(inner, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function' || property === 'close') return value;
-      return (...args: unknown[]) => {
-        const depth = answered + 1;
-        // Deletes (a lock's release) wait for the test: an answer that
-        // arrives meanwhile did not wait for them.
-        const sent = property === 'delete' ? held.then(() => undefined) : Promise.resolve();
-        return sent.then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)).finally(() => {
-          answered = Math.max(answered, depth);
-        });
-      };
-    },
-  });
-  return { store, depth: () => answered, reset: () => (answered = 0) };
-}
 
 test('a cold row miss makes two store round trips before its database read and none after it', async (t) => {
   const deletes = gate();
