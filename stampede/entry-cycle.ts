@@ -37,6 +37,11 @@ export interface EntryCycle<R, M> {
   alongside?(): void;
   /** Work that must happen after the tokens are taken and before the database read. */
   beforeRead?(): Promise<void>;
+  /**
+   * Work that only has to land before the database read: sent with the
+   * fill's preparation, in its round trip (a tree's relation registrations).
+   */
+  prepare?(): Promise<void>;
   /** The database read of a miss. */
   read(): Promise<R>;
   /** Store what was read, under the tokens taken before the read. */
@@ -170,7 +175,7 @@ async function entryCycle<R, M>(
       // the first lookup's tokens, which a reader that does not win the lock
       // throws away (it only registers, creates tokens and reads).
       const looking = stores.entries.lookup(ref);
-      early = stores.entries.prepare(ref, storeValues);
+      early = preparation(stores, read, cycle, storeValues);
       early.catch(() => undefined);
       const lock = await locking;
       release = typeof lock === 'function' ? lock : undefined;
@@ -204,6 +209,12 @@ async function entryCycle<R, M>(
   }
 }
 
+/** The entry's tokens and write marks (entry-cache.ts prepare), with the cycle's own preparation. */
+async function preparation<R, M>(stores: EntryStores, read: EntryRead, cycle: EntryCycle<R, M>, storeValues: Map<string, string>): Promise<Prepared | undefined> {
+  const [prepared] = await Promise.all([stores.entries.prepare(read.ref, storeValues), cycle.prepare?.()]);
+  return prepared;
+}
+
 /**
  * Take the tokens, read the database, report the material, store the entry
  * with its soft expiry.
@@ -216,7 +227,7 @@ async function fill<R, M>(
   report: Report,
   early?: Promise<Prepared | undefined>,
 ): Promise<{ material: M; stored: Promise<unknown> }> {
-  const prepared = await (early ?? stores.entries.prepare(read.ref, storeValues));
+  const prepared = await (early ?? preparation(stores, read, cycle, storeValues));
   await cycle.beforeRead?.();
   const clock = stores.options.clock;
   const started = clock.now();

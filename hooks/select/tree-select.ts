@@ -90,8 +90,8 @@ export async function treeSelect(
       return material ? { material } : undefined;
     },
     direct: () => run(options),
-    // Together, in one round trip: each only has to land before the database read.
-    beforeRead: async () => {
+    // Together, and with the entry's own preparation: each only has to land before the database read.
+    prepare: async () => {
       const [tokens, everyBefore] = await Promise.all([
         Promise.all(relations.map((relation) => cache.entries.register(relation.schema, [relation.field]))),
         cache.entries.tokenValues(everyWrite, true),

@@ -159,3 +159,27 @@ test('a token another reader created first is read after the marks, so the marks
   t.is(prepared?.tokens[prepared.tokens.length - 1], 'theirs');
   t.is(markReads, 2, 'once with the add, once after the token was read');
 });
+
+test("a cycle's own preparation (a tree's relation registrations) goes out in the fill's round trip, not after it", async (t) => {
+  const held = gate();
+  const probe = depthStore(held.promise, (operation) => operation === 'set' || operation === 'delete');
+  const k = kit({ store: probe.store });
+  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
+  await k.entries.prepare(other, new Map());
+  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  probe.reset();
+  let preparedAt = -1;
+  let before = -1;
+  const { cycle } = listCycle(k, ref, [[5]], async () => {
+    before = probe.depth();
+  });
+  const prepare = async () => {
+    await k.guarded.getMulti(['relation-tokens']);
+    preparedAt = probe.depth();
+  };
+  t.deepEqual(await read(k, ref, { ...cycle, prepare }), [[5]]);
+  t.is(preparedAt, 2, 'answered with the lock and the marks');
+  t.is(before, 2, 'nothing more before the database read');
+  held.open();
+  await k.settled();
+});
