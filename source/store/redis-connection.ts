@@ -6,9 +6,30 @@
  * error, so "not connected" says why (a refused password, an untrusted
  * certificate, a refused connection).
  */
+import type { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { systemClock } from '../clock';
+
+/**
+ * The listeners a watcher adds to a client, removed together by `close()`:
+ * a client the app handed in outlives the store, and every store made on it
+ * would otherwise leave its listeners behind.
+ */
+export class Listeners {
+  readonly #added: [string, (...args: unknown[]) => void][] = [];
+
+  constructor(readonly client: EventEmitter) {}
+
+  on(event: string, listener: (...args: unknown[]) => void): void {
+    this.client.on(event, listener);
+    this.#added.push([event, listener]);
+  }
+
+  close(): void {
+    for (const [event, listener] of this.#added.splice(0)) this.client.off(event, listener);
+  }
+}
 
 export class ConnectionWatch {
   /** When the connection last came back after a drop (0: never). */
@@ -17,23 +38,30 @@ export class ConnectionWatch {
   lastError = '';
   /** When a wait for the connection last ran out (0: never). */
   #waitFailedAt = 0;
+  readonly #listeners: Listeners;
 
   constructor(
     readonly client: Redis | Cluster,
     readonly timeoutMs: number,
   ) {
+    this.#listeners = new Listeners(client);
     // A close before the first ready (a Cluster's start-up) is no drop.
     let wasReady = false;
     let dropped = false;
-    client.on('close', () => (dropped = wasReady));
-    client.on('ready', () => {
+    this.#listeners.on('close', () => (dropped = wasReady));
+    this.#listeners.on('ready', () => {
       if (dropped) this.reconnectedAt = systemClock.now();
       wasReady = true;
       dropped = false;
       this.lastError = '';
     });
     // Also: a failing server must never surface as an unhandled 'error' event.
-    client.on('error', (error: unknown) => (this.lastError = error instanceof Error ? error.message : String(error)));
+    this.#listeners.on('error', (error: unknown) => (this.lastError = error instanceof Error ? error.message : String(error)));
+  }
+
+  /** Remove this watch's listeners from the client. */
+  close(): void {
+    this.#listeners.close();
   }
 
   /**

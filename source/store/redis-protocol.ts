@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { type ChainableCommander, Cluster, type Redis, type RedisOptions } from 'ioredis';
 import { systemClock } from '../clock';
 import { StoreError } from '../errors';
+import { Listeners } from './redis-connection';
 
 /** Store only while the value still has the digest `gets` returned. KEYS[1]; ARGV: value, digest, ttl seconds (0: none). */
 export const CAS_SCRIPT = `
@@ -139,12 +140,20 @@ export class ClusterView {
   /** When a slot last got another master (0: never). */
   changedAt = 0;
 
+  readonly #listeners: Listeners;
+
   constructor(readonly cluster: Cluster) {
-    cluster.on('refresh', () => {
+    this.#listeners = new Listeners(cluster);
+    this.#listeners.on('refresh', () => {
       this.#check();
       this.#countReplicas();
     });
-    cluster.on('-node', () => this.#check());
+    this.#listeners.on('-node', () => this.#check());
+  }
+
+  /** Remove the view's listeners from the client. */
+  close(): void {
+    this.#listeners.close();
   }
 
   /** Replicas of the master of `slot`; undefined until the first count. */

@@ -13,6 +13,7 @@
 import type { Redis } from 'ioredis';
 import { clearInterval, setInterval } from 'node:timers';
 import { systemClock } from '../clock';
+import { Listeners } from './redis-connection';
 
 /** How often a standalone server's role is asked, in milliseconds. */
 export const ROLE_CHECK_MS = 1000;
@@ -29,9 +30,11 @@ export class RoleWatch {
   promotedAt = 0;
   #asking = false;
   readonly #timer: ReturnType<typeof setInterval>;
+  readonly #listeners: Listeners;
 
   constructor(readonly client: Redis) {
-    client.on('ready', () => this.check());
+    this.#listeners = new Listeners(client);
+    this.#listeners.on('ready', () => this.check());
     this.#timer = setInterval(() => this.check(), ROLE_CHECK_MS).unref();
   }
 
@@ -60,5 +63,6 @@ export class RoleWatch {
 
   close(): void {
     clearInterval(this.#timer);
+    this.#listeners.close();
   }
 }

@@ -307,7 +307,10 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A client the app handed in keeps none of this store's listeners.
     this.#role?.close();
+    this.#view?.close();
+    this.#connection.close();
     if (this.#owned) this.#client.disconnect();
   }
 

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
 import { memcachedKey, ormCache, RedisStore, type RedisStoreOptions } from '../../source';
 import { RedisCluster } from '../harness/redis-server';
 import type { CachedBlog } from '../helpers/cached-blog';
@@ -57,6 +58,21 @@ contract.serial('a multi-get over keys of many slots answers in one call', async
   const found = await store.getMulti(keys);
   t.is(found.size, 300);
   t.is(found.get(keys[123] as string), 'v123');
+});
+
+anyTest.serial('a Cluster client the app made keeps none of the store\'s listeners after close()', async (t) => {
+  const client = new Cluster(urls().map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })), { enableOfflineQueue: false });
+  t.teardown(() => client.disconnect());
+  await new Promise((resolve) => client.once('ready', resolve));
+  const listening = () => client.eventNames().map((event) => `${String(event)}:${client.listenerCount(event)}`);
+  const before = listening();
+  const store = new RedisStore(client, { timeoutMs: 1000 });
+  const key = `cluster:handed:${Date.now()}`;
+  t.true(await store.set(key, 'v', 60));
+  t.notDeepEqual(listening(), before, 'the store follows the topology');
+  await store.close();
+  t.is(await client.get(key), 'v', 'the client still works after the store closed');
+  t.deepEqual(listening(), before);
 });
 
 const blog = anyTest as TestFn<CachedBlog>;

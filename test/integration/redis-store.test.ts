@@ -61,10 +61,14 @@ test('RedisStore: an ioredis client the app made is used as it is and left open 
   const client = new Redis(redisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   t.teardown(() => client.disconnect());
   await new Promise((resolve) => client.once('ready', resolve));
+  const listening = () => client.eventNames().map((event) => `${String(event)}:${client.listenerCount(event)}`);
+  const before = listening();
   const store = new RedisStore(client, { timeoutMs: 500 });
+  t.notDeepEqual(listening(), before, 'the store follows the connection');
   const key = `redis:handed:${Date.now()}`;
   t.true(await store.set(key, 'v', 60));
   t.is(await store.get(key), 'v');
   await store.close();
   t.is(await client.get(key), 'v', 'the client still works after the store closed');
+  t.deepEqual(listening(), before, 'and keeps none of its listeners');
 });
