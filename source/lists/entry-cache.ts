@@ -175,14 +175,14 @@ export class EntryCache {
     // `||`: an empty value is a forged one (GuardedStore), never a token.
     const missing = ref.dependencyKeys.filter((key) => key !== registryKey && !storeValues.get(key));
     // A registry the lookup read that names the scheme already was registered before it.
-    const known = registeredToken(storeValues.get(registryKey), ref.conjunction.scheme);
+    const known = registeredToken(parseRegistry(storeValues.get(registryKey)), ref.conjunction.scheme);
     const registering = known === undefined ? this.#register(ref) : known;
-    const creating = new Map(missing.map((key) => [key, this.store.createToken(key)]));
+    const creating = Promise.all(missing.map((key) => this.store.createToken(key)));
     // Called after the `add`s: on an ordered store it is applied after them.
     const marking = this.#marks(ref);
-    const [registryToken, firstMarks, created] = await Promise.all([registering, marking, Promise.all(creating.values())]);
+    const [registryToken, firstMarks, created] = await Promise.all([registering, marking, creating]);
     if (registryToken === undefined || !firstMarks) return undefined;
-    const made = new Map(missing.map((key, i) => [key, created[i] as { value: string | undefined; added: boolean }]));
+    const made = new Map(missing.map((key, i) => [key, created[i]]));
     const tokens: string[] = [];
     for (const key of ref.dependencyKeys) {
       const value = key === registryKey ? registryToken : storeValues.get(key) || made.get(key)?.value;

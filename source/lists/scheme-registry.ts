@@ -29,9 +29,8 @@ export function parseRegistry(text: string | undefined): Registry | undefined {
 
 const sameScheme = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f, i) => f === b[i]);
 
-/** The token of a registry (as stored) that already names `scheme`; undefined when it does not, or is absent or unreadable. */
-export function registeredToken(text: string | undefined, scheme: readonly string[]): string | undefined {
-  const registry = parseRegistry(text);
+/** The token of a registry that already names `scheme`; undefined when it does not, or when there is none. */
+export function registeredToken(registry: Registry | undefined, scheme: readonly string[]): string | undefined {
   if (!registry || (scheme.length > 0 && !registry.schemes.some((s) => sameScheme(s, scheme)))) return undefined;
   return registry.token;
 }
@@ -55,7 +54,7 @@ export async function registerScheme(store: GuardedStore, key: string, scheme: r
       if (stored) return fresh.token;
       continue;
     }
-    const token = registeredToken(seen.value, scheme);
+    const token = registeredToken(registry, scheme);
     if (token !== undefined) return token;
     const text = JSON.stringify({ t: registry.token, s: [...registry.schemes, [...scheme]] });
     if (Buffer.byteLength(text) > store.maxValueBytes) return undefined;

@@ -96,15 +96,25 @@ test('a store that does not answer sends the read to the database as asked, stor
   t.true(k.errors.length > 0);
 });
 
-test('a cold list miss makes two store round trips before its database read and none after it, its token created on the way', async (t) => {
+/**
+ * Author 4's list, cold: another author's list registered the scheme and made
+ * the model's tokens; author 4's conjunction token does not exist yet.
+ */
+async function coldList(k: Kit): Promise<ReturnType<Kit['entries']['ref']>> {
+  await k.entries.prepare(k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 })), new Map());
+  return k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+}
+
+/** A kit over a store that counts round trips and holds stores and deletes (the entry and the lock's release) until `held` opens. */
+function heldStores() {
   const held = gate();
   const probe = depthStore(held.promise, (operation) => operation === 'set' || operation === 'delete');
-  const k = kit({ store: probe.store });
-  // Another author's list registered the scheme and made the model's tokens;
-  // author 4's conjunction token does not exist yet.
-  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
-  await k.entries.prepare(other, new Map());
-  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  return { held, probe, k: kit({ store: probe.store }) };
+}
+
+test('a cold list miss makes two store round trips before its database read and none after it, its token created on the way', async (t) => {
+  const { held, probe, k } = heldStores();
+  const ref = await coldList(k);
   probe.reset();
   let before = -1;
   let atAnswer = -1;
@@ -123,9 +133,7 @@ test('a cold list miss makes two store round trips before its database read and 
 
 test('a write in flight when a cold list is prepared makes it store nothing, though the marks went with its new token', async (t) => {
   const k = kit();
-  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
-  await k.entries.prepare(other, new Map());
-  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  const ref = await coldList(k);
   await k.guarded.step(k.keys.writes(k.schema), MARK_BEGIN, 60);
   const { cycle, reads } = listCycle(k, ref, [[5]]);
   t.deepEqual(await read(k, ref, cycle), [[5]]);
@@ -138,9 +146,7 @@ test('a write in flight when a cold list is prepared makes it store nothing, tho
 
 test('a token another reader created first is read after the marks, so the marks are read again', async (t) => {
   const k = kit();
-  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
-  await k.entries.prepare(other, new Map());
-  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  const ref = await coldList(k);
   const tokenKey = ref.dependencyKeys[ref.dependencyKeys.length - 1] as string;
   const marksKey = k.keys.writes(k.schema);
   let markReads = 0;
@@ -161,12 +167,8 @@ test('a token another reader created first is read after the marks, so the marks
 });
 
 test("a cycle's own preparation (a tree's relation registrations) goes out in the fill's round trip, not after it", async (t) => {
-  const held = gate();
-  const probe = depthStore(held.promise, (operation) => operation === 'set' || operation === 'delete');
-  const k = kit({ store: probe.store });
-  const other = k.entries.ref(k.schema, 'by-author-3', conjunctionOf(k.schema, { authorId: 3 }));
-  await k.entries.prepare(other, new Map());
-  const ref = k.entries.ref(k.schema, 'by-author-4', conjunctionOf(k.schema, { authorId: 4 }));
+  const { held, probe, k } = heldStores();
+  const ref = await coldList(k);
   probe.reset();
   let preparedAt = -1;
   let before = -1;
