@@ -307,11 +307,15 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // A client the app handed in keeps none of this store's listeners.
     this.#role?.close();
+    if (this.#owned) {
+      // Its listeners stay: a client disconnecting may still emit errors.
+      this.#client.disconnect();
+      return;
+    }
+    // A client the app handed in keeps none of this store's listeners.
     this.#view?.close();
     this.#connection.close();
-    if (this.#owned) this.#client.disconnect();
   }
 
   #check(operation: string, value: string): void {
