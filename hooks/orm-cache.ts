@@ -141,7 +141,7 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
       this.#uncacheableOnce(m.name, `has its primary key ${excludedKey} in \`models.${m.name}.exclude\``);
       return undefined;
     }
-    const schema = modelSchema(m, exclude);
+    const schema = modelSchema(m, exclude, (options && options.computed) || []);
     return schema.primaryKeys.length === m.primaryKeyAttributes.length ? schema : undefined;
   }
 

@@ -53,6 +53,13 @@ export interface ModelSchema {
    * mentions one goes to the database.
    */
   excluded: ReadonlySet<string>;
+  /**
+   * Attributes the database may change when a row is updated, whatever the
+   * statement sets (`models: { X: { computed } }`, and those whose SQL
+   * default or type says `ON UPDATE` or `GENERATED`): every update counts as
+   * changing them.
+   */
+  computed: ReadonlySet<string>;
 }
 
 /** The subset of a Sequelize model class the schema reader uses. */
@@ -103,13 +110,24 @@ function keyKind(key: string): KeyKind {
 
 const cache = new WeakMap<object, Map<string, ModelSchema>>();
 
+/** SQL the database evaluates on updates: `ON UPDATE CURRENT_TIMESTAMP`, generated columns. */
+const UPDATED_BY_DATABASE = /\bon\s+update\b|\bgenerated\b|\bas\s*\(/i;
+
+/** Whether an attribute's definition shows the database changing it on updates. */
+function changedByDatabase(definition: { type?: unknown; defaultValue?: unknown }): boolean {
+  const fallback = definition.defaultValue as { val?: unknown } | undefined;
+  if (fallback && typeof fallback === 'object' && typeof fallback.val === 'string' && UPDATED_BY_DATABASE.test(fallback.val)) return true;
+  return typeof definition.type === 'string' && UPDATED_BY_DATABASE.test(definition.type);
+}
+
 /**
- * The schema of `model` without the `exclude`d attributes, recomputed
- * whenever its attribute map is replaced.
+ * The schema of `model` without the `exclude`d attributes, with the
+ * `computed` ones (models' option), recomputed whenever its attribute map is
+ * replaced.
  */
-export function modelSchema(model: ModelLike, exclude: readonly string[] = []): ModelSchema {
+export function modelSchema(model: ModelLike, exclude: readonly string[] = [], computedNames: readonly string[] = []): ModelSchema {
   const raw = model.rawAttributes;
-  const variant = exclude.join(',');
+  const variant = `${exclude.join(',')}|${computedNames.join(',')}`;
   let variants = cache.get(raw);
   const known = variants?.get(variant);
   if (known && known.name === model.name) return known;
@@ -133,6 +151,8 @@ export function modelSchema(model: ModelLike, exclude: readonly string[] = []): 
   }
   const byName = new Map(attributes.map((a) => [a.name, a]));
   const byField = new Map(attributes.map((a) => [a.field, a]));
+  const computed = new Set(computedNames);
+  for (const [name, definition] of Object.entries(raw)) if (byName.has(name) && changedByDatabase(definition)) computed.add(name);
   const primaryKeys = model.primaryKeyAttributes.map((n) => byName.get(n)).filter((a): a is AttributeInfo => !!a);
 
   let paranoid: AttributeInfo | undefined;
@@ -170,6 +190,7 @@ export function modelSchema(model: ModelLike, exclude: readonly string[] = []): 
     paranoid,
     paranoidUnsupported,
     excluded,
+    computed,
   };
   if (!variants) cache.set(raw, (variants = new Map()));
   variants.set(variant, schema);

@@ -54,7 +54,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
 
 /** Every option of `install()`: those with a default, and those without one. */
 const KNOWN = [...Object.keys(DEFAULT_OPTIONS), 'store', 'models', 'clock', 'sign'];
-const MODEL_KNOWN = ['ttl', 'softTtl', 'dependsOn', 'exclude'];
+const MODEL_KNOWN = ['ttl', 'softTtl', 'dependsOn', 'exclude', 'computed'];
 /** Keys of the per-query `cache` option object. */
 export const QUERY_KNOWN: readonly string[] = ['ttl', 'softTtl', 'refresh', 'dependsOn', 'key'];
 const MAX_TTL = 60 * 60 * 24 * 30;
@@ -199,12 +199,17 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
       if (!Array.isArray(exclude) || !exclude.every((d) => typeof d === 'string' && d.length > 0)) {
         throw new OptionError(`models.${name}.exclude`, `must be an array of attribute names, got ${describe(exclude)}`);
       }
+      const computed = value.computed ?? [];
+      if (!Array.isArray(computed) || !computed.every((d) => typeof d === 'string' && d.length > 0)) {
+        throw new OptionError(`models.${name}.computed`, `must be an array of attribute names, got ${describe(computed)}`);
+      }
       const { ttl: modelTtl, softTtl: modelSoftTtl } = ttlPair(`models.${name}.`, value, { ttl, softTtl: (hard) => Math.min(softTtl, hard) });
       models[name] = Object.freeze({
         ttl: modelTtl,
         softTtl: modelSoftTtl,
         dependsOn: Object.freeze([...dependsOn]) as string[],
         exclude: Object.freeze([...new Set(exclude)].sort()) as string[],
+        computed: Object.freeze([...new Set(computed)].sort()) as string[],
       });
     }
   }

@@ -34,6 +34,15 @@ export interface ModelCacheOptions {
    * @default []
    */
   exclude?: string[];
+  /**
+   * Attributes the database changes by itself when a row is updated
+   * (triggers, generated columns, `ON UPDATE` defaults). An update invalidates
+   * only the lists whose conditions, order or aggregate read an attribute it
+   * sets; one of these counts as set by every update. Attributes whose SQL
+   * default or type says `ON UPDATE` or `GENERATED` count without being named.
+   * @default []
+   */
+  computed?: string[];
 }
 
 /** Options of `ormCache.install()`. */

@@ -4,7 +4,8 @@
  * the other models it depends on (includes, `dependsOn`, tables that SQL
  * literals read), mapped to keys by the entry cache.
  */
-import { conjunctionOf } from '../../source/tokens/conjunctions';
+import { conjunctionOf, withReads } from '../../source/tokens/conjunctions';
+import { aggregateReads, listReads } from './reads';
 import type { EntryRef } from '../../source/lists/entry-cache';
 import type { ModelSchema } from '../../source/model-schema';
 import { canonicalText } from '../../source/lists/query-key';
@@ -159,10 +160,11 @@ export function entryOf(
   if (typeof others === 'string') return others;
   const hash = hashed.hash;
   const loose = how.kind === 'tree' ? trackedByRelations(how.includes) : new Set<ModelSchema>();
+  const reads = how.kind === 'list' ? listReads(schema, options) : how.kind === 'tree' ? listReads(schema, options, how.includes) : undefined;
   return cache.entries.ref(
     schema,
     hash,
-    conjunctionOf(schema, options.where),
+    withReads(schema, conjunctionOf(schema, options.where), reads),
     others.filter((o) => !loose.has(o)),
     others.filter((o) => loose.has(o)),
   );
@@ -223,7 +225,7 @@ export function aggregateEntryOf(
   if ('why' in hashed) return hashed.why;
   const others = otherSchemas(cache, schema, options, sql);
   if (typeof others === 'string') return others;
-  return cache.entries.ref(schema, hashed.hash, conjunctionOf(schema, options.where), others);
+  return cache.entries.ref(schema, hashed.hash, withReads(schema, conjunctionOf(schema, options.where), aggregateReads(schema, options)), others);
 }
 
 /**

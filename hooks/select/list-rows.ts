@@ -5,7 +5,7 @@
  * a refresh begins before its read.
  */
 import type { Model, ModelStatic } from 'sequelize';
-import { type Conjunction, conditionText } from '../../source/tokens/conjunctions';
+import { type Conjunction, conditionText, schemeFields } from '../../source/tokens/conjunctions';
 import { InvalidationWarning } from '../../source/errors';
 import { primaryKeyText, rowKeyText } from '../../source/keys';
 import type { EntryRef } from '../../source/lists/entry-cache';
@@ -30,8 +30,9 @@ export function exactKey(schema: ModelSchema, row: Record<string, unknown>, valu
 
 /** Whether a row has one of the value tuples a list's equality conditions allow. */
 export function meetsConjunction(schema: ModelSchema, conjunction: Conjunction, row: Record<string, unknown>): boolean {
-  if (conjunction.scheme.length === 0) return true;
-  const texts = conjunction.scheme.map((field) => conditionText(schema.byName.get(field) as AttributeInfo, row[field]));
+  const fields = schemeFields(conjunction.scheme);
+  if (fields.length === 0) return true;
+  const texts = fields.map((field) => conditionText(schema.byName.get(field) as AttributeInfo, row[field]));
   return conjunction.tuples.some((tuple) => tuple.every((text, i) => text === texts[i]));
 }
 

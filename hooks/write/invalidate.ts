@@ -44,9 +44,28 @@ function instanceVersions(schema: ModelSchema, instance: Instance, inserted: boo
 }
 
 /**
+ * The attributes an update statement can change: the columns it sets (by
+ * column or attribute name) and those the database changes by itself
+ * (`schema.computed`); undefined, anything, when it sets a column that is no
+ * attribute. Excluded attributes are left out: no cached list reads them.
+ * The statement's columns, not a comparison of the instance's old and new
+ * values: a JSON value changed in place looks the same in both.
+ */
+function updatedAttributes(schema: ModelSchema, set: Record<string, unknown>): ReadonlySet<string> | undefined {
+  const changed = new Set(schema.computed);
+  for (const key of Object.keys(set)) {
+    const attribute = schema.byField.get(key) ?? schema.byName.get(key);
+    if (attribute) changed.add(attribute.name);
+    else if (!schema.excluded.has(key)) return undefined;
+  }
+  return changed;
+}
+
+/**
  * Invalidate an instance's row and lists (or the model when its key cannot
  * be named). Before an insert the row may have no key yet (the database
- * generates it): only the lists its values enter then.
+ * generates it): only the lists its values enter then. `set` is an update's
+ * statement values: lists that read none of its columns keep their tokens.
  */
 export async function instanceChanged(
   cache: WriteContext,
@@ -56,15 +75,17 @@ export async function instanceChanged(
   cause: InvalidationCause,
   at: WriteMoment,
   failed: boolean,
+  set?: Record<string, unknown>,
 ): Promise<void> {
   const schema = cache.schemaOf(instance?.constructor);
   if (!schema) return;
   const versions = instanceVersions(schema, instance, change === 'insert');
   // A failed write's row may be half-known: the whole model then.
   const keys = failed ? undefined : instanceKeys(schema, instance);
+  const changed = change === 'update' && set && typeof set === 'object' ? updatedAttributes(schema, set) : undefined;
   const run = (counted: boolean, generation: number | undefined) => {
     const why = counted ? cause : null;
-    if (keys) return cache.rowsChanged(schema, keys, versions, why, generation);
+    if (keys) return cache.rowsChanged(schema, keys, versions, why, generation, changed);
     if (at.phase === 'before' && change === 'insert') return cache.rowsChanged(schema, [], versions, why);
     return cache.modelChanged(schema, why);
   };

@@ -57,7 +57,7 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
         const destroying = !!paranoid && values && values[paranoid.field] != null;
         const write = () => call(original, this, [instance, table, values, where, marked(options)]);
         return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
-          instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', at, r.failed), 'save',
+          instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', at, r.failed, values), 'save',
           setsKey(cache, tableName(table), columnsOf(values)));
       } as Fn,
     delete: (original) =>

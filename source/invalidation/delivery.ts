@@ -36,7 +36,8 @@ export class InvalidationDelivery {
    * Rows changed: tombstone their entries (`keys`) and invalidate the lists
    * their old and new `versions` belong to, or every list of the model when
    * the versions are not known. A `cause` of null is not counted (a write's
-   * first invalidation, before its statement).
+   * first invalidation, before its statement). `changed`: the attributes an
+   * update can have changed, when known (lists that read none of them stay).
    */
   async rowsChanged(
     schema: ModelSchema,
@@ -45,12 +46,13 @@ export class InvalidationDelivery {
     cause: InvalidationCause | null,
     /** The write's generation in the model's write mark, recorded in the tombstones. */
     generation?: number,
+    changed?: ReadonlySet<string>,
   ): Promise<void> {
     if (cause) this.metrics.invalidated(schema.name, cause);
     await this.#delivered(schema, () =>
       Promise.all([
         keys.length > 0 ? this.rows.tombstone(schema, keys, generation) : undefined,
-        versions ? this.entries.rowsChanged(schema, versions) : this.entries.allListsChanged(schema),
+        versions ? this.entries.rowsChanged(schema, versions, changed) : this.entries.allListsChanged(schema),
       ]),
     );
   }

@@ -15,7 +15,7 @@
  * read, and any write since has rotated one of them.
  */
 import { randomToken } from '../clock';
-import { type Conjunction, conjunctionId, rowTuple } from '../tokens/conjunctions';
+import { type Conjunction, conjunctionId, rowTuple, schemeTouched } from '../tokens/conjunctions';
 import type { GuardedStore } from '../store/guarded-store';
 import type { KeySpace } from '../keys';
 import type { ModelSchema } from '../model-schema';
@@ -282,7 +282,10 @@ export class EntryCache {
 
   /**
    * After rows changed: rotate, for every scheme in use, the tokens of each
-   * version's tuple, and the empty scheme's token. A version that cannot be
+   * version's tuple, and the empty scheme's token. With `changed` (the
+   * attributes an update set, and those the database changes by itself),
+   * schemes that name what their lists read and read none of it keep their
+   * tokens (source/tokens/conjunctions.ts). A version that cannot be
    * described rotates the list epoch instead. Must run after the write is
    * visible in the database (it reads the registry, which readers fill
    * before their database read).
@@ -292,10 +295,11 @@ export class EntryCache {
    * schemes it did not know yet cost a second round trip. What is rotated is
    * never less than what the registry read after the write names.
    */
-  async rowsChanged(schema: ModelSchema, versions: readonly Record<string, unknown>[]): Promise<void> {
+  async rowsChanged(schema: ModelSchema, versions: readonly Record<string, unknown>[], changed?: ReadonlySet<string>): Promise<void> {
     const keysOf = (schemes: readonly (readonly string[])[]): Set<string> | undefined => {
       const keys = new Set<string>();
       for (const scheme of [[], ...schemes]) {
+        if (!schemeTouched(scheme, changed)) continue;
         for (const version of versions) {
           const tuple = rowTuple(schema, scheme, version);
           if (tuple === undefined) return undefined;

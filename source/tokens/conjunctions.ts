@@ -6,6 +6,15 @@
  * of the row's old and new values, so every list the row leaves or enters is
  * invalidated, and lists pinned to other values stay cached.
  *
+ * A scheme may also name the other columns its lists read ("reads": columns
+ * of conditions that pin nothing, of the order, of a count's aggregate):
+ * `[field…, "|", read…]`. An update that sets none of a scheme's fields and
+ * reads leaves every list of that scheme as it was (the rows it points to are
+ * tombstoned, and nothing that decides which rows, or their order, moved), so
+ * its tokens are not rotated; a scheme without the marker reads every column.
+ * A writer that does not know the marker finds no attribute "|" and rotates
+ * the list epoch instead: more invalidation, never less.
+ *
  * Only conditions whose values compare the same way in MariaDB and here are
  * used: integers, booleans, NULL, UUIDs and ASCII text (folded for the
  * default case-insensitive, PAD SPACE collations). Any other condition is
@@ -20,7 +29,10 @@ const MAX_COMBINATIONS = 64;
 
 /** The dependency of one list: its scheme and the value tuples it pins. */
 export interface Conjunction {
-  /** Sorted attribute names; empty for "no usable condition". */
+  /**
+   * Sorted attribute names (empty for "no usable condition"), then, when the
+   * list reads only some columns, {@link READS} and those columns, sorted.
+   */
   scheme: string[];
   /** One tuple of canonical value texts per combination (one empty tuple for the empty scheme). */
   tuples: string[][];
@@ -51,6 +63,36 @@ export function conditionText(attribute: AttributeInfo, value: unknown): string 
     default:
       return undefined;
   }
+}
+
+/** Separates a scheme's pinned fields from the other columns its lists read. */
+export const READS = '|';
+
+/** A scheme's pinned fields. */
+export function schemeFields(scheme: readonly string[]): readonly string[] {
+  const at = scheme.indexOf(READS);
+  return at < 0 ? scheme : scheme.slice(0, at);
+}
+
+/**
+ * Whether an update that set `changed` (attribute names) can change lists of
+ * `scheme`: always for a scheme without reads, or when what was set is not
+ * known.
+ */
+export function schemeTouched(scheme: readonly string[], changed: ReadonlySet<string> | undefined): boolean {
+  if (!changed || !scheme.includes(READS)) return true;
+  return scheme.some((name) => name !== READS && changed.has(name));
+}
+
+/**
+ * `conjunction` for lists that read only `reads` besides its fields (none:
+ * unchanged, every column). Never for a model with an attribute named like
+ * the marker.
+ */
+export function withReads(schema: ModelSchema, conjunction: Conjunction, reads: ReadonlySet<string> | undefined): Conjunction {
+  if (!reads || schema.byName.has(READS)) return conjunction;
+  const others = [...reads].filter((name) => !conjunction.scheme.includes(name)).sort();
+  return { scheme: [...conjunction.scheme, READS, ...others], tuples: conjunction.tuples };
 }
 
 /** The values a condition pins a field to, or undefined when it does not pin it. */
@@ -111,7 +153,7 @@ export function conjunctionOf(schema: ModelSchema, where: unknown): Conjunction 
  */
 export function rowTuple(schema: ModelSchema, scheme: readonly string[], row: Record<string, unknown>): string[] | 'none' | undefined {
   const tuple: string[] = [];
-  for (const name of scheme) {
+  for (const name of schemeFields(scheme)) {
     const attribute = schema.byName.get(name);
     if (!attribute || !Object.prototype.hasOwnProperty.call(row, name)) return undefined;
     const value = row[name];

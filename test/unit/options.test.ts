@@ -21,6 +21,8 @@ test('options: an unknown or invalid option fails with an OptionError naming it'
     [{ refreshMode: 'sometimes' }, 'refreshMode'],
     [{ tll: 5 }, 'tll'],
     [{ store: {} }, 'store'],
+    [{ models: { Article: { computed: 'touchedAt' } } }, 'models\\.Article\\.computed'],
+    [{ models: { Article: { computed: [''] } } }, 'models\\.Article\\.computed'],
   ];
   for (const [input, option] of cases) {
     const error = t.throws(() => resolveOptions(input as never), { instanceOf: OptionError });
