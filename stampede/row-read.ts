@@ -91,6 +91,11 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
   // the lock's `add`, it costs no round trip of its own. Used only by a
   // reader that takes the lock at once (one that waited has newer tokens).
   const earlyMark = locking && known ? stores.rows.unmarked(schema).catch(() => false) : undefined;
+  // Likewise the CAS baseline of a row the lookup found something at (a
+  // tombstone, an entry another spelling owns): it only has to be read before
+  // the database read, and a write after it changes the value, so the `cas`
+  // fails. Without it, a read after a write cost a third round trip.
+  const earlyBaseline = locking && known?.has(read.key) ? stores.rows.baseline(schema, pkText).catch(() => null) : undefined;
   const lock = locking ? await stores.locks.acquire(read.key, meter.counters) : 'unavailable';
   const release = typeof lock === 'function' ? lock : undefined;
   // Releasing is not part of the answer: waiters find the filled row first.
@@ -119,7 +124,7 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
   count('misses');
   let handedOver = false;
   try {
-    const ticket = await stores.rows.beginFill(schema, pkText, known, absences, release ? earlyMark : undefined);
+    const ticket = await stores.rows.beginFill(schema, pkText, known, absences, release ? earlyMark : undefined, release ? earlyBaseline : undefined);
     const row = await read.read();
     // The database matched this row to the query (a case-insensitive collation
     // may return another spelling of the key), so it is the right answer here.

@@ -16,6 +16,7 @@
 import { randomToken } from '../clock';
 import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from '../codec';
 import { conjunctionId } from '../tokens/conjunctions';
+import type { CasValue } from '../store/contract';
 import type { GuardedStore } from '../store/guarded-store';
 import type { KeySpace } from '../keys';
 import type { Metrics } from '../metrics/metrics';
@@ -144,6 +145,8 @@ export class RowCache {
     withAbsence = false,
     /** The model's write mark read after `known` (one read shared by the fills of one lookup). */
     unmarked?: Promise<boolean>,
+    /** The row's CAS baseline, read after `known` (sent with the fill lock's `add`). */
+    baseline?: Promise<CasValue | undefined | null>,
   ): Promise<FillTicket | undefined> {
     const tokenKeys = [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])];
     // A token created now was not in `known`: the mark must be read after it.
@@ -158,11 +161,16 @@ export class RowCache {
     // invalidation (its statement, or its commit, may not be visible to this
     // read yet) makes the fill store nothing.
     const [seen, free] = await Promise.all([
-      known && !known.has(key) ? undefined : this.store.gets(key),
+      known && !known.has(key) ? undefined : (baseline ?? this.store.gets(key)),
       mark ?? this.unmarked(schema),
     ]);
     if (seen === null || !free) return undefined;
     return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
+  }
+
+  /** The row entry's CAS baseline (see {@link beginFill}): null when the store cannot tell. */
+  baseline(schema: ModelSchema, pkText: string): Promise<CasValue | undefined | null> {
+    return this.store.gets(this.keys.row(schema, pkText));
   }
 
   /** Whether no write of the model is between its first and last invalidation (see {@link beginFill}). */

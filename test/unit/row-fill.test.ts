@@ -108,3 +108,28 @@ test('a cold row miss makes two store round trips before its database read and n
   await k.settled();
   t.deepEqual(await rowRead(k, 7, async () => row(7, 'never read')), row(7, 'g'));
 });
+
+test('a row miss after a write (its tombstone in the entry) also makes two store round trips before its database read, and fills', async (t) => {
+  const probe = depthStore(new Promise(() => undefined));
+  const k = kit({ store: probe.store });
+  await k.rows.tokens(k.schema, undefined, true);
+  await k.rows.tombstone(k.schema, ['8']);
+  probe.reset();
+  let before = -1;
+  t.deepEqual(await rowRead(k, 8, async () => ((before = probe.depth()), row(8, 'h'))), row(8, 'h'));
+  t.is(before, 2, 'the lookup, then the lock with the write mark and the CAS baseline');
+  await k.settled();
+  t.deepEqual(await rowRead(k, 8, async () => row(8, 'never read')), row(8, 'h'), 'the fill replaced the tombstone');
+});
+
+test('a write after the early CAS baseline of a tombstoned row makes its fill lose', async (t) => {
+  const k = kit();
+  await k.rows.tombstone(k.schema, ['9']);
+  const old = await rowRead(k, 9, async () => {
+    await k.rows.tombstone(k.schema, ['9']);
+    return row(9, 'old');
+  });
+  t.deepEqual(old, row(9, 'old'));
+  await k.settled();
+  t.false((await k.rows.lookup(k.schema, ['9'])).rows.has('9'), 'the old row was not stored');
+});
