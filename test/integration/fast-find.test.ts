@@ -1,10 +1,10 @@
 /**
- * The findByPk short way (hooks/select/fast-find.ts): a plain findByPk skips
+ * The short ways (hooks/select/fast-find.ts): a plain findByPk or findAll skips
  * Sequelize's option preparation, yet answers exactly as the whole way does,
  * and every read whose preparation could differ goes the whole way.
  */
 import anyTest, { type TestFn } from 'ava';
-import { EmptyResultError, type Model } from 'sequelize';
+import { EmptyResultError, type FindOptions, type Model, Op } from 'sequelize';
 import { ormCache } from '../../source';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
 import { useCls } from '../helpers/cls';
@@ -88,6 +88,7 @@ test.serial('a string key, a write in between, and the cache uninstalled', async
   cache.uninstall();
   try {
     t.false(Object.prototype.hasOwnProperty.call(Author, 'findByPk'), 'uninstall takes the short way back off');
+    t.false(Object.prototype.hasOwnProperty.call(Author, 'findAll'), 'and the findAll one');
   } finally {
     // Later tests of this file use the cache again.
     t.context.cache = ormCache.install(db.sequelize, { store: t.context.probe, namespace: `${cache.keys.namespace}b` });
@@ -165,4 +166,71 @@ test.serial('inside a CLS transaction the read goes the whole way and sees the t
     stopCls();
   }
   t.not((await Author.findByPk(3))?.name, 'Inside');
+});
+
+test.serial('a plain findAll answers without Sequelize preparing its options, for any values of its shape, with the instances of the whole way', async (t) => {
+  const { db } = t.context;
+  const { Article, Comment } = db.models;
+  const same = async (model: typeof Article | typeof Comment, options: FindOptions) => {
+    const short = await spyOn(model, '_injectScope', () => (model as typeof Article).findAll(options));
+    t.is(short.calls, 0, `short way: ${JSON.stringify(options)}`);
+    const whole = await (model as typeof Article).findAll({ ...options, cache: false } as FindOptions);
+    t.deepEqual(short.result.map(state), whole.map(state));
+    return short.result;
+  };
+  // underscored: where and order name attributes, the select names columns.
+  const byAuthor = (authorId: number, limit: number, offset: number): FindOptions => ({ where: { authorId }, order: [['id', 'DESC']], limit, offset });
+  await Article.findAll(byAuthor(2, 3, 1)); // prepares the shape
+  await t.context.cache.settled();
+  db.sql.take();
+  t.is((await same(Article, byAuthor(2, 3, 1))).length, 3);
+  const statements = db.sql.selects();
+  t.is(statements.length, 1, `the hit ran no SQL; the whole way did: ${statements.join(' / ')}`);
+  await same(Article, byAuthor(3, 2, 0));
+  await same(Article, byAuthor(3, 2, 0));
+  // A paranoid model: the short way repeats its clause, so deleted rows stay hidden.
+  const comments = (articleId: number): FindOptions => ({ where: { articleId }, order: [['id', 'ASC']] });
+  await Comment.findAll(comments(4));
+  const before = await same(Comment, comments(4));
+  await before[0]!.destroy();
+  t.is((await same(Comment, comments(4))).length, before.length - 1);
+  await Comment.findAll({ where: {}, order: [['id', 'ASC']], limit: 5 });
+  await same(Comment, { where: {}, order: [['id', 'ASC']], limit: 5 });
+});
+
+test.serial('a findAll whose preparation the short way cannot repeat goes the whole way, hooks and scopes included', async (t) => {
+  const { db } = t.context;
+  const { Article, Author } = db.models;
+  const whole = async (options: FindOptions | undefined, label: string) => {
+    await Article.findAll(options);
+    const spy = await spyOn(Article, '_injectScope', () => Article.findAll(options));
+    t.is(spy.calls, 1, label);
+  };
+  await whole({ where: { authorId: [1, 2] }, order: [['id', 'ASC']] }, 'an IN list');
+  await whole({ where: { authorId: { [Op.gt]: 1 } } }, 'an operator');
+  await whole({ where: { authorId: 1 }, attributes: ['id'] }, 'attributes');
+  await whole({ where: { authorId: 1 }, include: [Author] }, 'an include');
+  await whole({ where: { authorId: 1 }, order: [[db.sequelize.fn('lower', db.sequelize.col('title')), 'ASC']] }, 'an order by SQL');
+  await whole({ where: { authorId: 1 }, cache: { ttl: 5 } } as FindOptions, 'a cache option');
+  await whole(undefined, 'no options');
+  await whole({ where: { title: new Date(0) } } as FindOptions, 'a value that is no plain value');
+  // A default scope with a where: Sequelize's where differs from the call's, so nothing is kept.
+  const published = { where: { authorId: 1 }, order: [['id', 'ASC']] } as FindOptions;
+  Article.addScope('defaultScope', { where: { published: true } }, { override: true });
+  try {
+    await whole(published, 'a default scope');
+    t.true((await Article.findAll(published)).every((a) => a.published), 'the scope applied');
+  } finally {
+    Article.addScope('defaultScope', {}, { override: true });
+  }
+  await Article.findAll(published);
+  t.is((await spyOn(Article, '_injectScope', () => Article.findAll(published))).calls, 0, 'without it, the short way');
+  let before = 0;
+  Article.addHook('beforeFind', 'fast-find-all-test', () => void before++);
+  try {
+    await Article.findAll(published);
+    t.is(before, 1, 'a find hook runs: the whole way');
+  } finally {
+    Article.removeHook('beforeFind', 'fast-find-all-test');
+  }
 });
