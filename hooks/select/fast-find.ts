@@ -10,17 +10,17 @@
  * with their values put in, straight to the query interface's select, the
  * same call Sequelize would make. Misses, fills and hits then run as for any
  * other read. Only reads whose preparation is provably the same go the short
- * way: a number or string key, or plain where values (hooks/select/fast-find-all.ts),
- * a model without find hooks (on it or on the Sequelize instance), not
- * paranoid, no CLS transaction, and nothing the kept options were prepared
- * from changed since (attributes, scope, options, primary key, and the find
- * methods themselves, which tests stub).
+ * way: a number or string key on a model that is not paranoid, or plain
+ * where values (hooks/select/fast-find-all.ts), a model without find hooks
+ * (on it or on the Sequelize instance), no CLS transaction, and nothing the
+ * kept options were prepared from changed since (attributes, scope, options,
+ * primary key, and the find methods themselves, which tests stub).
  */
 import type { Model, ModelStatic } from 'sequelize';
 import type { SelectOptions } from '../query-options';
 import { currentTransaction } from '../transactions';
 import type { ReadContext } from '../cache-context';
-import { forCall, type KeptShape, keepShape, MAX_SHAPES, plainCall } from './fast-find-all';
+import { forCall, type KeptShape, keepShape, MAX_SHAPES, type PlainCall, plainCall } from './fast-find-all';
 
 type FindByPk = (this: ModelStatic<Model>, key: unknown, options?: unknown) => Promise<Model | null>;
 type FindAll = (this: ModelStatic<Model>, options?: unknown) => Promise<Model[]>;
@@ -215,7 +215,7 @@ export class FastFind {
   }
 
   /** A plain findAll's whole way, keeping its select options for its shape when they can be repeated. */
-  async #prepareAll(model: ModelStatic<Model>, inherited: FindAll, options: unknown, call: ReturnType<typeof plainCall> & object): Promise<Model[]> {
+  async #prepareAll(model: ModelStatic<Model>, inherited: FindAll, options: unknown, call: PlainCall): Promise<Model[]> {
     const internals = model as unknown as ModelInternals;
     const from = inputs(internals, inherited);
     const slot = new Slot(model);
