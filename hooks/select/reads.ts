@@ -38,9 +38,10 @@ function operand(value: unknown): void {
   if (Array.isArray(value)) return value.forEach(operand);
   if (!isPlainObject(value)) throw new Unnamed();
   // Operators on the same column ({ [Op.gt]: 3 }, { [Op.or]: [1, 2] });
-  // string keys would be a JSON path into it, which still reads only it.
+  // string keys would be a JSON path into it, which still reads only it,
+  // unless they are operator aliases (`$col` names another column).
   for (const key of Reflect.ownKeys(value)) {
-    if (typeof key === 'symbol' && REFERRING.has(key)) throw new Unnamed();
+    if (typeof key === 'symbol' ? REFERRING.has(key) : key.startsWith('$')) throw new Unnamed();
     operand(value[key]);
   }
 }

@@ -32,6 +32,7 @@ test('list reads: every column when an order is missing or not total, or anythin
     ['a literal where', { where: sequelize.literal('title > id'), order: [['id', 'ASC']] }],
     ['a column operand', { where: { authorId: { [Op.gte]: sequelize.col('id') } }, order: [['id', 'ASC']] }],
     ['Op.col', { where: { authorId: { [Op.col]: 'id' } }, order: [['id', 'ASC']] }],
+    ['an operator alias', { where: { authorId: { $col: 'id' } }, order: [['id', 'ASC']] }],
     ['a nested path', { where: { '$author.name$': 'x' }, order: [['id', 'ASC']] }],
   ];
   for (const [label, options] of cases) t.is(listReads(schema, options as never), undefined, label);
