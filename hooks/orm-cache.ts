@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { FindOptions, Model, ModelStatic, Sequelize } from 'sequelize';
 import { asStoreError, type InvalidationWarning, OptionError, type StoreError } from '../source/errors';
+import { misnamedOptions } from './option-names';
 import type { Registry } from 'prom-client';
 import {
   type DashboardOptions,
@@ -146,24 +147,20 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
   }
 
   /**
-   * Model names in `models` (and their `dependsOn`) that name no model of
-   * the instance are a typo the cache would otherwise ignore: an OptionError
-   * at install() when the models are defined by then (`strict`), else one
-   * process warning (ORM_CACHE_UNKNOWN_MODEL) at the first cached read, once
-   * the app has defined its models.
+   * Names in `models` that name nothing (hooks/option-names.ts) are a typo
+   * the cache would otherwise ignore: an OptionError at install() when the
+   * models are defined by then (`strict`), else one process warning
+   * (ORM_CACHE_UNKNOWN_MODEL) at the first cached read, once the app has
+   * defined its models.
    * @internal
    */
   checkModelNames(strict: boolean): void {
     const defined = this.sequelize.models as Record<string, unknown>;
     if (Object.keys(defined).length === 0) return;
     this.#namesUnchecked = false;
-    for (const [name, options] of Object.entries(this.options.models)) {
-      const unknown = [name, ...((options && options.dependsOn) || [])].find((n) => !Object.prototype.hasOwnProperty.call(defined, n));
-      if (unknown === undefined) continue;
-      const option = unknown === name ? `models.${name}` : `models.${name}.dependsOn`;
-      const problem = `names no model of this Sequelize instance: ${JSON.stringify(unknown)} (defined: ${Object.keys(defined).join(', ')})`;
+    for (const { option, problem, model } of misnamedOptions(this.options.models, defined)) {
       if (strict) throw new OptionError(option, problem);
-      process.emitWarning(`sequelize-orm-cache: option \`${option}\` ${problem}`, { code: 'ORM_CACHE_UNKNOWN_MODEL' });
+      process.emitWarning(`sequelize-orm-cache: option \`${option}\` ${problem}`, { code: model ? 'ORM_CACHE_UNKNOWN_MODEL' : 'ORM_CACHE_UNKNOWN_ATTRIBUTE' });
     }
   }
 

@@ -141,6 +141,7 @@ test('models names that name no model are rejected at install() once models are 
   defined.define('Article', {});
   t.throws(() => ormCache.install(defined, { models: { Artcle: { ttl: 5 } } }), { instanceOf: OptionError, message: /`models\.Artcle` names no model/ });
   t.throws(() => ormCache.install(defined, { models: { Article: { dependsOn: ['Autor'] } } }), { instanceOf: OptionError, message: /`models\.Article\.dependsOn` names no model.*"Autor"/ });
+  t.throws(() => ormCache.install(defined, { models: { Article: { computed: ['touchedAt'] } } }), { instanceOf: OptionError, message: /`models\.Article\.computed` names no attribute of Article.*"touchedAt"/ });
 
   const early = offline();
   const cache = ormCache.install(early, { models: { Artcle: false } });
