@@ -4,9 +4,9 @@
  * its conditions, of its order, of a count's aggregate, of the keys its
  * includes join on. An update that sets none of them leaves the entry's
  * answer as it was, so its tokens need not rotate. Whatever this cannot
- * name for sure (SQL literals and functions, nested or JSON paths, an order
- * that is not total under which a limit picks rows) is "every column":
- * undefined.
+ * name for sure (SQL literals and functions, nested or JSON paths, a column
+ * compared with another, an order that is not total: its ties fall in
+ * whatever order the database scans) is "every column": undefined.
  */
 import type { ModelSchema } from '../../source/model-schema';
 import { isPlainObject, Op } from '../../source/util';
