@@ -52,6 +52,15 @@ export const DEFAULT_OPTIONS = Object.freeze({
   stampedeProtection: true,
 });
 
+/** A per-model list of model or attribute names (default none), or an OptionError naming `option`. */
+function nameList(value: unknown, option: string, what: 'model' | 'attribute'): string[] {
+  const names = value ?? [];
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
+    throw new OptionError(option, `must be an array of ${what} names, got ${describe(names)}`);
+  }
+  return names as string[];
+}
+
 /** Every option of `install()`: those with a default, and those without one. */
 const KNOWN = [...Object.keys(DEFAULT_OPTIONS), 'store', 'models', 'clock', 'sign'];
 const MODEL_KNOWN = ['ttl', 'softTtl', 'dependsOn', 'exclude', 'computed'];
@@ -191,18 +200,9 @@ export function resolveOptions(input: OrmCacheOptions | undefined): ResolvedOpti
         throw new OptionError(`models.${name}`, `must be false or an object, got ${describe(value)}`);
       }
       rejectUnknown(value, MODEL_KNOWN, `models.${name}`, 'a model');
-      const dependsOn = value.dependsOn ?? [];
-      if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string' && d.length > 0)) {
-        throw new OptionError(`models.${name}.dependsOn`, `must be an array of model names, got ${describe(dependsOn)}`);
-      }
-      const exclude = value.exclude ?? [];
-      if (!Array.isArray(exclude) || !exclude.every((d) => typeof d === 'string' && d.length > 0)) {
-        throw new OptionError(`models.${name}.exclude`, `must be an array of attribute names, got ${describe(exclude)}`);
-      }
-      const computed = value.computed ?? [];
-      if (!Array.isArray(computed) || !computed.every((d) => typeof d === 'string' && d.length > 0)) {
-        throw new OptionError(`models.${name}.computed`, `must be an array of attribute names, got ${describe(computed)}`);
-      }
+      const dependsOn = nameList(value.dependsOn, `models.${name}.dependsOn`, 'model');
+      const exclude = nameList(value.exclude, `models.${name}.exclude`, 'attribute');
+      const computed = nameList(value.computed, `models.${name}.computed`, 'attribute');
       const { ttl: modelTtl, softTtl: modelSoftTtl } = ttlPair(`models.${name}.`, value, { ttl, softTtl: (hard) => Math.min(softTtl, hard) });
       models[name] = Object.freeze({
         ttl: modelTtl,

@@ -98,18 +98,19 @@ export function keepShape(
   const names = Object.keys(call.where);
   const columns = names.map((name) => rawAttributes[name]?.field ?? name);
   // A paranoid model's clause comes first, ANDed with the call's where, or alone when that is empty.
-  let where = options.where as Record<string | symbol, unknown> | undefined;
-  if (paranoid !== undefined) {
-    if (names.length === 0) return isParanoidClause(where, paranoid) ? { options: { ...options, where: undefined, limit: undefined, offset: undefined }, columns, paranoid, from } : undefined;
-    const parts = where && Reflect.ownKeys(where).length === 1 ? where[Op.and] : undefined;
-    if (!Array.isArray(parts) || parts.length !== 2 || !isParanoidClause(parts[0], paranoid)) return undefined;
-    where = parts[1] as Record<string | symbol, unknown>;
+  let own = options.where as Record<string | symbol, unknown> | undefined;
+  if (paranoid !== undefined && names.length === 0) own = isParanoidClause(own, paranoid) ? {} : undefined;
+  else if (paranoid !== undefined) {
+    const parts = own && Reflect.ownKeys(own).length === 1 ? own[Op.and] : undefined;
+    own = Array.isArray(parts) && parts.length === 2 && isParanoidClause(parts[0], paranoid) ? (parts[1] as Record<string | symbol, unknown>) : undefined;
   }
-  if (!where || Object.getPrototypeOf(where) !== Object.prototype) return undefined;
-  const keys = Reflect.ownKeys(where);
+  if (!own || Object.getPrototypeOf(own) !== Object.prototype) return undefined;
+  const keys = Reflect.ownKeys(own);
   if (keys.length !== columns.length || !keys.every((k, i) => k === columns[i])) return undefined;
-  if (!names.every((name, i) => where[columns[i] as string] === call.where[name])) return undefined;
-  return { options: { ...options, where: undefined, limit: undefined, offset: undefined }, columns, paranoid, from };
+  if (!names.every((name, i) => own[columns[i] as string] === call.where[name])) return undefined;
+  // Kept without what each call brings: its where, order, limit and offset.
+  const { where: _where, order: _order, limit: _limit, offset: _offset, ...rest } = options;
+  return { options: rest, columns, paranoid, from };
 }
 
 /** A fresh copy of a kept shape's options with this call's values. */
@@ -123,10 +124,7 @@ export function forCall(kept: KeptShape, call: PlainCall): SelectOptions {
   const copy = <T>(list: T): T => (Array.isArray(list) ? (list.map((a: unknown) => (Array.isArray(a) ? [...a] : a)) as T) : list);
   const selected: SelectOptions = { ...options, attributes: copy(options.attributes), originalAttributes: copy(options.originalAttributes), where };
   if (call.order !== undefined) selected.order = copy(call.order);
-  else delete selected.order;
   if (call.limit !== undefined) selected.limit = call.limit;
-  else delete selected.limit;
   if (call.offset !== undefined) selected.offset = call.offset;
-  else delete selected.offset;
   return selected;
 }

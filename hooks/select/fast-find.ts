@@ -29,7 +29,6 @@ type FindAll = (this: ModelStatic<Model>, options?: unknown) => Promise<Model[]>
 interface ModelInternals {
   sequelize: { options: { hooks?: Record<string, unknown[] | undefined> } };
   options: { hooks?: Record<string, unknown[] | undefined>; paranoid?: boolean; timestamps?: boolean; rejectOnEmpty?: unknown; whereCollection?: unknown };
-  _timestampAttributes?: { deletedAt?: string };
   rawAttributes: Record<string, { field?: string }>;
   fieldRawAttributesMap: object;
   _scope: object;
@@ -109,16 +108,13 @@ function plainNow(cache: ReadContext, model: ModelInternals): boolean {
 }
 
 /**
- * The column a paranoid model's clause pins to NULL; `false` for a paranoid
- * model whose clause is another (a `deletedAt` default), undefined when the
- * model is not paranoid.
+ * The column a paranoid model's clause pins to NULL (its schema's `paranoid`);
+ * `false` for a paranoid model whose clause is another (a `deletedAt`
+ * default) or that is not cached, undefined when the model is not paranoid.
  */
-function paranoidColumn(model: ModelInternals): string | false | undefined {
+function paranoidColumn(cache: ReadContext, model: ModelInternals): string | false | undefined {
   if (!model.options.paranoid || model.options.timestamps === false) return undefined;
-  const name = model._timestampAttributes?.deletedAt;
-  const attribute = name === undefined ? undefined : model.rawAttributes[name];
-  if (!attribute || (attribute as { defaultValue?: unknown }).defaultValue != null) return false;
-  return attribute.field ?? name;
+  return cache.schemaOf(model)?.paranoid?.field ?? false;
 }
 
 /**
@@ -220,7 +216,7 @@ export class FastFind {
     const from = inputs(internals, inherited);
     const slot = new Slot(model);
     const result = await inherited.call(model, { ...(options as object), [PREPARING]: slot });
-    const paranoid = paranoidColumn(internals);
+    const paranoid = paranoidColumn(this.cache, internals);
     const kept = paranoid === false ? undefined : keepShape(call, slot.options, internals.rawAttributes, paranoid, from);
     if (!kept) return result;
     let shapes = this.#shapes.get(model);

@@ -161,7 +161,7 @@ export class RowCache {
     // invalidation (its statement, or its commit, may not be visible to this
     // read yet) makes the fill store nothing.
     const [seen, free] = await Promise.all([
-      known && !known.has(key) ? undefined : (baseline ?? this.store.gets(key)),
+      known && !known.has(key) ? undefined : (baseline ?? this.baseline(schema, pkText)),
       mark ?? this.unmarked(schema),
     ]);
     if (seen === null || !free) return undefined;
