@@ -2,7 +2,7 @@
  * `npm run bench:profile`: one hot loop under the inspector's sampling
  * profiler, to see where a cached read's time goes before optimizing it.
  *
- *   npm run bench:profile -- [--system orm-cache|no-cache|transparent|floor] [--workload W1|W2|W3|W6] [--inflight 32] [--ops 20000] [--store memcached|memory] [--interval µs, 0: no profiler]
+ *   npm run bench:profile -- [--system orm-cache|no-cache|transparent|floor] [--workload W1|W2|W3|W4|W6] [--inflight 32] [--ops 20000] [--store memcached|memory] [--interval µs, 0: no profiler]
  *
  * Seeds a small blog, warms the cache with one pass, then runs `--ops`
  * operations with `--inflight` of them in flight while the profiler samples.
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   const namespace = `prof${randomBytes(3).toString('hex')}`;
   const servers = memcached.split(',');
   let system: System | undefined;
+  let closeFloor: (() => Promise<unknown>) | undefined;
   try {
     const seeder = open(() => undefined);
     const seedModels = addBlogModels(seeder);
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
     if (which === 'floor') {
       // The least a hit can cost: a get of the cached bytes, decode, build.
       const floorStore = new MemcachedStore(servers, { timeoutMs: 200 });
+      closeFloor = () => floorStore.close();
       const schema = modelSchema(target.models.Article as unknown as ModelLike);
       run = async (i) => {
         const entry = decodeEntry(schema, await floorStore.get(target.cache!.keys.row(schema, String(1 + (i % 50)))));
@@ -101,6 +103,10 @@ async function main(): Promise<void> {
       };
       for (let i = 0; i < 50; i++) await target.byPk(1 + i);
     } else if (workload === 'W1') run = (i) => target.byPk(1 + (i % 50));
+    else if (workload === 'W4') {
+      // W4's mix: reads of 200 rows with one title update in 20 (run it with --inflight 8).
+      run = (i) => (i % 20 === 7 ? target.update!(1 + ((i * 7) % 200), `p${i}`) : target.byPk(1 + ((i * 13) % 200)));
+    }
     else if (workload === 'W2') run = (i) => target.models.Article.findAll(list50Options(1 + (i % 20)));
     else if (workload === 'W6') {
       // save() of articles loaded beforehand (uncached), 2000 of them in turn.
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
     process.stderr.write(`profile: ${file}\n`);
   } finally {
     await system?.close().catch(() => undefined);
+    await closeFloor?.().catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
     await admin.end();
   }

@@ -19,7 +19,7 @@ import { FastFind } from './select/fast-find';
 import { cachedSelect } from './select/select-wrapper';
 import { rawStatement } from './write/raw-statements';
 import { writeWrappers } from './write/write-wrappers';
-import { ORM_WRITE } from './write/writing';
+import { takeWrite } from './write/writing';
 
 const installed = new WeakMap<Sequelize, OrmCache>();
 
@@ -32,13 +32,17 @@ const READ_TYPES = new Set(['SELECT', 'SHOWTABLES', 'SHOWINDEXES', 'DESCRIBE', '
 
 /**
  * `sequelize.query` with every statement that is not a marked query
- * interface write read for the tables it may write (raw SQL, DDL).
+ * interface write read for the tables it may write (raw SQL, DDL). A marked
+ * write's statement waits here for the write's first invalidation
+ * (hooks/write/writing.ts): Sequelize built it meanwhile.
  */
 function statementWrapper(cache: OrmCache, original: QueryFn): QueryFn {
   return function (this: unknown, sql, options) {
+    const ready = takeWrite();
+    if (ready) return ready.then(() => original.call(this, sql, options));
     const text = typeof sql === 'string' ? sql : (sql as { query?: unknown } | null)?.query;
     const ormRead = !!options?.model && READ_TYPES.has(String(options.type));
-    if (typeof text !== 'string' || options?.[ORM_WRITE] || ormRead) return original.call(this, sql, options);
+    if (typeof text !== 'string' || ormRead) return original.call(this, sql, options);
     return rawStatement(cache, options ?? {}, text, () => original.call(this, sql, options));
   };
 }

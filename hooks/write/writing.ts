@@ -1,7 +1,7 @@
 /**
  * One write between two invalidations, under write marks (docs/architecture.md,
- * invariant 1). Statements the wrappers send carry {@link ORM_WRITE}, so the
- * raw-statement path leaves them alone.
+ * invariant 1). The statements the wrappers send are known to the statement
+ * wrapper ({@link sendingWrite}), so the raw-statement path leaves them alone.
  */
 import type { InvalidationCause } from '../../source/metrics/snapshot';
 import type { ModelSchema } from '../../source/model-schema';
@@ -37,7 +37,8 @@ export async function writing<T>(
   table: unknown,
   options: Options,
   model: unknown,
-  write: () => Promise<T>,
+  /** The statement, sent with {@link sendingWrite}. */
+  write: (ready: Promise<void>) => Promise<T>,
   own: (schema: ModelSchema, at: WriteMoment, outcome: Outcome<T>) => Promise<void>,
   cause: InvalidationCause,
   cascades: boolean,
@@ -57,21 +58,48 @@ export async function writing<T>(
     ]);
   const schemas = [...models.map((m) => cache.schemaOf(m)).filter((s): s is ModelSchema => s !== undefined), ...targets];
   const first = (generations: ReadonlyMap<ModelSchema, number>) => invalidate({ phase: 'before', generations }, { failed: false });
-  return cache.whileWriting(options, schemas, first, async (generations) => {
+  return cache.whileWriting(options, schemas, first, async (generations, ready) => {
     let outcome: Outcome<T> = { failed: true };
     try {
-      outcome = { value: await write(), failed: false };
+      outcome = { value: await write(ready), failed: false };
       return outcome.value as T;
     } finally {
+      // A statement that failed before its gate (or a failed first
+      // invalidation) still ends after the first invalidation.
+      await ready.catch(() => undefined);
       await invalidate({ phase: 'after', generations }, outcome);
     }
   });
 }
 
-/** Statements the query interface wrappers send carry this, so the raw-SQL path leaves them alone. */
-export const ORM_WRITE = Symbol('sequelize-orm-cache.write');
+/** The `ready` of the write whose original method is being called (see {@link sendingWrite}). */
+let sending: Promise<void> | undefined;
 
-/** Options with the mark (the query interface copies its options with their symbols). */
-export function marked<O>(options: O): O {
-  return { ...(options ?? {}), [ORM_WRITE]: true } as O;
+/**
+ * Call `send` (a query interface method) as the statement of the write whose
+ * first invalidation is `ready`. The methods call `sequelize.query` before
+ * their first `await`, so the statement wrapper (hooks/install.ts) takes
+ * `ready` then with {@link takeWrite}: it knows the statement for a write
+ * the wrappers invalidate, and holds it until `ready`, while Sequelize has
+ * built it (the first invalidation's round trip overlaps that work). Nothing
+ * is added to the options: an extra key, a symbol even, changes their shape
+ * and slows Sequelize's handling of them. A method that reaches
+ * `sequelize.query` only after an `await` (a delete running cascade hooks)
+ * sends a statement the wrapper reads as raw SQL: invalidated twice, never
+ * less.
+ */
+export function sendingWrite<T>(ready: Promise<void>, send: () => Promise<T>): Promise<T> {
+  sending = ready;
+  try {
+    return send();
+  } finally {
+    sending = undefined;
+  }
+}
+
+/** The `ready` of the write whose statement is being sent now, once; undefined for any other statement. */
+export function takeWrite(): Promise<void> | undefined {
+  const ready = sending;
+  sending = undefined;
+  return ready;
 }

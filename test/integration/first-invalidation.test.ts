@@ -93,3 +93,63 @@ test('a write whose mark did not exist invalidates again once the mark is up: wh
   await writing;
   t.deepEqual(await names(), ['pipelined']);
 });
+
+test("a write's statement waits for its first invalidation, and Sequelize builds the statement while that invalidation is on its way", async (t) => {
+  const db = await createTestDatabase('first_invalidation_gate', { authors: 2, articles: 2, tags: 2 });
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  const { Article } = db.models;
+  const article = (await Article.findByPk(1)) as unknown as { title: string; update(values: object): Promise<unknown> };
+  const schema = cache.schemaOf(Article);
+  if (!schema) throw new Error('Article is cached');
+  const rowKey = cache.keys.row(schema, '1');
+
+  // Hold the first invalidation at the store: the tombstone of the row.
+  const reached = gate();
+  const release = gate();
+  t.teardown(() => release.open()); // a failing test must not leave the writer held
+  let holding = true;
+  const set = store.set.bind(store);
+  store.set = async (key, value, ttl) => {
+    if (holding && key === rowKey) {
+      holding = false;
+      reached.open();
+      await release.opened;
+    }
+    return set(key, value, ttl);
+  };
+  // Sequelize's building of the UPDATE, seen from its query generator.
+  const generator = db.sequelize.getQueryInterface().queryGenerator as { updateQuery(...args: unknown[]): unknown };
+  const updateQuery = generator.updateQuery;
+  let built = false;
+  generator.updateQuery = function (this: unknown, ...args: unknown[]) {
+    built = true;
+    return updateQuery.apply(this, args);
+  };
+  t.teardown(() => {
+    generator.updateQuery = updateQuery;
+  });
+
+  db.sql.take();
+  const writing = article.update({ title: 'gated' });
+  await reached.opened;
+  // A whole statement's round trip on another connection of the pool: an
+  // UPDATE sent without waiting would have been logged (and run) by now.
+  await db.sequelize.query('SELECT 1');
+  t.true(built, 'the UPDATE was built while the first invalidation was held');
+  t.false(db.sql.take().some((s) => /\bUPDATE\b/.test(s)), 'and not sent');
+  const outside = await mysql.createConnection(db.url);
+  t.teardown(() => outside.end());
+  const title = async () => ((await outside.query('SELECT title FROM articles WHERE id = 1'))[0] as { title: string }[])[0]?.title;
+  t.not(await title(), 'gated');
+
+  release.open();
+  await writing;
+  t.is(await title(), 'gated');
+  t.is(((await Article.findByPk(1)) as unknown as { title: string }).title, 'gated');
+});
