@@ -60,13 +60,6 @@ export type Invalidation = (counted: boolean, generation: number | undefined) =>
 /** Work under write marks: it gets the write's generation in each model's mark, where the store gave one. */
 export type Marked<T> = (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>;
 
-/**
- * A write under marks that starts before its first invalidation is done:
- * `ready` settles when it is, and the write's statement must wait for it
- * (its options carry it, see hooks/write/writing.ts `marked`).
- */
-export type Gated<T> = (generations: ReadonlyMap<ModelSchema, number>, ready: Promise<void>) => Promise<T>;
-
 /** Where a write is: before its statement, or after it with what it returned. */
 export interface WriteMoment {
   phase: 'before' | 'after';
@@ -82,6 +75,6 @@ export interface WriteContext extends SchemaLookup {
   /** See source/invalidation/delivery.ts. */
   modelChanged(...args: Parameters<InvalidationDelivery['modelChanged']>): Promise<void>;
   invalidateAfterWrite(options: { transaction?: unknown } | undefined, schema: ModelSchema, run: Invalidation, at: WriteMoment): Promise<void>;
-  /** Run the write's first invalidation and the write, its statement after that invalidation, under the marks of `schemas` (source/tokens/write-marks.ts). */
-  whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Gated<T>): Promise<T>;
+  /** Run the write's first invalidation, then the write, under the marks of `schemas` (source/tokens/write-marks.ts). */
+  whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Marked<T>): Promise<T>;
 }

@@ -31,15 +31,13 @@ type QueryFn = (sql: unknown, options?: Record<string | symbol, unknown>) => Pro
 const READ_TYPES = new Set(['SELECT', 'SHOWTABLES', 'SHOWINDEXES', 'DESCRIBE', 'SHOWCONSTRAINTS', 'FOREIGNKEYS']);
 
 /**
- * `sequelize.query` with every statement that is not a marked query
- * interface write read for the tables it may write (raw SQL, DDL). A marked
- * write's statement waits here for the write's first invalidation
- * (hooks/write/writing.ts): Sequelize built it meanwhile.
+ * `sequelize.query` with every statement that is not a wrapped query
+ * interface write's (hooks/write/writing.ts `sendingWrite`) read for the
+ * tables it may write (raw SQL, DDL).
  */
 function statementWrapper(cache: OrmCache, original: QueryFn): QueryFn {
   return function (this: unknown, sql, options) {
-    const ready = takeWrite();
-    if (ready) return ready.then(() => original.call(this, sql, options));
+    if (takeWrite()) return original.call(this, sql, options);
     const text = typeof sql === 'string' ? sql : (sql as { query?: unknown } | null)?.query;
     const ormRead = !!options?.model && READ_TYPES.has(String(options.type));
     if (typeof text !== 'string' || ormRead) return original.call(this, sql, options);

@@ -28,7 +28,7 @@ import { SoftExpiryGuard } from '../stampede/soft-expiry';
 import type { CacheStore } from '../source/store/contract';
 import type { QueryCacheOptions } from '../source/types';
 import type { BypassReason, ReadKind } from '../source/metrics/snapshot';
-import type { Gated, Invalidation, Marked, WriteMoment } from './cache-context';
+import type { Invalidation, Marked, WriteMoment } from './cache-context';
 import { FORGET, Forgotten } from './select/forget';
 import { perQuery } from './query-options';
 import { type BypassEvent, queryShape } from './bypass';
@@ -368,20 +368,17 @@ export class OrmCache extends EventEmitter<OrmCacheEvents> {
    * see source/tokens/write-marks.ts.
    * @internal
    */
-  async whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Gated<T>): Promise<T> {
+  async whileWriting<T>(options: { transaction?: unknown } | undefined, schemas: readonly ModelSchema[], first: Marked<unknown>, write: Marked<T>): Promise<T> {
     const transaction = currentTransaction(this.sequelize, options);
-    if (!transaction) return underMarks(this.rows.store, this.keys, schemas, first, write, (lowered) => this.later(lowered));
+    if (!transaction) return this.withMarks(schemas, first, write);
     noteWrites(transaction, schemas);
     await first(new Map());
-    return write(new Map(), Promise.resolve());
+    return write(new Map());
   }
 
   /** Run `first`, then `work`, with the write marks of `schemas` raised (source/tokens/write-marks.ts). @internal */
   withMarks<T>(schemas: readonly ModelSchema[], first: Marked<unknown>, work: Marked<T>): Promise<T> {
-    return underMarks(this.rows.store, this.keys, schemas, first, async (generations, ready) => {
-      await ready;
-      return work(generations);
-    }, (lowered) => this.later(lowered));
+    return underMarks(this.rows.store, this.keys, schemas, first, work, (lowered) => this.later(lowered));
   }
 
   /**

@@ -40,13 +40,13 @@ const columnsOf = (values: unknown): string[] => (values && typeof values === 'o
  * takes the original and returns the method to install in its place.
  */
 export function writeWrappers(cache: WriteContext): Record<string, (original: Fn) => Fn> {
-  const call = (original: Fn, self: unknown, args: unknown[], ready: Promise<void>) =>
-    sendingWrite(ready, () => (original as (...a: unknown[]) => Promise<unknown>).apply(self, args));
+  const call = (original: Fn, self: unknown, args: unknown[]) =>
+    sendingWrite(() => (original as (...a: unknown[]) => Promise<unknown>).apply(self, args));
   return {
     insert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, values, options = {}] = args as [Instance | null, unknown, unknown, Options];
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
           instanceChanged(cache, instance as Instance, options, 'insert', 'save', at, r.failed), 'save', false);
       } as Fn,
@@ -56,7 +56,7 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
         // A paranoid destroy() saves deletedAt this way.
         const paranoid = cache.schemaOf(instance?.constructor)?.paranoid;
         const destroying = !!paranoid && values && values[paranoid.field] != null;
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
           instanceChanged(cache, instance, options, 'update', destroying ? 'destroy' : 'save', at, r.failed, values), 'save',
           setsKey(cache, tableName(table), columnsOf(values)));
@@ -64,14 +64,14 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
     delete: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [instance, table, where, options = {}] = args as [Instance, unknown, unknown, Options];
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, instance?.constructor, write, (schema, at, r) =>
           instanceChanged(cache, instance, options, 'delete', 'destroy', at, r.failed), 'destroy', true);
       } as Fn,
     bulkInsert: (original) =>
       async function (this: unknown, ...args: unknown[]) {
         const [table, records, options = {}, attributes] = args as [unknown, Record<string, unknown>[], Options, unknown];
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, options.model, write, async (schema, at, r) => {
           // updateOnDuplicate / ignoreDuplicates touch rows found by any unique
           // key. Plain inserts change no cached row (a key that existed would
@@ -90,7 +90,7 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
         const [table, values, where, options = {}, attributes] = args as [unknown, unknown, unknown, Options, unknown];
         const model = modelsOfTable(cache, tableName(table)).includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, model, write, async (schema, at) => {
           const set = plainValues(schema, values);
           const precise = await affectedChanged(cache, schema, options, before, (row) => (set ? { ...row, ...set } : undefined), at);
@@ -103,7 +103,7 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
         const candidates = modelsOfTable(cache, tableName(table));
         const model = candidates.includes(modelArg) ? modelArg : candidates.includes(options.model) ? options.model : undefined;
         const before = model ? await selectAffected(cache, model, where, options) : undefined;
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, model, write, async (schema, at) => {
           const precise = !options.truncate && (await affectedChanged(cache, schema, options, before, (row) => row, at));
           if (!precise) await keysChanged(cache, schema, options, options.truncate ? undefined : rowsOfWhere(schema, where), 'bulk', at);
@@ -113,7 +113,7 @@ export function writeWrappers(cache: WriteContext): Record<string, (original: Fn
       async function (this: unknown, ...args: unknown[]) {
         const [table, insertValues, updateValues, where, options = {}] = args as [unknown, Record<string, unknown>, unknown, unknown, Options];
         const model = options.model;
-        const write = (ready: Promise<void>) => call(original, this, args, ready);
+        const write = () => call(original, this, args);
         return writing(cache, table, options, model, write, async (schema, at) => {
           // MariaDB's ON DUPLICATE KEY UPDATE updates whichever row a unique
           // key matched, which need not be the primary key the caller passed.
@@ -138,7 +138,7 @@ type ArithmeticFn = (model: unknown, table: unknown, where: unknown, ...rest: un
 function arithmeticWrapper(cache: WriteContext, original: ArithmeticFn): ArithmeticFn {
   return async function (this: unknown, model, table, where, ...rest) {
     const options = (rest[rest.length - 1] ?? {}) as Options;
-    const send = (ready: Promise<void>) => sendingWrite(ready, () => original.call(this, model, table, where, ...rest));
+    const send = () => sendingWrite(() => original.call(this, model, table, where, ...rest));
     return writing(cache, table, options, model, send, (schema, at) =>
       keysChanged(cache, schema, options, rowsOfWhere(schema, where), 'save', at), 'save', false);
   };

@@ -38,7 +38,7 @@ export async function writing<T>(
   options: Options,
   model: unknown,
   /** The statement, sent with {@link sendingWrite}. */
-  write: (ready: Promise<void>) => Promise<T>,
+  write: () => Promise<T>,
   own: (schema: ModelSchema, at: WriteMoment, outcome: Outcome<T>) => Promise<void>,
   cause: InvalidationCause,
   cascades: boolean,
@@ -58,48 +58,44 @@ export async function writing<T>(
     ]);
   const schemas = [...models.map((m) => cache.schemaOf(m)).filter((s): s is ModelSchema => s !== undefined), ...targets];
   const first = (generations: ReadonlyMap<ModelSchema, number>) => invalidate({ phase: 'before', generations }, { failed: false });
-  return cache.whileWriting(options, schemas, first, async (generations, ready) => {
+  return cache.whileWriting(options, schemas, first, async (generations) => {
     let outcome: Outcome<T> = { failed: true };
     try {
-      outcome = { value: await write(ready), failed: false };
+      outcome = { value: await write(), failed: false };
       return outcome.value as T;
     } finally {
-      // A statement that failed before its gate (or a failed first
-      // invalidation) still ends after the first invalidation.
-      await ready.catch(() => undefined);
       await invalidate({ phase: 'after', generations }, outcome);
     }
   });
 }
 
-/** The `ready` of the write whose original method is being called (see {@link sendingWrite}). */
-let sending: Promise<void> | undefined;
+/** Whether a wrapped query interface method is being called now (see {@link sendingWrite}). */
+let sending = false;
 
 /**
- * Call `send` (a query interface method) as the statement of the write whose
- * first invalidation is `ready`. The methods call `sequelize.query` before
- * their first `await`, so the statement wrapper (hooks/install.ts) takes
- * `ready` then with {@link takeWrite}: it knows the statement for a write
- * the wrappers invalidate, and holds it until `ready`, while Sequelize has
- * built it (the first invalidation's round trip overlaps that work). Nothing
- * is added to the options: an extra key, a symbol even, changes their shape
- * and slows Sequelize's handling of them. A method that reaches
- * `sequelize.query` only after an `await` (a delete running cascade hooks)
- * sends a statement the wrapper reads as raw SQL: invalidated twice, never
- * less.
+ * Call `send` (a query interface method) as the statement of a write the
+ * wrappers invalidate. The methods call `sequelize.query` before their first
+ * `await`, so the statement wrapper (hooks/install.ts) asks
+ * {@link takeWrite} then, and leaves the statement to the write's own
+ * invalidation instead of reading it as raw SQL. Nothing is added to the
+ * options: an extra key, a symbol even, gives them another shape and slows
+ * Sequelize's handling of them (docs/how-it-works.md, Store round trips). A
+ * method that reaches `sequelize.query` only after an `await` (a delete
+ * running cascade hooks) sends a statement the wrapper reads as raw SQL:
+ * invalidated twice, never less.
  */
-export function sendingWrite<T>(ready: Promise<void>, send: () => Promise<T>): Promise<T> {
-  sending = ready;
+export function sendingWrite<T>(send: () => Promise<T>): Promise<T> {
+  sending = true;
   try {
     return send();
   } finally {
-    sending = undefined;
+    sending = false;
   }
 }
 
-/** The `ready` of the write whose statement is being sent now, once; undefined for any other statement. */
-export function takeWrite(): Promise<void> | undefined {
-  const ready = sending;
-  sending = undefined;
-  return ready;
+/** Whether the statement being sent now is a wrapped write's (once: the method's first statement). */
+export function takeWrite(): boolean {
+  const write = sending;
+  sending = false;
+  return write;
 }

@@ -14,8 +14,6 @@
  * that read: the tombstone such a write left may be replaced by a row read
  * from the database after it (hooks/select/list-rows.ts warms rows that way).
  */
-// node:timers' own, not the global an app's fake timers may freeze.
-import { setImmediate } from 'node:timers';
 import type { GuardedStore } from '../store/guarded-store';
 import type { KeySpace } from '../keys';
 import type { ModelSchema } from '../model-schema';
@@ -64,12 +62,6 @@ export const MARK_TTL = 60;
  * sent after `first` was applied, and a failed step raised nothing: `first`
  * runs again under the marks.
  *
- * `work` starts at once, with `ready`: the promise of the marks raised and
- * `first` done (a rejection: `first` failed). The write's statement must
- * wait for it (hooks/install.ts holds a statement until then), but what
- * comes before the statement, the ORM building it and taking a
- * connection, runs meanwhile instead of after the round trip.
- *
  * The marks are lowered without the write waiting (`later` keeps the
  * promise): a mark that stays up a little longer only makes readers store
  * nothing a little longer, and it is lowered only after `work`, the write's
@@ -82,44 +74,27 @@ export async function underMarks<T>(
   keys: KeySpace,
   schemas: readonly ModelSchema[],
   first: (generations: ReadonlyMap<ModelSchema, number>) => Promise<unknown>,
-  work: (generations: ReadonlyMap<ModelSchema, number>, ready: Promise<void>) => Promise<T>,
+  work: (generations: ReadonlyMap<ModelSchema, number>) => Promise<T>,
   later: (lowered: Promise<unknown>) => void,
 ): Promise<T> {
   const generations = new Map<ModelSchema, number>();
-  if (schemas.length === 0 || !store.counts) return work(generations, settle(first(generations)));
+  if (schemas.length === 0 || !store.counts) {
+    await first(generations);
+    return work(generations);
+  }
   const unique = [...new Set(schemas)];
   const raising = Promise.all(unique.map((schema) => store.step(keys.writes(schema), MARK_BEGIN, MARK_TTL)));
   const early = store.ordered ? first(new Map()) : undefined;
-  const ready = settle(
-    (async () => {
-      const raised = await raising;
-      unique.forEach((schema, i) => {
-        const value = raised[i];
-        if (value !== undefined) generations.set(schema, readMark(value).generation);
-      });
-      await early;
-      if (!early || raised.some((value) => value === undefined || value === MARK_BEGIN)) await first(generations);
-    })(),
-  );
+  const raised = await raising;
+  unique.forEach((schema, i) => {
+    const value = raised[i];
+    if (value !== undefined) generations.set(schema, readMark(value).generation);
+  });
   try {
-    // After this tick's store commands (the marks, `first`) have gone out.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    return await work(generations, ready);
+    await early;
+    if (!early || raised.some((value) => value === undefined || value === MARK_BEGIN)) await first(generations);
+    return await work(generations);
   } finally {
-    // Lowered once `first` is over too: a statement that failed before its
-    // gate ends `work` early, and `first` may still run under the marks.
-    const lower = async () => {
-      await ready.catch(() => undefined);
-      const raised = await raising;
-      await Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL))));
-    };
-    later(lower());
+    later(Promise.all(unique.map((schema, i) => (raised[i] === undefined ? undefined : store.step(keys.writes(schema), -1, MARK_TTL)))));
   }
-}
-
-/** `done` as a promise of nothing, its rejection handled here too (the caller may never await it). */
-function settle(done: Promise<unknown>): Promise<void> {
-  const ready = done.then(() => undefined);
-  ready.catch(() => undefined);
-  return ready;
 }
