@@ -3,7 +3,7 @@
  * (or use ORM_CACHE_MYSQL_URL / ORM_CACHE_MEMCACHED), run the command against
  * them, and stop everything afterwards, also on failure or Ctrl-C.
  *
- *   node test/harness/run.js [--demo | --bench [--profile] | --sequelize] [--memcached N] [ava, demo, bench or suite arguments]
+ *   node test/harness/run.js [--demo | --bench [--profile | --ab] | --sequelize] [--memcached N] [ava, demo, bench or suite arguments]
  *
  * `--sequelize` (`npm run test:sequelize`) runs Sequelize's own integration
  * suite (../shared/sequelize-suite, or ORM_CACHE_SEQUELIZE_SUITE) without and
@@ -26,6 +26,7 @@ async function main(): Promise<number> {
   const bench = argv.includes('--bench');
   const suite = argv.includes('--sequelize');
   const profile = argv.includes('--profile');
+  const ab = argv.includes('--ab');
   const countFlag = argv.indexOf('--memcached');
   const memcachedCount = countFlag >= 0 ? Number(argv[countFlag + 1]) : 1;
   // Everything that is not the harness's own flag goes to ava (or the demo).
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
       arg !== '--demo' &&
       arg !== '--bench' &&
       arg !== '--profile' &&
+      arg !== '--ab' &&
       arg !== '--sequelize' &&
       arg !== '--memcached' &&
       argv[i - 1] !== '--memcached',
@@ -91,7 +93,7 @@ async function main(): Promise<number> {
     }
     if (suite) return await runSequelizeSuite(servers, passThrough, env);
     if (demo || bench) {
-      const script = demo ? join('examples', 'demo.ts') : join('bench', profile ? 'profile.ts' : 'run.ts');
+      const script = demo ? join('examples', 'demo.ts') : join('bench', profile ? 'profile.ts' : ab ? 'ab.ts' : 'run.ts');
       // --expose-gc: the bench compares heaps after a full collection.
       const flags = bench ? ['--expose-gc'] : [];
       return await run(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', script, ...passThrough], env);
