@@ -70,6 +70,8 @@ export interface WriteMoment {
 /** What the write path uses: invalidation, write marks and transactions. */
 export interface WriteContext extends SchemaLookup {
   readonly sequelize: Sequelize;
+  /** The row cache: what it holds of a row a write is about to change (hooks/write/invalidate.ts). */
+  readonly rows: RowCache;
   /** See source/invalidation/delivery.ts. */
   rowsChanged(...args: Parameters<InvalidationDelivery['rowsChanged']>): Promise<void>;
   /** See source/invalidation/delivery.ts. */

@@ -62,6 +62,48 @@ function updatedAttributes(schema: ModelSchema, set: Record<string, unknown>): R
 }
 
 /**
+ * What the row cache held of the row when each instance write began, by the
+ * write's options object (the same in both of its invalidations, and at its
+ * commit inside a transaction).
+ */
+const heldBefore = new WeakMap<object, Promise<Record<string, unknown> | undefined>>();
+
+/**
+ * Whether two values of one attribute may differ: Dates and Buffers by
+ * content, other objects (JSON values) by their JSON text, the rest by
+ * identity. A wrong "may" only rotates more.
+ */
+function mayDiffer(a: unknown, b: unknown): boolean {
+  if (a === b) return false;
+  if (a instanceof Date && b instanceof Date) return a.getTime() !== b.getTime();
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return !a.equals(b);
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return true;
+  try {
+    return JSON.stringify(a) !== JSON.stringify(b);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The row's real versions, when the entry the cache held before the write
+ * says other values than the instance believes: an instance loaded before
+ * another write moved its row rotates the tuples it believes, and a list of
+ * the row's real tuple would keep what it read of the row (its order, the
+ * values a whole value holds). The real row before the write and with the
+ * statement's values; none when the entry agrees or there was none.
+ */
+function realVersions(schema: ModelSchema, believed: Record<string, unknown> | undefined, held: Record<string, unknown> | undefined, set: Record<string, unknown> | undefined): Record<string, unknown>[] {
+  if (!held || !believed || !schema.attributes.some((a) => mayDiffer(held[a.name], believed[a.name]))) return [];
+  const after = { ...held };
+  for (const [key, value] of Object.entries(set ?? {})) {
+    const attribute = schema.byField.get(key) ?? schema.byName.get(key);
+    if (attribute) after[attribute.name] = value;
+  }
+  return [held, after];
+}
+
+/**
  * Invalidate an instance's row and lists (or the model when its key cannot
  * be named). Before an insert the row may have no key yet (the database
  * generates it): only the lists its values enter then. `set` is an update's
@@ -83,8 +125,22 @@ export async function instanceChanged(
   // A failed write's row may be half-known: the whole model then.
   const keys = failed ? undefined : instanceKeys(schema, instance);
   const changed = change === 'update' && set && typeof set === 'object' ? updatedAttributes(schema, set) : undefined;
-  const run = (counted: boolean, generation: number | undefined) => {
+  const run = async (counted: boolean, generation: number | undefined) => {
     const why = counted ? cause : null;
+    if (keys && change !== 'insert') {
+      // Read before the first invalidation's tombstone is sent (the same
+      // round trip on an ordered store); used by the last invalidation, which
+      // also rotates the tuples of the row's real values when they are not
+      // the instance's (docs/transparency.md, An update through an instance
+      // loaded before another write).
+      if (!counted && !heldBefore.has(options)) heldBefore.set(options, cache.rows.current(schema, keys[keys.length - 1] as string).catch(() => undefined));
+      if (counted) {
+        const held = await heldBefore.get(options);
+        heldBefore.delete(options);
+        const real = realVersions(schema, instance._previousDataValues, held, change === 'update' ? set : undefined);
+        return cache.rowsChanged(schema, keys, real.length ? [...versions, ...real] : versions, why, generation, changed);
+      }
+    }
     if (keys) return cache.rowsChanged(schema, keys, versions, why, generation, changed);
     if (at.phase === 'before' && change === 'insert') return cache.rowsChanged(schema, [], versions, why);
     return cache.modelChanged(schema, why);

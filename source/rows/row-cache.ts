@@ -168,6 +168,27 @@ export class RowCache {
     return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
   }
 
+  /**
+   * The row as a valid entry holds it now, read with commands sent when
+   * called (GuardedStore.readNow), so that on a store that applies this
+   * process's commands in the order called (`ordered`) a tombstone sent
+   * after this call is applied after the read. `undefined` when there is no
+   * valid entry, the store cannot tell, or it is not ordered. A valid entry
+   * is the database's row: a write tombstones the row before its statement
+   * and fills wait for its marks (hooks/write/invalidate.ts reads it for
+   * what an instance believes).
+   */
+  async current(schema: ModelSchema, pkText: string): Promise<Record<string, unknown> | undefined> {
+    if (!this.store.ordered) return undefined;
+    const key = this.keys.row(schema, pkText);
+    const tokenKeys = this.tokenKeys(schema);
+    const values = await this.store.readNow([key, ...tokenKeys]);
+    const entry = decodeEntry(schema, values?.get(key));
+    const current = tokenKeys.map((k) => values?.get(k));
+    if (entry?.type !== 'row' || !current.every((t) => t)) return undefined;
+    return sameTokens(entry.tokens, current as string[]) ? entry.values : undefined;
+  }
+
   /** The row entry's CAS baseline (see {@link beginFill}): null when the store cannot tell. */
   baseline(schema: ModelSchema, pkText: string): Promise<CasValue | undefined | null> {
     return this.store.gets(this.keys.row(schema, pkText));

@@ -100,6 +100,23 @@ export class GuardedStore {
   }
 
   /**
+   * The values of `keys` as {@link getMulti} gives them, each read with its
+   * own `gets`, sent when called (a multi-get waits for the tick's batch):
+   * on an `ordered` store, commands called after this are applied after
+   * these reads. `undefined` when the store failed.
+   */
+  async readNow(keys: readonly string[]): Promise<Map<string, string> | undefined> {
+    const found = await Promise.all(keys.map((key) => this.gets(key)));
+    if (found.some((value) => value === null)) return undefined;
+    const values = new Map<string, string>();
+    keys.forEach((key, i) => {
+      const value = found[i]?.value;
+      if (value !== undefined) values.set(key, value);
+    });
+    return this.#profiled(values);
+  }
+
+  /**
    * `null` when the store failed (distinct from `undefined`, "absent"). A
    * value that fails its signature comes back empty, with its CAS, so that
    * a fill can replace it.

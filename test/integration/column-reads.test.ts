@@ -10,7 +10,7 @@ import { DataType, type Sequelize } from 'sequelize-typescript';
 import { randomBytes } from 'node:crypto';
 import { MemcachedStore, ormCache } from '../../source';
 import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
-import { memcachedServers } from '../helpers/test-database';
+import { createTestDatabase, memcachedServers, uniqueNamespace } from '../helpers/test-database';
 
 const test = anyTest as TestFn<CachedBlog>;
 
@@ -136,4 +136,36 @@ test.serial('a column the database changes on update counts as set by every upda
       await Promise.all([store.close(), sequelize.close()]);
     }
   }
+});
+
+test('an update through an instance loaded before another write moved its row invalidates the lists of the row as it really is', async (t) => {
+  // Its own database and a MemcachedStore as apps have it (one server on
+  // the built-in client: commands applied in the order sent, which the read
+  // of the row before the first invalidation relies on).
+  const db = await createTestDatabase('column_reads_moved', { authors: 4, articles: 24, commentsPerArticle: 1, tags: 2 });
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  t.true(store.ordered);
+  const { Article } = db.models;
+  const target = (await Article.findOne({ where: { authorId: 3 }, order: [['id', 'ASC']], cache: false }))!;
+  // Loaded now, while the article is the third author's.
+  const stale = (await Article.findByPk(target.id))!;
+  // Another writer moves it to the fourth author.
+  await (await Article.findByPk(target.id, { cache: false }))!.update({ authorId: 4 });
+  const list: Read = (c) => Article.findAll({ where: { authorId: 4 }, order: [['title', 'ASC'], ['id', 'ASC']], cache: c === false ? false : undefined });
+  await list();
+  await cache.settled();
+  db.sql.take();
+  await list();
+  t.is(db.sql.selects().length, 0, "the fourth author's list is cached, the moved article in it");
+  // The held instance still believes it is the third author's.
+  await stale.update({ title: 'zzz retitled last' });
+  const cached = plain(await list()) as { id: number }[];
+  t.deepEqual(cached, plain(await list(false)));
+  t.is(cached[cached.length - 1]?.id, target.id, 'the retitled article sorts last');
 });
