@@ -61,3 +61,20 @@ export async function cachedBlogFor(
   });
   return { db, cache, probe };
 }
+
+/**
+ * A fresh database with the cache on a plain MemcachedStore (no probe), as
+ * apps have it: one server on the built-in client, an `ordered` store.
+ * Torn down with the test.
+ */
+export async function plainCachedBlogFor(t: ExecutionContext, label: string, seed: SeedOptions): Promise<{ db: TestDatabase; cache: OrmCache; store: MemcachedStore }> {
+  const db = await createTestDatabase(label, seed);
+  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
+  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
+  t.teardown(async () => {
+    cache.uninstall();
+    await store.close();
+    await db.drop();
+  });
+  return { db, cache, store };
+}

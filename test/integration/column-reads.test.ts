@@ -9,8 +9,8 @@ import { type FindOptions, Op } from 'sequelize';
 import { DataType, type Sequelize } from 'sequelize-typescript';
 import { randomBytes } from 'node:crypto';
 import { MemcachedStore, ormCache } from '../../source';
-import { type CachedBlog, useCachedBlog } from '../helpers/cached-blog';
-import { createTestDatabase, memcachedServers, uniqueNamespace } from '../helpers/test-database';
+import { type CachedBlog, plainCachedBlogFor, useCachedBlog } from '../helpers/cached-blog';
+import { memcachedServers } from '../helpers/test-database';
 
 const test = anyTest as TestFn<CachedBlog>;
 
@@ -142,14 +142,7 @@ test('an update through an instance loaded before another write moved its row in
   // Its own database and a MemcachedStore as apps have it (one server on
   // the built-in client: commands applied in the order sent, which the read
   // of the row before the first invalidation relies on).
-  const db = await createTestDatabase('column_reads_moved', { authors: 4, articles: 24, commentsPerArticle: 1, tags: 2 });
-  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
-  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
-  t.teardown(async () => {
-    cache.uninstall();
-    await store.close();
-    await db.drop();
-  });
+  const { db, cache, store } = await plainCachedBlogFor(t, 'column_reads_moved', { authors: 4, articles: 24, commentsPerArticle: 1, tags: 2 });
   t.true(store.ordered);
   const { Article } = db.models;
   const target = (await Article.findOne({ where: { authorId: 3 }, order: [['id', 'ASC']], cache: false }))!;

@@ -12,6 +12,7 @@ import test from 'ava';
 import mysql from 'mysql2/promise';
 import { MemcachedStore, ormCache } from '../../source';
 import { createTestDatabase, memcachedServers, uniqueNamespace } from '../helpers/test-database';
+import { plainCachedBlogFor } from '../helpers/cached-blog';
 
 /** A promise with its resolver. */
 function gate() {
@@ -95,14 +96,7 @@ test('a write whose mark did not exist invalidates again once the mark is up: wh
 });
 
 test("a write's statement waits for its first invalidation", async (t) => {
-  const db = await createTestDatabase('first_invalidation_gate', { authors: 2, articles: 2, tags: 2 });
-  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
-  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
-  t.teardown(async () => {
-    cache.uninstall();
-    await store.close();
-    await db.drop();
-  });
+  const { db, cache, store } = await plainCachedBlogFor(t, 'first_invalidation_gate', { authors: 2, articles: 2, tags: 2 });
   const { Article } = db.models;
   const article = (await Article.findByPk(1)) as unknown as { title: string; update(values: object): Promise<unknown> };
   const schema = cache.schemaOf(Article);
