@@ -10,8 +10,6 @@
  */
 import test from 'ava';
 import mysql from 'mysql2/promise';
-import { MemcachedStore, ormCache } from '../../source';
-import { createTestDatabase, memcachedServers, uniqueNamespace } from '../helpers/test-database';
 import { plainCachedBlogFor } from '../helpers/cached-blog';
 
 /** A promise with its resolver. */
@@ -22,15 +20,8 @@ function gate() {
 }
 
 test('a write whose mark did not exist invalidates again once the mark is up: what a reader stored in between dies before the commit shows', async (t) => {
-  const db = await createTestDatabase('first_invalidation', { authors: 2, articles: 2, tags: 2 });
-  const store = new MemcachedStore(memcachedServers(), { timeoutMs: 2000 });
-  t.teardown(async () => {
-    cache.uninstall();
-    await store.close();
-    await db.drop();
-  });
+  const { db, cache, store } = await plainCachedBlogFor(t, 'first_invalidation', { authors: 2, articles: 2, tags: 2 });
   t.true(store.ordered, 'one server on the built-in client');
-  const cache = ormCache.install(db.sequelize, { store, namespace: uniqueNamespace() });
   const { Tag } = db.models;
   const names = async () => ((await Tag.findAll({ where: { name: 'pipelined' } })) as unknown as { name: string }[]).map((tag) => tag.name);
   t.deepEqual(await names(), []);
