@@ -104,6 +104,15 @@ export class KeySpace {
     return `${this.#prefix(schema)}:w`;
   }
 
+  /**
+   * The model's warm token: rows copied in by a warming read (which has no
+   * CAS baseline from before its query) record it, and every tombstone
+   * rotates it (source/rows/row-cache.ts).
+   */
+  warm(schema: ModelSchema): string {
+    return `${this.#prefix(schema)}:h`;
+  }
+
   /** A list entry (hash of the canonical query). */
   list(schema: ModelSchema, hash: string): string {
     return `${this.#prefix(schema)}:q:${hash}`;

@@ -12,7 +12,6 @@ import type { Clock } from '../source/clock';
 import type { EntryCache, EntryLookup, EntryRef, Prepared } from '../source/lists/entry-cache';
 import type { SoftExpiry } from '../source/lists/entry-format';
 import type { ReadMeter } from '../source/metrics/metrics';
-import type { MarkReading } from '../source/tokens/write-marks';
 import { aboard, type Boarding, boardingFor, counter, type Outcome, type Report } from './boarding';
 import type { FillLock } from './fill-lock';
 import type { SoftExpiryGuard } from './soft-expiry';
@@ -44,8 +43,8 @@ export interface EntryCycle<R, M> {
   prepare?(): Promise<void>;
   /** The database read of a miss. */
   read(): Promise<R>;
-  /** Store what was read, under the tokens taken before the read. */
-  save(tokens: string[], read: R, soft: SoftExpiry, marks: Map<string, MarkReading>): Promise<unknown>;
+  /** Store what was read, under the tokens taken before the read (`prepared.tokens`). */
+  save(tokens: string[], read: R, soft: SoftExpiry, prepared: Prepared): Promise<unknown>;
   /** The material of a database read (the same shape a hit gives). */
   material(read: R): M;
   /** The caller's answer, built from material it owns. */
@@ -236,6 +235,6 @@ async function fill<R, M>(
   report(undefined, { value: material });
   const now = clock.now();
   const soft = { softExpiresAt: now + read.softTtl * 1000, delta: now - started };
-  const stored = prepared ? cycle.save(prepared.tokens, result, soft, prepared.marks) : Promise.resolve();
+  const stored = prepared ? cycle.save(prepared.tokens, result, soft, prepared) : Promise.resolve();
   return { material, stored };
 }

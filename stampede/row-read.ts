@@ -2,8 +2,8 @@
  * The read of one row by primary key (docs/architecture.md, invariants 1 and
  * 3): look it up; on a miss one reader fills it under the fill lock while the
  * others wait for that fill (sent after the answer, released after the fill); the filler begins the fill (a CAS baseline, or
- * nothing for `add`) before its database read, so a write in between, whose
- * tombstone changes the baseline, makes the store refuse the old row. Nothing
+ * a lease where the key was absent) before its database read, so a write in
+ * between, whose tombstone replaces it, makes the store refuse the old row. Nothing
  * here knows Sequelize: the database read and what counts as this read's row
  * come from the {@link RowRead}.
  */
@@ -91,11 +91,13 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
   // the lock's `add`, it costs no round trip of its own. Used only by a
   // reader that takes the lock at once (one that waited has newer tokens).
   const earlyMark = locking && known ? stores.rows.unmarked(schema).catch(() => false) : undefined;
-  // Likewise the CAS baseline of a row the lookup found something at (a
-  // tombstone, an entry another spelling owns): it only has to be read before
-  // the database read, and a write after it changes the value, so the `cas`
-  // fails. Without it, a read after a write cost a third round trip.
-  const earlyBaseline = locking && known?.has(read.key) ? stores.rows.baseline(schema, pkText).catch(() => null) : undefined;
+  // Likewise the fill's baseline: the CAS of what the lookup found at the
+  // key (a tombstone, an entry another spelling owns), or the lease it puts
+  // where the lookup found nothing. It only has to come before the database
+  // read, and a write after it replaces it, so the `cas` fails. Without it a
+  // miss cost a third round trip. A reader that then waits for another's
+  // fill leaves its lease, a tombstone, for that fill's `cas`.
+  const earlyBaseline = locking && known ? stores.rows.fillBaseline(schema, pkText, !known.has(read.key)).catch(() => null) : undefined;
   const lock = locking ? await stores.locks.acquire(read.key, meter.counters) : 'unavailable';
   const release = typeof lock === 'function' ? lock : undefined;
   // Releasing is not part of the answer: waiters find the filled row first.
@@ -130,6 +132,10 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
     // may return another spelling of the key), so it is the right answer here.
     const outcome = served(row);
     if (ticket) {
+      // The lease's CAS was read alongside the database read; waiting for it
+      // (rarely more than the read took) lets the fill's `cas` go out before
+      // the answer, so this process's next read of the row comes after it.
+      await ticket.lease?.cas;
       // The fill is not part of the answer either: it is sent now, and the
       // lock is released once it has landed, so a waiter that finds the lock
       // gone finds the row. The store protects the fill (its baseline), not

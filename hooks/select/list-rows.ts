@@ -41,6 +41,9 @@ export function pkValuesOf(schema: ModelSchema, row: Record<string, unknown>): P
   return schema.primaryKeys.map((a) => row[a.name]);
 }
 
+/** Fills of missing list rows that put a lease at once; the rest of a larger list's are warmed. */
+const LEASES_AT_ONCE = 1000;
+
 /**
  * The rows a valid list points to, in its order: from the row cache (or
  * from `fetched`, the lookup of exactly these rows made with the entry's,
@@ -74,13 +77,17 @@ export async function rowsOfList(
   if (missing.length > 0) {
     const unique = [...new Set(missing.map((i) => texts[i] as string))];
     // With the store failing, fetch the rows but attempt no fills: each would
-    // cost more failing store operations (and deadlines) for nothing.
+    // cost more failing store operations (and deadlines) for nothing. Beyond
+    // LEASES_AT_ONCE rows the rest are warmed instead (a lease each, put at
+    // once by the ten thousand, would evict one another in a full memcached).
     const unmarked = lookup.ok ? cache.rows.unmarked(schema) : undefined;
+    const leased = unique.slice(0, LEASES_AT_ONCE);
     const tickets = new Map(
       lookup.ok
-        ? await Promise.all(unique.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.storeValues, false, unmarked)] as const))
+        ? await Promise.all(leased.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.storeValues, false, unmarked)] as const))
         : [],
     );
+    const warming = lookup.ok && leased.length < unique.length ? cache.rows.warmTicket(schema, lookup.storeValues) : undefined;
     const databaseRows = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
     const byText = new Map<string, Record<string, unknown>>();
     for (const row of databaseRows) byText.set(rowKeyText(schema, row) as string, row);
@@ -96,6 +103,7 @@ export async function rowsOfList(
         return ticket ? cache.rows.completeFill(ticket, row, cache.ttlFor(schema)) : undefined;
       }),
     );
+    if (warming) await cache.rows.warm(warming, [...byText].filter(([text]) => !tickets.has(text)), cache.ttlFor(schema));
     if (gone.length > 0) {
       cache.warnMissing(new InvalidationWarning(model.name, gone.map((pk) => (pk.length === 1 ? pk[0] : pk))));
       return undefined;

@@ -59,13 +59,14 @@ export async function listSelect(
     },
     direct: () => run(options),
     read: async () => (await run(fullListOptions(schema, options))) as Record<string, unknown>[],
-    save: async (tokens, rows, soft, marks) => {
+    save: async (tokens, rows, soft, prepared) => {
       const pks = rows.map((row) => pkValuesOf(schema, row));
       if (!pks.every((pk) => primaryKeyText(schema, pk) !== undefined)) return;
       // The row tokens (namespace, row epoch) lead the list's tokens and were
-      // read before the database read, as a row fill requires.
-      const generation = marks.get(cache.keys.writes(schema))?.generation;
-      await replaceRows(cache, schema, options, { schema, tokens: tokens.slice(0, 2), startedAt, generation }, rows, refreshTickets);
+      // read before the database read, as a row fill requires; so was the warm token.
+      const generation = prepared.marks.get(cache.keys.writes(schema))?.generation;
+      const warm = [...tokens.slice(0, 2), prepared.warm.get(cache.keys.warm(schema)) as string];
+      await replaceRows(cache, schema, options, { schema, tokens: warm, startedAt, generation }, rows, refreshTickets);
       await cache.entries.save(ref, tokens, pks, ttl, soft);
     },
     material: (rows) => rows,

@@ -108,7 +108,7 @@ export async function treeSelect(
       before = everyBefore;
     },
     read: async () => (await run({ ...options, raw: true, plain: false, nest: false })) as Record<string, unknown>[],
-    save: async (tokens, flat, soft, marks) => {
+    save: async (tokens, flat, soft, prepared) => {
       const grouped = groupJoin(cache.sequelize, model, options, flat);
       const encoded = encodeTree(schema, grouped, how.includes);
       const relationKeySet = relationKeys(cache, how.includes, grouped);
@@ -124,9 +124,9 @@ export async function treeSelect(
       for (const [s, rows] of encoded.rows) {
         // Each model's row tokens were read with the entry's, before the database read.
         const at = (key: string) => tokens[ref.dependencyKeys.indexOf(key)];
-        const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s))];
+        const rowTokens = [at(cache.keys.namespaceToken()), at(cache.keys.epoch(s)), prepared.warm.get(cache.keys.warm(s))];
         if (rowTokens.some((t) => t === undefined)) continue;
-        const generation = marks.get(cache.keys.writes(s))?.generation;
+        const generation = prepared.marks.get(cache.keys.writes(s))?.generation;
         await replaceRows(cache, s, options, { schema: s, tokens: rowTokens as string[], startedAt, generation }, rows);
       }
     },

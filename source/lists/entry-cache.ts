@@ -53,6 +53,8 @@ export interface Prepared {
   tokens: string[];
   /** By mark key (`KeySpace.writes`); every one has no write in flight. */
   marks: Map<string, MarkReading>;
+  /** The warm token of each model the entry depends on, by key (`KeySpace.warm`), for the rows its read warms. */
+  warm: Map<string, string>;
 }
 
 /** What one lookup of an entry found. */
@@ -180,8 +182,8 @@ export class EntryCache {
     const creating = Promise.all(missing.map((key) => this.store.createToken(key)));
     // Called after the `add`s: on an ordered store it is applied after them.
     const marking = this.#marks(ref);
-    const [registryToken, firstMarks, created] = await Promise.all([registering, marking, creating]);
-    if (registryToken === undefined || !firstMarks) return undefined;
+    const [registryToken, firstMarks, created, warm] = await Promise.all([registering, marking, creating, this.#warmTokens(ref)]);
+    if (registryToken === undefined || !firstMarks || !warm) return undefined;
     const made = new Map(missing.map((key, i) => [key, created[i]]));
     const tokens: string[] = [];
     for (const key of ref.dependencyKeys) {
@@ -189,9 +191,28 @@ export class EntryCache {
       if (value === undefined) return undefined;
       tokens.push(value);
     }
-    if (missing.length === 0 || (this.store.ordered && created.every((c) => c.added))) return { tokens, marks: firstMarks };
+    if (missing.length === 0 || (this.store.ordered && created.every((c) => c.added))) return { tokens, marks: firstMarks, warm };
     const marks = await this.#marks(ref);
-    return marks ? { tokens, marks } : undefined;
+    return marks ? { tokens, marks, warm } : undefined;
+  }
+
+  /**
+   * The warm tokens of the entry's models (source/rows/row-cache.ts), read
+   * before the database read like the entry's own tokens, creating missing
+   * ones (a second round trip, only then); undefined when the store cannot tell.
+   */
+  async #warmTokens(ref: EntryRef): Promise<Map<string, string> | undefined> {
+    const keys = ref.models.map((schema) => this.keys.warm(schema));
+    const { values, ok } = await this.store.getMulti(keys);
+    if (!ok) return undefined;
+    const warm = new Map<string, string>();
+    for (const key of keys) {
+      // `||`: an empty value is a forged one (GuardedStore), never a token.
+      const value = values.get(key) || (await this.store.ensureToken(key));
+      if (value === undefined) return undefined;
+      warm.set(key, value);
+    }
+    return warm;
   }
 
   /** The write marks of an entry's models, by mark key; undefined while any write is in flight or the store cannot tell. */

@@ -1,27 +1,29 @@
 /**
  * The row cache: one key per row holding the full row (docs/architecture.md, Keys and entries), its
  * validity tied to the namespace and model epoch tokens, and fills made safe
- * against concurrent writes with tombstones plus add/cas (identity_cache's
- * pattern):
+ * against concurrent writes with tombstones plus cas (identity_cache's
+ * pattern, with a lease where the key was absent, see fill-baseline.ts):
  *
- *   reader: gets(row) ──► database read ──► cas(row, casSeen) or add(row)
+ *   reader: gets(row) or add(row, lease) ──► database read ──► cas(row, seen)
  *   writer: database write ──► set(row, tombstone)
  *
  * A reader whose database read may have missed a write took its CAS baseline
- * before the write's tombstone was set, so its cas (or add) fails; a reader
- * that saw the tombstone read the database after the write. The tombstone
- * must outlive any fill racing it, so fills older than half the tombstone TTL
- * are dropped.
+ * (or placed its lease) before the write's tombstone was set, so its cas
+ * fails; one that saw the tombstone read the database after the write.
+ *
+ * Rows a list query read are copied in without a baseline from before the
+ * query (warming); those entries also record the model's warm token, which
+ * every tombstone rotates, so a row warmed from a read that a write raced is
+ * never served after that write, evicted tombstone or not.
  */
-import { randomToken } from '../clock';
+import { type Clock, randomToken } from '../clock';
 import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from '../codec';
+import { type FillBaseline, fillBaseline, type Lease, publishFill } from './fill-baseline';
 import { conjunctionId } from '../tokens/conjunctions';
-import type { CasValue } from '../store/contract';
 import type { GuardedStore } from '../store/guarded-store';
 import type { KeySpace } from '../keys';
 import type { Metrics } from '../metrics/metrics';
 import type { ModelSchema } from '../model-schema';
-import type { Clock } from '../clock';
 import { readMark } from '../tokens/write-marks';
 
 /** What a fill recorded before its database read. */
@@ -29,14 +31,17 @@ export interface FillTicket {
   readonly schema: ModelSchema;
   readonly key: string;
   readonly tokens: readonly string[];
-  /** CAS of the value seen before the read; `undefined` when the key was absent. */
+  /** CAS of the value seen before the read, when the fill did not place a lease. */
   readonly cas: string | undefined;
+  /** The lease this fill placed where the key was absent: only it, unreplaced, lets the fill publish. */
+  readonly lease: Lease | undefined;
   readonly startedAt: number;
 }
 
 /** Tokens read before a warming query. */
 export interface WarmTicket {
   readonly schema: ModelSchema;
+  /** The row tokens and then the model's warm token ({@link RowCache.warmKey}), all read before the query. */
   readonly tokens: readonly string[];
   readonly startedAt: number;
   /**
@@ -97,17 +102,19 @@ export class RowCache {
    */
   async lookup(schema: ModelSchema, pkTexts: readonly string[], withAbsence = false): Promise<RowLookup> {
     const tokenKeys = this.tokenKeys(schema);
+    const warmKey = this.keys.warm(schema);
     const absenceKeys = withAbsence ? this.absenceKeys(schema) : [];
     const rowKeys = pkTexts.map((pk) => this.keys.row(schema, pk));
-    const { values, ok } = await this.store.getMulti([...rowKeys, ...tokenKeys, ...absenceKeys]);
+    const { values, ok } = await this.store.getMulti([...rowKeys, ...tokenKeys, warmKey, ...absenceKeys]);
     const rows = new Map<string, Record<string, unknown>>();
     const absent = new Set<string>();
     const current = tokenKeys.map((k) => values.get(k));
+    const warm = values.get(warmKey);
     const all = [...current, ...absenceKeys.map((k) => values.get(k))];
     if (current.every((t) => t !== undefined)) {
       pkTexts.forEach((pk, i) => {
         const entry = decodeEntry(schema, values.get(rowKeys[i] as string));
-        if (entry?.type === 'row' && sameTokens(entry.tokens, current as string[])) rows.set(pk, entry.values);
+        if (entry?.type === 'row' && validRow(entry.tokens, current as string[], warm)) rows.set(pk, entry.values);
         if (withAbsence && entry?.type === 'absent' && all.every((t) => t !== undefined) && sameTokens(entry.tokens, all as string[])) {
           absent.add(pk);
         }
@@ -145,8 +152,8 @@ export class RowCache {
     withAbsence = false,
     /** The model's write mark read after `known` (one read shared by the fills of one lookup). */
     unmarked?: Promise<boolean>,
-    /** The row's CAS baseline, read after `known` (sent with the fill lock's `add`). */
-    baseline?: Promise<CasValue | undefined | null>,
+    /** The fill's baseline, read or placed after `known` (sent with the fill lock's `add`, see {@link fillBaseline}). */
+    baseline?: Promise<FillBaseline>,
   ): Promise<FillTicket | undefined> {
     const tokenKeys = [...this.tokenKeys(schema), ...(withAbsence ? this.absenceKeys(schema) : [])];
     // A token created now was not in `known`: the mark must be read after it.
@@ -154,18 +161,20 @@ export class RowCache {
     const tokens = await this.tokens(schema, known, withAbsence);
     if (!tokens) return undefined;
     const key = this.keys.row(schema, pkText);
-    // A key the lookup (which `known` comes from) found absent needs no CAS
-    // baseline: `add` is the publish, and a write between that lookup and the
-    // database read leaves a tombstone that makes the `add` fail. The write
-    // mark is read after the tokens: a write between its first and last
-    // invalidation (its statement, or its commit, may not be visible to this
-    // read yet) makes the fill store nothing.
+    // The write mark is read after the tokens: a write between its first and
+    // last invalidation (its statement, or its commit, may not be visible to
+    // this read yet) makes the fill store nothing.
     const [seen, free] = await Promise.all([
-      known && !known.has(key) ? undefined : (baseline ?? this.baseline(schema, pkText)),
+      baseline ?? this.fillBaseline(schema, pkText, known !== undefined && !known.has(key)),
       mark ?? this.unmarked(schema),
     ]);
     if (seen === null || !free) return undefined;
-    return { schema, key, tokens, cas: seen?.cas, startedAt: this.clock.now() };
+    return { schema, key, tokens, cas: 'cas' in seen ? seen.cas : undefined, lease: 'lease' in seen ? seen.lease : undefined, startedAt: this.clock.now() };
+  }
+
+  /** Read or place what a fill of this row publishes against (see {@link fillBaseline}). */
+  fillBaseline(schema: ModelSchema, pkText: string, absent: boolean): Promise<FillBaseline> {
+    return fillBaseline(this.store, this.keys.row(schema, pkText), absent, this.tombstoneTtl);
   }
 
   /**
@@ -182,16 +191,12 @@ export class RowCache {
     if (!this.store.ordered) return undefined;
     const key = this.keys.row(schema, pkText);
     const tokenKeys = this.tokenKeys(schema);
-    const values = await this.store.readNow([key, ...tokenKeys]);
+    const warmKey = this.keys.warm(schema);
+    const values = await this.store.readNow([key, ...tokenKeys, warmKey]);
     const entry = decodeEntry(schema, values?.get(key));
     const current = tokenKeys.map((k) => values?.get(k));
     if (entry?.type !== 'row' || !current.every((t) => t)) return undefined;
-    return sameTokens(entry.tokens, current as string[]) ? entry.values : undefined;
-  }
-
-  /** The row entry's CAS baseline (see {@link beginFill}): null when the store cannot tell. */
-  baseline(schema: ModelSchema, pkText: string): Promise<CasValue | undefined | null> {
-    return this.store.gets(this.keys.row(schema, pkText));
+    return validRow(entry.tokens, current as string[], values?.get(warmKey)) ? entry.values : undefined;
   }
 
   /** Whether no write of the model is between its first and last invalidation (see {@link beginFill}). */
@@ -205,22 +210,12 @@ export class RowCache {
   async completeFill(ticket: FillTicket, row: Record<string, unknown>, ttl: number): Promise<boolean> {
     const value = this.#encodeFresh(ticket, row);
     if (value === undefined) return false;
-    const stored = await this.#publish(ticket, value, ttl);
+    const stored = await publishFill(this.store, ticket, value, ttl);
     this.#filled(ticket.schema, stored);
     return stored;
   }
 
-  /** `add` where the key was absent before the read, else `cas` against what was seen. */
-  #publish(ticket: FillTicket, value: string, ttl: number): Promise<boolean> {
-    return ticket.cas === undefined
-      ? this.store.add(ticket.key, value, ttl)
-      : this.store.cas(ticket.key, value, ticket.cas, ttl);
-  }
-
-  /**
-   * A fill slower than half the tombstone TTL could outlive the tombstone of
-   * a write it raced with, and then `add` would succeed with the old value.
-   */
+  /** A fill slower than half the tombstone TTL could outlive the tombstone of a write it raced with. */
   #tooOld(ticket: FillTicket | WarmTicket): boolean {
     return this.clock.now() - ticket.startedAt > (this.tombstoneTtl * 1000) / 2;
   }
@@ -233,17 +228,24 @@ export class RowCache {
   async completeAbsence(ticket: FillTicket, ttl: number): Promise<boolean> {
     const withAbsence = this.tokenKeys(ticket.schema).length + this.absenceKeys(ticket.schema).length;
     if (ticket.tokens.length !== withAbsence || this.#tooOld(ticket)) return false;
-    return this.#publish(ticket, encodeAbsence(ticket.tokens), Math.min(ttl, ABSENCE_TTL));
+    return publishFill(this.store, ticket, encodeAbsence(ticket.tokens), Math.min(ttl, ABSENCE_TTL));
+  }
+
+  /** A ticket for warming rows read after a lookup that gave `known`, undefined when it lacks a token. */
+  warmTicket(schema: ModelSchema, known: ReadonlyMap<string, string>): WarmTicket | undefined {
+    const tokens = [...this.tokenKeys(schema), this.keys.warm(schema)].map((key) => known.get(key));
+    return tokens.every((t) => t) ? { schema, tokens: tokens as string[], startedAt: this.clock.now() } : undefined;
   }
 
   /**
-   * Copy full rows a query returned into the row cache: `add` where the key
-   * is absent. A present key is either current or a tombstone; a warm read
-   * has no CAS baseline from before its query, so it replaces a tombstone
-   * only when the write that left it had made its last invalidation before
-   * the query (its generation is at most the ticket's, read with no write in
-   * flight), with `cas` against the tombstone it read, so that a newer write
-   * still wins. Rows read right after writes of them are stored this way.
+   * Copy full rows a query returned into the row cache, under the ticket's
+   * warm token: `add` where the key is absent, `cas` over an entry that is
+   * not valid under the ticket's tokens (a warmed row a later write retired,
+   * say). A warm read has no CAS baseline from before its query, so it
+   * replaces a tombstone only when the write that left it had made its last
+   * invalidation before the query (its generation is at most the ticket's,
+   * read with no write in flight). Rows read right after writes of them are
+   * stored so.
    */
   async warm(ticket: WarmTicket, rows: ReadonlyArray<readonly [string, Record<string, unknown>]>, ttl: number): Promise<void> {
     await Promise.all(
@@ -255,11 +257,14 @@ export class RowCache {
           this.#filled(ticket.schema, true);
           return;
         }
-        if (ticket.generation === undefined) return this.#filled(ticket.schema, false);
         const seen = await this.store.gets(key);
         const entry = seen ? decodeEntry(ticket.schema, seen.value) : undefined;
-        const older = entry?.type === 'tombstone' && entry.generation !== undefined && entry.generation <= ticket.generation;
-        this.#filled(ticket.schema, !!seen && older && (await this.store.cas(key, value, seen.cas, ttl)));
+        const rowTokens = ticket.tokens.slice(0, -1);
+        const replaceable =
+          entry?.type === 'tombstone'
+            ? ticket.generation !== undefined && entry.generation !== undefined && entry.generation <= ticket.generation
+            : !(entry?.type === 'row' && validRow(entry.tokens, rowTokens, ticket.tokens.at(-1)));
+        this.#filled(ticket.schema, !!seen && replaceable && (await this.store.cas(key, value, seen.cas, ttl)));
       }),
     );
   }
@@ -294,12 +299,18 @@ export class RowCache {
     if (stale.length > 0) await this.tombstone(warm.schema, stale);
   }
 
-  /** Replace rows with tombstones (after a write; `generation`: the write's, when it has one). */
+  /**
+   * Replace rows with tombstones (after a write; `generation`: the write's,
+   * when it has one), and rotate the model's warm token: a warmed row read
+   * before the write is invalid after it even if the store evicts its
+   * tombstone, and an `add` puts the old row back.
+   */
   async tombstone(schema: ModelSchema, pkTexts: readonly string[], generation?: number): Promise<void> {
     const marker = encodeTombstone(randomToken(), generation);
-    await Promise.all(
-      pkTexts.map((pk) => this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl)),
-    );
+    await Promise.all([
+      ...pkTexts.map((pk) => this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl)),
+      this.store.set(this.keys.warm(schema), randomToken(), 0),
+    ]);
   }
 
   /** Invalidate every row entry (and list) of the model; false when the store did not take it. */
@@ -323,9 +334,13 @@ export class RowCache {
       this.#filled(ticket.schema, false);
       return undefined;
     }
-    // A ticket taken for a possible absence also holds the absence tokens;
-    // a row records only the row tokens.
-    const value = encodeRow(ticket.schema, row, ticket.tokens.slice(0, this.tokenKeys(ticket.schema).length));
+    // A fill's ticket taken for a possible absence also holds the absence
+    // tokens; its row records only the row tokens. A warming read's row
+    // records its warm token too, and nothing without one.
+    const rowTokens = this.tokenKeys(ticket.schema).length;
+    const filling = 'key' in ticket;
+    if (!filling && ticket.tokens.length !== rowTokens + 1) return undefined;
+    const value = encodeRow(ticket.schema, row, filling ? ticket.tokens.slice(0, rowTokens) : ticket.tokens);
     if (value === undefined || Buffer.byteLength(value) > this.store.maxValueBytes) return undefined;
     return value;
   }
@@ -336,4 +351,13 @@ const ABSENCE_TTL = 60;
 
 function sameTokens(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+/**
+ * Whether a row entry's tokens are current: the row tokens, and the warm
+ * token too for a row copied in by a warming read (one more token).
+ */
+function validRow(recorded: readonly string[], current: readonly string[], warm: string | undefined): boolean {
+  if (recorded.length === current.length) return sameTokens(recorded, current);
+  return warm !== undefined && recorded.length === current.length + 1 && recorded[current.length] === warm && current.every((t, i) => t === recorded[i]);
 }

@@ -20,17 +20,18 @@ function outcome(probe: ProbeStore, op: string, id: number): unknown {
   return probe.results.filter((r) => r.op === op && rowKey(id)(r.key)).at(-1)?.result;
 }
 
-test.serial('a reader that read the old row cannot add it after the write left its tombstone', async (t) => {
+test.serial('a reader that read the old row cannot store it after the write replaced its lease with a tombstone', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
-  const gate = probe.pauseNext('add', rowKey(1));
+  const gate = probe.pauseNext('cas', rowKey(1));
   const reader = Article.findByPk(1);
   await gate.reached; // the reader has read the old row from the database
   await Article.update({ title: 'written during the fill' }, { where: { id: 1 } });
   gate.release();
   t.not((await reader)!.title, 'written during the fill', 'the reader started before the write');
   await t.context.cache.settled(); // the fill runs after the answer
-  t.is(outcome(probe, 'add', 1), false, 'its add lost to the tombstone');
+  t.is(outcome(probe, 'add', 1), true, 'the lease was put before the database read');
+  t.is(outcome(probe, 'cas', 1), false, "its cas against the lease lost to the write's tombstone");
   t.is((await Article.findByPk(1))!.title, 'written during the fill');
 });
 
@@ -53,7 +54,7 @@ test.serial('a reader that saw a tombstone cannot cas a row older than a second 
 test.serial('a model-wide write during a fill leaves the filled entry invalid', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
-  const gate = probe.pauseNext('add', rowKey(3));
+  const gate = probe.pauseNext('cas', rowKey(3));
   const reader = Article.findByPk(3);
   await gate.reached;
   // A where that names no primary key: the epoch token rotates, no tombstone.
@@ -61,7 +62,7 @@ test.serial('a model-wide write during a fill leaves the filled entry invalid', 
   gate.release();
   await reader;
   await t.context.cache.settled();
-  t.is(outcome(probe, 'add', 3), true, 'the old row was stored, under the old epoch');
+  t.is(outcome(probe, 'cas', 3), true, 'the old row was stored, under the old epoch');
   db.sql.take();
   t.is((await Article.findByPk(3))!.title, 'bulk during the fill');
   t.is(db.sql.selects().length, 1, 'the stale entry was not served');
@@ -79,6 +80,38 @@ test.serial('warming from a list cannot store a row that a write changed meanwhi
   await t.context.cache.settled(); // warming runs after the answer
   t.is(outcome(probe, 'add', 4), false);
   t.is((await Article.findByPk(4))!.title, 'written during warming');
+});
+
+test.serial("a write during a fill or a warming read stays seen when memcached evicts the write's tombstone", async (t) => {
+  const { db, probe } = t.context;
+  const { Article } = db.models;
+  // What memory pressure does to the tombstone: the key is gone, as if never written.
+  const evict = async (id: number) => {
+    const key = probe.results.find((r) => r.op === 'set' && rowKey(id)(r.key))?.key;
+    t.truthy(key, 'the write tombstoned the row');
+    await probe.inner.delete(key as string);
+  };
+  const filling = probe.pauseNext('cas', rowKey(10));
+  const reader = Article.findByPk(10);
+  await filling.reached;
+  await Article.update({ title: 'written during the fill' }, { where: { id: 10 } });
+  await evict(10);
+  filling.release();
+  t.not((await reader)!.title, 'written during the fill', 'the reader started before the write');
+  await t.context.cache.settled();
+  t.is(outcome(probe, 'cas', 10), false, 'its lease went with the tombstone, so its cas failed');
+  t.is((await Article.findByPk(10))!.title, 'written during the fill');
+
+  const warming = probe.pauseNext('add', rowKey(11));
+  const list = Article.findAll({ where: { id: { [Op.in]: [11, 12] }, published: { [Op.in]: [true, false] } } });
+  await warming.reached;
+  await Article.update({ title: 'written during warming' }, { where: { id: 11 } });
+  await evict(11);
+  warming.release();
+  await list;
+  await t.context.cache.settled();
+  t.is(outcome(probe, 'add', 11), true, 'the old row was added where the tombstone had been');
+  t.is((await Article.findByPk(11))!.title, 'written during warming', "it recorded the warm token the write rotated");
 });
 
 test.serial('a read after commit() returns sees the write, though reads during the commit may not', async (t) => {
@@ -113,15 +146,15 @@ test.serial('a fill slower than half the tombstone lifetime is dropped', async (
   const article = await other.models.Article.findByPk(7);
   other.sequelize.removeHook('beforeQuery', 'slow');
   t.is(article!.id, 7, 'the caller still gets the row');
-  const rowWrites = probe.results.filter((r) => (r.op === 'add' || r.op === 'cas') && rowKey(7)(r.key));
-  t.deepEqual(rowWrites, [], 'the row was not stored');
+  const rowWrites = probe.results.filter((r) => r.op === 'cas' && rowKey(7)(r.key));
+  t.deepEqual(rowWrites, [], 'the row was not stored (only its lease was put)');
   t.is(cache.metrics.snapshot().rowFillsRejected, 1);
 });
 
 test.serial('an insert while a reader records that the row is missing makes the record invalid', async (t) => {
   const { db, probe } = t.context;
   const { Article } = db.models;
-  const gate = probe.pauseNext('add', rowKey(7777));
+  const gate = probe.pauseNext('cas', rowKey(7777));
   const reader = Article.findByPk(7777);
   await gate.reached; // the reader found no row and is about to record its absence
   await Article.bulkCreate([{ id: 7777, title: 'inserted meanwhile', authorId: 1 }]);

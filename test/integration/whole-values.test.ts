@@ -178,7 +178,12 @@ test.serial('a child write invalidates only the trees of the parents it leaves o
   await comment.update({ body: 'edited child' });
   db.sql.take();
   await tree([13, 14])({});
-  t.is(db.sql.selects().length, 0, "the other parents' tree stayed cached");
+  // The tree's entry stays; its comment rows, copied in by the tree's own read
+  // (warmed), are retired by any Comment write and read once more, by key.
+  const selects = db.sql.selects();
+  t.true(selects.length <= 1 && selects.every((sql) => !/JOIN/i.test(sql)), "the other parents' tree stayed cached");
+  await tree([13, 14])({});
+  t.is(db.sql.selects().length, 0, 'then its rows are served from the cache too');
   await cachedTwice(t, tree([11, 12]), 'tree 11-12 after the edit');
   await comment.update({ articleId: 13 });
   await cachedTwice(t, tree([11, 12]), 'tree 11-12 after the move');

@@ -141,3 +141,15 @@ export function depthStore(held: Promise<void>, holds: (operation: string) => bo
   });
   return { store, depth: () => answered, reset: () => (answered = 0) };
 }
+
+/** A store whose operations named in `held` are sent only once their promise settles. */
+export function holding(store: CacheStore, held: Partial<Record<string, Promise<void>>>): CacheStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      const gate = held[String(property)];
+      if (typeof value !== 'function' || !gate) return value;
+      return (...args: unknown[]) => gate.then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+    },
+  });
+}

@@ -1,6 +1,7 @@
 import test from 'ava';
+import type { FillTicket, WarmTicket } from '../../source/rows/row-cache';
 import { type RowRead, rowCycle } from '../../stampede/row-read';
-import { depthStore, gate, kit, type Kit } from './kit';
+import { depthStore, gate, holding, kit, type Kit } from './kit';
 
 const row = (id: number, title: string) => ({ id, authorId: 1, title });
 
@@ -56,6 +57,58 @@ test('a fill begun before a tombstone cannot land after it, even when the row wa
   t.false((await k.rows.lookup(k.schema, ['5'])).rows.has('5'));
 });
 
+/** What a store under memory pressure does to a key: it is gone, as if never written. */
+const evict = (k: Kit, id: number) => k.store.delete(k.keys.row(k.schema, String(id)));
+
+test('a write during a fill makes the store refuse the old row even when its tombstone is evicted before the fill lands', async (t) => {
+  const k = kit();
+  const old = await rowRead(k, 1, async () => {
+    await k.rows.tombstone(k.schema, ['1']);
+    await evict(k, 1);
+    return row(1, 'old');
+  });
+  t.deepEqual(old, row(1, 'old'));
+  await k.settled();
+  t.false((await k.rows.lookup(k.schema, ['1'])).rows.has('1'), 'the old row was not stored');
+  t.is(k.metrics.snapshot().models.Article?.row.fillsRejected, 1);
+});
+
+test('a fill, a no-such-row fill too, begun where the key was absent loses to a tombstone the store then evicted', async (t) => {
+  const k = kit();
+  const absent = new Map<string, string>();
+  for (const [id, complete] of [
+    [5, (ticket: FillTicket) => k.rows.completeFill(ticket, row(5, 'stale'), 60)],
+    [6, (ticket: FillTicket) => k.rows.completeAbsence(ticket, 60)],
+  ] as const) {
+    const ticket = await k.rows.beginFill(k.schema, String(id), absent, id === 6);
+    t.truthy(ticket?.lease, 'a key found absent gets a lease');
+    await k.rows.tombstone(k.schema, [String(id)]);
+    await evict(k, id);
+    t.false(await complete(ticket!));
+    t.is((await k.guarded.get(k.keys.row(k.schema, String(id)))), undefined, 'nothing was stored');
+  }
+});
+
+test('a row warmed from a read that a write raced is not served after the write, even when its tombstone is evicted', async (t) => {
+  const k = kit();
+  const warmTicket = async (): Promise<WarmTicket> => ({
+    schema: k.schema,
+    tokens: [...((await k.rows.tokens(k.schema)) as string[]), (await k.guarded.ensureToken(k.keys.warm(k.schema))) as string],
+    startedAt: k.clock.now(),
+  });
+  // The tokens are read before the list query; the query reads the old row;
+  // the write commits and tombstones it; the store evicts the tombstone.
+  const raced = await warmTicket();
+  await k.rows.tombstone(k.schema, ['2']);
+  await evict(k, 2);
+  await k.rows.warm(raced, [['2', row(2, 'old')]], 60);
+  t.false((await k.rows.lookup(k.schema, ['2'])).rows.has('2'), 'the old row is not served');
+  // A warming read after the write stores its row, and the next lookup serves it.
+  await evict(k, 2);
+  await k.rows.warm(await warmTicket(), [['2', row(2, 'new')]], 60);
+  t.deepEqual((await k.rows.lookup(k.schema, ['2'])).rows.get('2'), row(2, 'new'));
+});
+
 test('concurrent misses of one row: one reader fills under the lock, the other waits for its fill', async (t) => {
   const k = kit();
   const hold = gate();
@@ -88,22 +141,26 @@ test('a missing integer key is remembered as "no such row" and served without a 
 });
 
 test('a cold row miss makes two store round trips before its database read and none after it', async (t) => {
+  // The read of the lease's CAS waits until the database read has begun, the
+  // lock's release for the test: the database read waits for neither.
+  const leaseRead = gate();
   const deletes = gate();
-  const probe = depthStore(deletes.promise);
-  const k = kit({ store: probe.store });
+  const probe = depthStore(Promise.resolve(), () => false);
+  const k = kit({ store: holding(probe.store, { gets: leaseRead.promise, delete: deletes.promise }) });
   // Tokens exist (any earlier read made them); this row was never read.
   await k.rows.tokens(k.schema, undefined, true);
   probe.reset();
   let before = -1;
   const answer = await rowRead(k, 7, async () => {
     before = probe.depth();
+    leaseRead.open();
     return row(7, 'g');
   });
   t.deepEqual(answer, row(7, 'g'));
-  t.is(before, 2, 'the lookup, then the lock together with the write-mark read');
-  t.is(probe.depth(), 2, 'the fill and the lock\'s release are off the answer path');
+  t.is(before, 2, 'the lookup, then the lock together with the write-mark read and the lease');
+  t.is(probe.depth(), 3, "the lease's CAS, read alongside the database read; the fill and the lock's release are off the answer path");
   await k.settled(); // the fill lands; the release waits for the test
-  t.is(probe.depth(), 3, 'the fill was sent');
+  t.is(probe.depth(), 4, "the fill's cas was sent");
   deletes.open();
   await k.settled();
   t.deepEqual(await rowRead(k, 7, async () => row(7, 'never read')), row(7, 'g'));
