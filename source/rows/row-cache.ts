@@ -41,7 +41,7 @@ export interface FillTicket {
 /** Tokens read before a warming query. */
 export interface WarmTicket {
   readonly schema: ModelSchema;
-  /** The row tokens and then the model's warm token ({@link RowCache.warmKey}), all read before the query. */
+  /** The row tokens and then the model's warm token (`KeySpace.warm`), all read before the query. */
   readonly tokens: readonly string[];
   readonly startedAt: number;
   /**
