@@ -29,7 +29,7 @@ const IDS = Array.from({ length: 40 }, (_, i) => i + 1);
 
 /** The keys every row read depends on besides the row's own (see RowCache). */
 function rowTokenKeys(keys: KeySpace, schema: ModelSchema): string[] {
-  return [keys.namespaceToken(), keys.epoch(schema), keys.listEpoch(schema), keys.conjunction(schema, conjunctionId([], []))];
+  return [keys.namespaceToken(), keys.epoch(schema), keys.warm(schema), keys.listEpoch(schema), keys.conjunction(schema, conjunctionId([], []))];
 }
 
 async function ring(t: ExecutionContext, label: string, options: { childGraceMs?: number; replayMs?: number } = {}) {
