@@ -51,7 +51,8 @@ export class InvalidationDelivery {
     if (cause) this.metrics.invalidated(schema.name, cause);
     await this.#delivered(schema, () =>
       Promise.all([
-        keys.length > 0 ? this.rows.tombstone(schema, keys, generation) : undefined,
+        // A first invalidation (no cause) leaves the warm token to the last.
+        keys.length > 0 ? this.rows.tombstone(schema, keys, generation, cause !== null) : undefined,
         versions ? this.entries.rowsChanged(schema, versions, changed) : this.entries.allListsChanged(schema),
       ]),
     );

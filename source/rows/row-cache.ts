@@ -301,15 +301,16 @@ export class RowCache {
 
   /**
    * Replace rows with tombstones (after a write; `generation`: the write's,
-   * when it has one), and rotate the model's warm token: a warmed row read
-   * before the write is invalid after it even if the store evicts its
-   * tombstone, and an `add` puts the old row back.
+   * when it has one), and rotate the model's warm token (`retire`): a warmed
+   * row read before the write is invalid after it even if the store evicts
+   * its tombstone, and an `add` puts the old row back. A write's first
+   * invalidation, before its statement, need not: its last one does.
    */
-  async tombstone(schema: ModelSchema, pkTexts: readonly string[], generation?: number): Promise<void> {
+  async tombstone(schema: ModelSchema, pkTexts: readonly string[], generation?: number, retire = true): Promise<void> {
     const marker = encodeTombstone(randomToken(), generation);
     await Promise.all([
       ...pkTexts.map((pk) => this.store.set(this.keys.row(schema, pk), marker, this.tombstoneTtl)),
-      this.store.set(this.keys.warm(schema), randomToken(), 0),
+      retire ? this.store.set(this.keys.warm(schema), randomToken(), 0) : undefined,
     ]);
   }
 
