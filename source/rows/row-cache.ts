@@ -191,12 +191,14 @@ export class RowCache {
     if (!this.store.ordered) return undefined;
     const key = this.keys.row(schema, pkText);
     const tokenKeys = this.tokenKeys(schema);
-    const warmKey = this.keys.warm(schema);
-    const values = await this.store.readNow([key, ...tokenKeys, warmKey]);
+    const values = await this.store.readNow([key, ...tokenKeys]);
     const entry = decodeEntry(schema, values?.get(key));
     const current = tokenKeys.map((k) => values?.get(k));
     if (entry?.type !== 'row' || !current.every((t) => t)) return undefined;
-    return validRow(entry.tokens, current as string[], values?.get(warmKey)) ? entry.values : undefined;
+    // A warmed copy's warm token is not read: the caller only invalidates
+    // more for what it gets here, so a copy a write has retired costs no
+    // more than a few extra rotations, and the `gets` is saved on every write.
+    return validRow(entry.tokens, current as string[], entry.tokens[current.length]) ? entry.values : undefined;
   }
 
   /** Whether no write of the model is between its first and last invalidation (see {@link beginFill}). */
