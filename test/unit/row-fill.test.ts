@@ -85,7 +85,7 @@ test('a fill, a no-such-row fill too, begun where the key was absent loses to a 
     await k.rows.tombstone(k.schema, [String(id)]);
     await evict(k, id);
     t.false(await complete(ticket!));
-    t.is((await k.guarded.get(k.keys.row(k.schema, String(id)))), undefined, 'nothing was stored');
+    t.is(await k.guarded.get(k.keys.row(k.schema, String(id))), undefined, 'nothing was stored');
   }
 });
 
