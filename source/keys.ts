@@ -106,8 +106,8 @@ export class KeySpace {
 
   /**
    * The model's warm token: rows copied in by a warming read (which has no
-   * CAS baseline from before its query) record it, and every tombstone
-   * rotates it (source/rows/row-cache.ts).
+   * CAS baseline from before its query) record it, and a write's last
+   * tombstones rotate it (source/rows/row-cache.ts).
    */
   warm(schema: ModelSchema): string {
     return `${this.#prefix(schema)}:h`;

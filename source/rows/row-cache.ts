@@ -13,8 +13,8 @@
  *
  * Rows a list query read are copied in without a baseline from before the
  * query (warming); those entries also record the model's warm token, which
- * every tombstone rotates, so a row warmed from a read that a write raced is
- * never served after that write, evicted tombstone or not.
+ * a write's last tombstones rotate, so a row warmed from a read that a write
+ * raced is never served after that write, evicted tombstone or not.
  */
 import { type Clock, randomToken } from '../clock';
 import { decodeEntry, encodeAbsence, encodeRow, encodeTombstone } from '../codec';
