@@ -108,7 +108,7 @@ async function coldList(k: Kit): Promise<ReturnType<Kit['entries']['ref']>> {
 /** A kit over a store that counts round trips and holds stores and deletes (the entry and the lock's release) until `held` opens. */
 function heldStores() {
   const held = gate();
-  const probe = depthStore(held.promise, (operation) => operation === 'set' || operation === 'delete');
+  const probe = depthStore({ set: held.promise, delete: held.promise });
   return { held, probe, k: kit({ store: probe.store }) };
 }
 

@@ -119,9 +119,11 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
  * A store that tells how many round trips deep each request is: a request
  * sent before any other has answered is at depth 1, one sent after a depth-1
  * request answered is at depth 2, and so on; requests sent together share
- * a depth.
+ * a depth. The operations `held` names (a lock's release, say) are applied
+ * only once their promise settles: an answer that arrives meanwhile did not
+ * wait for them.
  */
-export function depthStore(held: Promise<void>, holds: (operation: string) => boolean = (operation) => operation === 'delete'): { store: CacheStore; depth(): number; reset(): void } {
+export function depthStore(held: Partial<Record<string, Promise<void>>>): { store: CacheStore; depth(): number; reset(): void } {
   const inner = new MemoryStore();
   let answered = 0;
   const store = new Proxy(inner, {
@@ -130,9 +132,7 @@ export function depthStore(held: Promise<void>, holds: (operation: string) => bo
       if (typeof value !== 'function' || property === 'close') return value;
       return (...args: unknown[]) => {
         const depth = answered + 1;
-        // Deletes (a lock's release), or what `holds` names, wait for the
-        // test: an answer that arrives meanwhile did not wait for them.
-        const sent = holds(String(property)) ? held.then(() => undefined) : Promise.resolve();
+        const sent = held[String(property)] ?? Promise.resolve();
         return sent.then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)).finally(() => {
           answered = Math.max(answered, depth);
         });
@@ -140,16 +140,4 @@ export function depthStore(held: Promise<void>, holds: (operation: string) => bo
     },
   });
   return { store, depth: () => answered, reset: () => (answered = 0) };
-}
-
-/** A store whose operations named in `held` are sent only once their promise settles. */
-export function holding(store: CacheStore, held: Partial<Record<string, Promise<void>>>): CacheStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      const gate = held[String(property)];
-      if (typeof value !== 'function' || !gate) return value;
-      return (...args: unknown[]) => gate.then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-    },
-  });
 }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { FillTicket, WarmTicket } from '../../source/rows/row-cache';
 import { type RowRead, rowCycle } from '../../stampede/row-read';
-import { depthStore, gate, holding, kit, type Kit } from './kit';
+import { depthStore, gate, kit, type Kit } from './kit';
 
 const row = (id: number, title: string) => ({ id, authorId: 1, title });
 
@@ -145,8 +145,8 @@ test('a cold row miss makes two store round trips before its database read and n
   // lock's release for the test: the database read waits for neither.
   const leaseRead = gate();
   const deletes = gate();
-  const probe = depthStore(Promise.resolve(), () => false);
-  const k = kit({ store: holding(probe.store, { gets: leaseRead.promise, delete: deletes.promise }) });
+  const probe = depthStore({ gets: leaseRead.promise, delete: deletes.promise });
+  const k = kit({ store: probe.store });
   // Tokens exist (any earlier read made them); this row was never read.
   await k.rows.tokens(k.schema, undefined, true);
   probe.reset();
@@ -167,7 +167,7 @@ test('a cold row miss makes two store round trips before its database read and n
 });
 
 test('a row miss after a write (its tombstone in the entry) also makes two store round trips before its database read, and fills', async (t) => {
-  const probe = depthStore(new Promise(() => undefined));
+  const probe = depthStore({ delete: new Promise(() => undefined) });
   const k = kit({ store: probe.store });
   await k.rows.tokens(k.schema, undefined, true);
   await k.rows.tombstone(k.schema, ['8']);
