@@ -135,7 +135,7 @@ export async function rowCycle(stores: RowStores, meter: ReadMeter, read: RowRea
       // The lease's CAS was read alongside the database read; waiting for it
       // (rarely more than the read took) lets the fill's `cas` go out before
       // the answer, so this process's next read of the row comes after it.
-      await ticket.lease?.cas;
+      await ticket.lease;
       // The fill is not part of the answer either: it is sent now, and the
       // lock is released once it has landed, so a waiter that finds the lock
       // gone finds the row. The store protects the fill (its baseline), not

@@ -16,16 +16,10 @@ import { encodeTombstone } from '../codec';
 import type { GuardedStore } from '../store/guarded-store';
 
 /**
- * A fill's lease and its CAS, read while the database read runs: the fill's
- * `cas` is then sent with the answer, ahead of this process's next read.
+ * The CAS of the lease a fill placed, read while the database read runs;
+ * undefined when the key no longer holds the lease.
  */
-export interface Lease {
-  readonly marker: string;
-  /** Settles with the lease's CAS, or undefined when the key no longer holds it. */
-  readonly cas: Promise<string | undefined>;
-  /** The CAS once read (`cas` has settled). */
-  read?: { cas: string | undefined };
-}
+export type Lease = Promise<string | undefined>;
 
 /** The CAS of the value seen, or the lease placed; null when nothing may be stored. */
 export type FillBaseline = { cas: string } | { lease: Lease } | null;
@@ -48,12 +42,7 @@ export async function fillBaseline(store: GuardedStore, key: string, absent: boo
   const marker = encodeTombstone(randomToken());
   const added = await store.tryAdd(key, marker, tombstoneTtl);
   if (added === null) return null;
-  if (added) {
-    const cas = store.gets(key).then((seen) => (seen && seen.value === marker ? seen.cas : undefined));
-    const lease: Lease = { marker, cas };
-    void cas.then((value) => (lease.read = { cas: value }));
-    return { lease };
-  }
+  if (added) return { lease: store.gets(key).then((seen) => (seen && seen.value === marker ? seen.cas : undefined)) };
   const seen = await store.gets(key);
   return seen ? { cas: seen.cas } : null;
 }
@@ -69,7 +58,6 @@ export async function publishFill(
   value: string,
   ttl: number,
 ): Promise<boolean> {
-  const lease = ticket.lease;
-  const cas = lease ? (lease.read ? lease.read.cas : await lease.cas) : ticket.cas;
+  const cas = ticket.lease ? await ticket.lease : ticket.cas;
   return cas !== undefined && store.cas(ticket.key, value, cas, ttl);
 }

@@ -250,6 +250,7 @@ export class RowCache {
    * stored so.
    */
   async warm(ticket: WarmTicket, rows: ReadonlyArray<readonly [string, Record<string, unknown>]>, ttl: number): Promise<void> {
+    const rowTokens = ticket.tokens.slice(0, -1);
     await Promise.all(
       rows.map(async ([pkText, row]) => {
         const value = this.#encodeFresh(ticket, row);
@@ -261,7 +262,6 @@ export class RowCache {
         }
         const seen = await this.store.gets(key);
         const entry = seen ? decodeEntry(ticket.schema, seen.value) : undefined;
-        const rowTokens = ticket.tokens.slice(0, -1);
         const replaceable =
           entry?.type === 'tombstone'
             ? ticket.generation !== undefined && entry.generation !== undefined && entry.generation <= ticket.generation
