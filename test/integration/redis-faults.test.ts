@@ -98,7 +98,7 @@ async function secondApp(t: import('ava').ExecutionContext, db: Awaited<ReturnTy
     cache.uninstall();
     await store.close();
   });
-  return { other, store, sql: { sql: other.sql } };
+  return { other, store, cache, sql: { sql: other.sql } };
 }
 
 test('a Redis restarted empty is filled again, and reads stay right meanwhile', async (t) => {
@@ -146,11 +146,15 @@ test('a Redis full under noeviction (OOM errors) never fails a query and never s
   t.teardown(() => server.stop());
   const { db, cache } = await cachedOn(t, server, 'redis_oom');
   const { Article } = db.models;
-  const { other, sql: otherSql } = await secondApp(t, db, server, cache.options.namespace);
+  const { other, cache: otherCache, sql: otherSql } = await secondApp(t, db, server, cache.options.namespace);
   const otherArticle = other.models.Article;
   await untilHit(() => Article.findByPk(2), db);
   await untilHit(() => otherArticle.findByPk(2), otherSql);
   await untilHit(() => otherArticle.findAll({ where: { id: [1, 2, 3] } }), otherSql);
+  // The apps' work after their answers (fills, lock releases that delete
+  // keys) lands first: a key freed during the filling below would let a
+  // small write in again.
+  await Promise.all([cache.settled(), otherCache.settled()]);
   // Fill the server past its limit from outside, with small values: Redis
   // checks the limit before each command, with the command's own bytes
   // counted, so only a server already over it refuses small writes too. A
