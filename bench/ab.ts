@@ -5,12 +5,14 @@
  * changes move a workload, so a change is measured against its parent side
  * by side rather than across two bench runs.
  *
- *   npm run bench:ab -- --base ../other-checkout [--workload W1|W4|W6] [--inflight 1] [--rounds 21] [--ops 1000]
+ *   npm run bench:ab -- --base ../other-checkout [--workload W1|W2|W4|W6] [--inflight 1] [--rounds 21] [--ops 1000]
  *
  * `--base` is a checkout of this project with its own `node_modules` (or a
  * link to this one's). Each system (base, this checkout, plain Sequelize)
  * works on its own 1000 articles: W1 reads 50 of them by key, W4 reads 200
- * by key with one title update in 20, W6 updates the title of each in turn.
+ * by key with one title update in 20, W6 updates the title of each in turn;
+ * W2 (reads only, so over all articles) lists an author's 50 latest
+ * published articles, as the bench's W2.
  * Prints per system the median wall and CPU µs per operation over the
  * measured rounds (the first round of each warms up), and each round's wall
  * time, in the order run.
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   if (!mysqlUrl || !memcached) throw new Error('run it with `npm run bench:ab`: it starts MariaDB and memcached');
   const basePath = resolve(option('base'));
   const workload = option('workload', 'W6');
-  if (!['W1', 'W4', 'W6'].includes(workload)) throw new Error(`--workload takes W1, W4 or W6, got ${workload}`);
+  if (!['W1', 'W2', 'W4', 'W6'].includes(workload)) throw new Error(`--workload takes W1, W2, W4 or W6, got ${workload}`);
   const inflight = count('inflight', 1);
   const rounds = count('rounds', 21);
   const ops = count('ops', 1000);
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       const loaded = (await Articles.findAll({ cache: false, order: [['id', 'ASC']], offset: first - 1, limit: 1000 } as object)) as Article[];
       let run: (i: number) => Promise<unknown>;
       if (workload === 'W1') run = (i) => byPk(i % 50);
+      else if (workload === 'W2') run = (i) => Articles.findAll({ where: { authorId: 1 + (i % 20), published: true }, order: [['id', 'DESC']], limit: 50 });
       else if (workload === 'W4') run = (i) => (i % 20 === 7 ? byPk((i * 7) % 200).then((a) => a?.update({ title: `${index}-${i}` })) : byPk((i * 13) % 200));
       else run = (i) => (loaded[i % loaded.length] as Article).update({ title: `${index}-${i}` });
       sides.push({

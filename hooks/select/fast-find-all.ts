@@ -25,6 +25,13 @@ export interface PlainCall {
 export interface KeptShape {
   options: SelectOptions;
   columns: string[];
+  /**
+   * The where's keys in the order Sequelize's preparation left them, as
+   * indexes into `columns`: it moves a renamed attribute's key (an
+   * underscored `authorId` becoming `author_id`) after the others, and the
+   * SQL's conditions come in key order.
+   */
+  keyOrder: number[];
   /** The paranoid model's `deletedAt` column, which Sequelize's paranoid clause pins to NULL. */
   paranoid: string | undefined;
   from: readonly unknown[];
@@ -106,11 +113,12 @@ export function keepShape(
   }
   if (!own || Object.getPrototypeOf(own) !== Object.prototype) return undefined;
   const keys = Reflect.ownKeys(own);
-  if (keys.length !== columns.length || !keys.every((k, i) => k === columns[i])) return undefined;
+  const keyOrder = keys.map((k) => columns.indexOf(k as string));
+  if (keys.length !== columns.length || new Set(keyOrder).size !== keys.length || keyOrder.includes(-1)) return undefined;
   if (!names.every((name, i) => own[columns[i] as string] === call.where[name])) return undefined;
   // Kept without what each call brings: its where, order, limit and offset.
   const { where: _where, order: _order, limit: _limit, offset: _offset, ...rest } = options;
-  return { options: rest, columns, paranoid, from };
+  return { options: rest, columns, keyOrder, paranoid, from };
 }
 
 /** A fresh copy of a kept shape's options with this call's values. */
@@ -118,7 +126,7 @@ export function forCall(kept: KeptShape, call: PlainCall): SelectOptions {
   const { options } = kept;
   const own: Record<string, unknown> = {};
   const values = Object.values(call.where);
-  kept.columns.forEach((column, i) => (own[column] = values[i]));
+  for (const i of kept.keyOrder) own[kept.columns[i] as string] = values[i];
   const { paranoid } = kept;
   const where = paranoid === undefined ? own : kept.columns.length === 0 ? paranoidClause(paranoid) : { [Op.and]: [paranoidClause(paranoid), own] };
   const copy = <T>(list: T): T => (Array.isArray(list) ? (list.map((a: unknown) => (Array.isArray(a) ? [...a] : a)) as T) : list);
