@@ -65,14 +65,29 @@ export async function rowsOfList(
   if (pks.length === 0) return [];
   const texts = pks.map((pk) => primaryKeyText(schema, pk));
   if (texts.some((t) => t === undefined)) return undefined;
-  const lookup = fetched?.ok ? fetched : await cache.rows.lookup(schema, texts as string[]);
+  let lookup = fetched?.ok ? fetched : await cache.rows.lookup(schema, texts as string[]);
   const found = new Map<number, Record<string, unknown>>();
-  const missing: number[] = [];
-  texts.forEach((text, i) => {
-    const row = lookup.rows.get(text as string);
-    if (row && exactKey(schema, row, pks[i] as PkValues)) found.set(i, row);
-    else missing.push(i);
-  });
+  let missing: number[] = [];
+  const sort = (indexes: readonly number[]) => {
+    missing = [];
+    for (const i of indexes) {
+      const row = lookup.rows.get(texts[i] as string);
+      if (row && exactKey(schema, row, pks[i] as PkValues)) found.set(i, row);
+      else missing.push(i);
+    }
+  };
+  sort(texts.map((_, i) => i));
+  // Rows this process is still warming (from the read that filled this
+  // list, say): wait for them and look again, rather than read them.
+  const warming = fetch && missing.length > 0 ? cache.rows.warming(schema, missing.map((i) => texts[i] as string)) : undefined;
+  if (warming) {
+    await warming;
+    const again = await cache.rows.lookup(schema, [...new Set(missing.map((i) => texts[i] as string))]);
+    if (again.ok) {
+      lookup = again;
+      sort(missing);
+    }
+  }
   if (missing.length > 0 && !fetch) return 'incomplete';
   if (missing.length > 0) {
     const unique = [...new Set(missing.map((i) => texts[i] as string))];
@@ -87,7 +102,7 @@ export async function rowsOfList(
         ? await Promise.all(leased.map(async (text) => [text, await cache.rows.beginFill(schema, text, lookup.storeValues, false, unmarked)] as const))
         : [],
     );
-    const warming = lookup.ok && leased.length < unique.length ? cache.rows.warmTicket(schema, lookup.storeValues) : undefined;
+    const warmTicket = lookup.ok && leased.length < unique.length ? cache.rows.warmTicket(schema, lookup.storeValues) : undefined;
     const databaseRows = (await run(rowsByKeyOptions(schema, options, missing.map((i) => pks[i] as PkValues)))) as Record<string, unknown>[];
     const byText = new Map<string, Record<string, unknown>>();
     for (const row of databaseRows) byText.set(rowKeyText(schema, row) as string, row);
@@ -103,7 +118,7 @@ export async function rowsOfList(
         return ticket ? cache.rows.completeFill(ticket, row, cache.ttlFor(schema)) : undefined;
       }),
     );
-    if (warming) await cache.rows.warm(warming, [...byText].filter(([text]) => !tickets.has(text)), cache.ttlFor(schema));
+    if (warmTicket) await cache.rows.warm(warmTicket, [...byText].filter(([text]) => !tickets.has(text)), cache.ttlFor(schema));
     if (gone.length > 0) {
       cache.warnMissing(new InvalidationWarning(model.name, gone.map((pk) => (pk.length === 1 ? pk[0] : pk))));
       return undefined;

@@ -73,6 +73,9 @@ export class RowCache {
     readonly tombstoneTtl: number,
   ) {}
 
+  /** Rows being warmed by this process, by row key (see {@link RowCache.warming}). */
+  readonly #warming = new Map<string, Promise<void>>();
+
   /** Key lists per schema: the same strings on every read, computed once (a digest among them). */
   readonly #tokenKeys = new WeakMap<ModelSchema, readonly string[]>();
   readonly #absenceKeys = new WeakMap<ModelSchema, readonly string[]>();
@@ -256,19 +259,47 @@ export class RowCache {
         const value = this.#encodeFresh(ticket, row);
         if (value === undefined) return;
         const key = this.keys.row(ticket.schema, pkText);
-        if (await this.store.add(key, value, ttl)) {
-          this.#filled(ticket.schema, true);
-          return;
-        }
-        const seen = await this.store.gets(key);
-        const entry = seen ? decodeEntry(ticket.schema, seen.value) : undefined;
-        const replaceable =
-          entry?.type === 'tombstone'
-            ? ticket.generation !== undefined && entry.generation !== undefined && entry.generation <= ticket.generation
-            : !(entry?.type === 'row' && validRow(entry.tokens, rowTokens, ticket.tokens.at(-1)));
-        this.#filled(ticket.schema, !!seen && replaceable && (await this.store.cas(key, value, seen.cas, ttl)));
+        const warming = (async () => {
+          if (await this.store.add(key, value, ttl)) {
+            this.#filled(ticket.schema, true);
+            return;
+          }
+          const seen = await this.store.gets(key);
+          const entry = seen ? decodeEntry(ticket.schema, seen.value) : undefined;
+          const replaceable =
+            entry?.type === 'tombstone'
+              ? ticket.generation !== undefined && entry.generation !== undefined && entry.generation <= ticket.generation
+              : !(entry?.type === 'row' && validRow(entry.tokens, rowTokens, ticket.tokens.at(-1)));
+          this.#filled(ticket.schema, !!seen && replaceable && (await this.store.cas(key, value, seen.cas, ttl)));
+        })();
+        this.#warming.set(key, warming);
+        const done = () => {
+          if (this.#warming.get(key) === warming) this.#warming.delete(key);
+        };
+        warming.then(done, done);
+        await warming;
       }),
     );
+  }
+
+  /**
+   * The warming of any of these rows this process has under way, settled
+   * (successful or not); `undefined` when there is none. A row that was
+   * present but no longer valid (a warmed copy a write retired, a tombstone
+   * of a finished write) takes warming three round trips (`add`, `gets`,
+   * `cas`), and a list read sent meanwhile, which would miss the row and
+   * read it from the database, waits for it instead and looks again (the
+   * stampede of W5 in docs/benchmarks.md: the second flight of a burst, or
+   * a read right after the one that warmed). What waits here is one promise
+   * per row being warmed, dropped when it lands.
+   */
+  warming(schema: ModelSchema, pkTexts: readonly string[]): Promise<unknown> | undefined {
+    const pending: Promise<unknown>[] = [];
+    for (const pk of pkTexts) {
+      const warming = this.#warming.get(this.keys.row(schema, pk));
+      if (warming) pending.push(warming);
+    }
+    return pending.length > 0 ? Promise.allSettled(pending) : undefined;
   }
 
   /**
